@@ -1,0 +1,41 @@
+# Two commands matter: `make demo` and `make test`. Everything else is a helper.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install demo test lint format dbt-build dbt-docs gx-bootstrap sandbox clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "AR Radar needs Python 3.11, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+demo: install
+	$(BIN)/python -m ar_radar demo
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+gx-bootstrap: install
+	$(BIN)/python -m ar_radar gx-bootstrap
+
+sandbox: install
+	$(BIN)/python -m ar_radar sandbox
+
+clean:
+	rm -rf .demo data dbt_project/target dbt_project/logs expectations/uncommitted .pytest_cache

@@ -1,0 +1,19 @@
+{#-
+  Xero sends instants as /Date(<milliseconds since epoch>[+-]HHMM)/. The milliseconds are the
+  UTC instant (as the xero-python SDK reads them); the offset is informational.
+-#}
+{% macro xero_timestamp(expr) -%}
+    make_timestamp(cast(regexp_extract({{ expr }}, '/Date\((-?\d+)', 1) as bigint) * 1000)
+{%- endmacro %}
+
+{#- Calendar dates: prefer Xero's DateString twin (local date as typed), else the instant's date. -#}
+{% macro xero_date(payload, field) -%}
+    coalesce(
+        try_cast(left({{ payload }} ->> '{{ field }}String', 10) as date),
+        cast({{ xero_timestamp(payload ~ " ->> '" ~ field ~ "'") }} as date)
+    )
+{%- endmacro %}
+
+{% macro as_of_date() -%}
+    cast('{{ var("as_of_date") }}' as date)
+{%- endmacro %}

@@ -1,0 +1,9 @@
+-- Sales invoices that count for AR: ACCREC, not draft, not voided or deleted, with base-currency amounts.
+select
+    *,
+    cast(total / nullif(currency_rate, 0) as decimal(18, 2)) as total_base,
+    cast(amount_due / nullif(currency_rate, 0) as decimal(18, 2)) as amount_due_base,
+    cast(case when status = 'PAID' then fully_paid_on_date - due_date end as integer) as days_paid_late
+from {{ ref('stg_xero__invoices') }}
+where invoice_type = 'ACCREC'
+  and status in ('AUTHORISED', 'PAID')

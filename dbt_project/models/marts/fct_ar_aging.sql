@@ -1,0 +1,33 @@
+-- Open sales invoices as of the run date, with days past due and aging bucket.
+with open_invoices as (
+    select
+        *,
+        {{ as_of_date() }} as as_of_date,
+        cast({{ as_of_date() }} - due_date as integer) as days_overdue
+    from {{ ref('int_sales_invoices') }}
+    where status = 'AUTHORISED'
+      and amount_due > 0
+)
+
+select
+    o.tenant_id,
+    o.invoice_id,
+    o.invoice_number,
+    o.contact_id,
+    o.contact_name,
+    o.invoice_date,
+    o.due_date,
+    o.as_of_date,
+    o.days_overdue,
+    b.bucket as aging_bucket,
+    b.sort_order as aging_bucket_order,
+    o.currency_code,
+    o.currency_rate,
+    o.total,
+    o.amount_paid,
+    o.amount_credited,
+    o.amount_due,
+    o.amount_due_base
+from open_invoices as o
+left join {{ ref('aging_buckets') }} as b
+    on o.days_overdue between b.min_days_overdue and b.max_days_overdue

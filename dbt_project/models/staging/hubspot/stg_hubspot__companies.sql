@@ -1,0 +1,12 @@
+with source as (
+    select * from {{ source('hubspot', 'companies') }}
+)
+
+select
+    tenant_id as portal_id,
+    record_id as company_id,
+    payload -> 'properties' ->> 'name' as company_name,
+    lower(nullif(trim(payload -> 'properties' ->> 'domain'), '')) as domain,
+    payload -> 'properties' ->> 'lifecyclestage' as lifecycle_stage,
+    cast(payload ->> 'updatedAt' as timestamptz) as updated_at
+from source

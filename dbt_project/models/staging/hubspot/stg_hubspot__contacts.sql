@@ -1,0 +1,13 @@
+with source as (
+    select * from {{ source('hubspot', 'contacts') }}
+)
+
+select
+    tenant_id as portal_id,
+    record_id as contact_id,
+    lower(nullif(trim(payload -> 'properties' ->> 'email'), '')) as email,
+    payload -> 'properties' ->> 'firstname' as first_name,
+    payload -> 'properties' ->> 'lastname' as last_name,
+    payload -> 'associations' -> 'companies' -> 'results' -> 0 ->> 'id' as company_id,
+    cast(payload ->> 'updatedAt' as timestamptz) as updated_at
+from source

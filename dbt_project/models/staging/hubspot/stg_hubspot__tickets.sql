@@ -1,0 +1,22 @@
+with source as (
+    select * from {{ source('hubspot', 'tickets') }}
+)
+
+select
+    tenant_id as portal_id,
+    record_id as ticket_id,
+    payload -> 'properties' ->> 'subject' as subject,
+    payload -> 'properties' ->> 'content' as content,
+    payload -> 'properties' ->> 'hs_pipeline_stage' as pipeline_stage,
+    -- Stage 4 is "Closed" in HubSpot's default support pipeline.
+    coalesce(payload -> 'properties' ->> 'hs_pipeline_stage', '') <> '4' as is_open,
+    payload -> 'properties' ->> 'hs_ticket_priority' as priority,
+    payload -> 'properties' ->> 'hs_ticket_category' as category,
+    regexp_matches(
+        lower(coalesce(payload -> 'properties' ->> 'subject', '') || ' '
+              || coalesce(payload -> 'properties' ->> 'content', '')),
+        'disput|refuse|wrong|incorrect|already paid'
+    ) as mentions_dispute,
+    payload -> 'associations' -> 'companies' -> 'results' -> 0 ->> 'id' as company_id,
+    cast(payload ->> 'createdAt' as timestamptz) as created_at
+from source

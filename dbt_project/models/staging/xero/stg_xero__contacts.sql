@@ -1,0 +1,16 @@
+with source as (
+    select * from {{ source('xero', 'contacts') }}
+)
+
+select
+    tenant_id,
+    record_id as contact_id,
+    payload ->> 'Name' as contact_name,
+    lower(nullif(trim(payload ->> 'EmailAddress'), '')) as email,
+    payload ->> 'FirstName' as first_name,
+    payload ->> 'LastName' as last_name,
+    upper(payload ->> 'ContactStatus') as contact_status,
+    coalesce(try_cast(payload ->> 'IsCustomer' as boolean), false) as is_customer,
+    payload ->> 'DefaultCurrency' as default_currency,
+    {{ xero_timestamp("payload ->> 'UpdatedDateUTC'") }} as updated_at_utc
+from source

@@ -1,0 +1,16 @@
+with source as (
+    select * from {{ source('xero', 'prepayments') }}
+)
+
+select
+    tenant_id,
+    record_id as prepayment_id,
+    payload -> 'Contact' ->> 'ContactID' as contact_id,
+    upper(payload ->> 'Status') as status,
+    {{ xero_date('payload', 'Date') }} as prepayment_date,
+    try_cast(payload ->> 'Total' as decimal(18, 2)) as total,
+    coalesce(try_cast(payload ->> 'RemainingCredit' as decimal(18, 2)), 0) as remaining_credit,
+    nullif(upper(trim(payload ->> 'CurrencyCode')), '') as currency_code,
+    coalesce(try_cast(payload ->> 'CurrencyRate' as decimal(18, 6)), 1) as currency_rate,
+    {{ xero_timestamp("payload ->> 'UpdatedDateUTC'") }} as updated_at_utc
+from source

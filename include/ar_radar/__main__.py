@@ -1,0 +1,3 @@
+from ar_radar.cli import main
+
+main()

@@ -1,0 +1,129 @@
+"""The daily action queue: which invoice to act on today, how, and why.
+
+Built from ``scoring.invoice_risk_scores``; written as JSON (schema in ARCHITECTURE.md) to
+``<data>/output/action_queue_<as_of>.json``. Only invoices that need an action today are queued:
+every overdue invoice, and not-yet-due invoices whose risk warrants a touch before the due date.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SCHEMA_VERSION = 1
+OWNER_REVIEW_AMOUNT = float(os.environ.get("AR_RADAR_OWNER_REVIEW_AMOUNT", "10000"))
+
+ACTIONS = {
+    # code: (label, priority: lower first)
+    "hold_for_dispute": ("Hold for dispute", 0),
+    "escalation": ("Escalate", 1),
+    "owner_review": ("Owner review", 2),
+    "gentle_reminder": ("Gentle reminder", 3),
+    "value_added_follow_up": ("Value-added follow-up", 4),
+}
+
+
+def next_best_action(row: dict) -> tuple[str, str] | None:
+    """The action for one scored invoice and the reason, or None when nothing is due today."""
+    overdue, band_ = int(row["days_overdue"]), row["risk_band"]
+    if row.get("dispute_ticket_id"):
+        return "hold_for_dispute", (
+            f"Disputed in HubSpot ticket {row['dispute_ticket_id']}: resolve the dispute before chasing payment."
+        )
+    if overdue > 0 and float(row["amount_due_base"]) >= OWNER_REVIEW_AMOUNT and band_ == "high":
+        return "owner_review", f"High risk and over {OWNER_REVIEW_AMOUNT:,.0f} in base currency."
+    if overdue > 30 or (overdue > 14 and band_ == "high"):
+        return "escalation", f"{overdue} days past due with {band_} risk."
+    if overdue > 0:
+        return "gentle_reminder", f"{overdue} days past due."
+    if band_ in ("medium", "high") and -overdue <= 7:
+        return "value_added_follow_up", f"Due in {-overdue} days with {band_} risk: check in before the due date."
+    return None
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def build_action_queue(db_path: Path, as_of: date, warnings: list[str] | None = None) -> dict:
+    """The queue for ``as_of`` as a JSON-ready dict."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        cursor = con.execute(
+            """
+            SELECT * FROM scoring.invoice_risk_scores WHERE as_of_date = ?
+            ORDER BY tenant_id, invoice_number""",
+            [as_of],
+        )
+        names = [d[0] for d in cursor.description]
+        scores = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    items = []
+    for row in scores:
+        decision = next_best_action(row)
+        if decision is None:
+            continue
+        code, reason = decision
+        items.append(
+            {
+                "tenant_id": row["tenant_id"],
+                "invoice_id": row["invoice_id"],
+                "invoice_number": row["invoice_number"],
+                "customer": {
+                    "contact_id": row["contact_id"],
+                    "name": row["contact_name"],
+                    "hubspot_company_id": row["hubspot_company_id"],
+                },
+                "currency_code": row["currency_code"],
+                "amount_due": float(row["amount_due"]),
+                "amount_due_base": float(row["amount_due_base"]),
+                "due_date": _iso(row["due_date"]),
+                "days_overdue": int(row["days_overdue"]),
+                "aging_bucket": row["aging_bucket"],
+                "risk": {
+                    "probability": row["risk_probability"],
+                    "band": row["risk_band"],
+                    "band_note": "probability indicator, not a certainty",
+                    "top_factors": json.loads(row["top_factors"]),
+                },
+                "predicted_payment": {
+                    "date": _iso(row["predicted_payment_date"]),
+                    "earliest": _iso(row["predicted_payment_earliest"]),
+                    "latest": _iso(row["predicted_payment_latest"]),
+                },
+                "next_action": {"code": code, "label": ACTIONS[code][0], "reason": reason},
+                "model_version": row["model_version"],
+            }
+        )
+    items.sort(key=lambda i: (ACTIONS[i["next_action"]["code"]][1], -i["risk"]["probability"] * i["amount_due_base"]))
+    for rank, item in enumerate(items, start=1):
+        item["rank"] = rank
+    overdue = [s for s in scores if s["days_overdue"] > 0]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "as_of_date": as_of.isoformat(),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "summary": {
+            "open_invoices": len(scores),
+            "queued": len(items),
+            "overdue_invoices": len(overdue),
+            "overdue_amount_base": round(sum(float(s["amount_due_base"]) for s in overdue), 2),
+            "open_amount_base": round(sum(float(s["amount_due_base"]) for s in scores), 2),
+            "by_action": {code: sum(1 for i in items if i["next_action"]["code"] == code) for code in ACTIONS},
+        },
+        "data_health_warnings": list(warnings or []),
+        "items": items,
+    }
+
+
+def write_action_queue(queue: dict, output_dir: Path) -> Path:
+    """Write atomically to ``action_queue_<as_of>.json`` (a re-run replaces the day's file)."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / f"action_queue_{queue['as_of_date']}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(queue, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

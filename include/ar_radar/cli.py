@@ -1,0 +1,144 @@
+"""Command line: ``python -m ar_radar <command>`` (see ``--help``)."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from ar_radar.settings import Settings
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from None
+
+
+@click.group()
+def main() -> None:
+    """AR Radar: accounts-receivable risk pipeline for Xero and HubSpot."""
+
+
+@main.command()
+@click.option("--seed", default=42, show_default=True, help="Seed of the synthetic demo company.")
+@click.option("--as-of", callback=_date, help="Day the demo data ends (default: today).")
+@click.option("--organisations", default=1, show_default=True, help="Number of Xero organisations.")
+@click.option("--fault", "faults", multiple=True, help="Serve a fault mode (e.g. corrupt_invoices).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--xero-port", default=8801, show_default=True)
+@click.option("--hubspot-port", default=8802, show_default=True)
+@click.option("--xero-client-id", envvar="AR_RADAR_SANDBOX_XERO_CLIENT_ID", help="Default: random.")
+@click.option("--xero-client-secret", envvar="AR_RADAR_SANDBOX_XERO_CLIENT_SECRET", help="Default: random.")
+@click.option("--hubspot-token", envvar="AR_RADAR_SANDBOX_HUBSPOT_TOKEN", help="Default: random.")
+def sandbox(
+    seed: int,
+    as_of: date | None,
+    organisations: int,
+    faults: tuple[str, ...],
+    host: str,
+    xero_port: int,
+    hubspot_port: int,
+    xero_client_id: str | None,
+    xero_client_secret: str | None,
+    hubspot_token: str | None,
+) -> None:
+    """Serve the Xero and HubSpot sandboxes until interrupted; print the connections to use."""
+    from ar_radar.sandbox.server import Sandbox
+
+    credentials = {
+        k: v
+        for k, v in {
+            "xero_client_id": xero_client_id,
+            "xero_client_secret": xero_client_secret,
+            "hubspot_token": hubspot_token,
+        }.items()
+        if v
+    }
+    with Sandbox(
+        seed=seed,
+        as_of=as_of,
+        organisations=organisations,
+        faults=faults,
+        host=host,
+        xero_port=xero_port,
+        hubspot_port=hubspot_port,
+        **credentials,
+    ) as box:
+        click.echo(f"Xero sandbox on {box.xero_url}, HubSpot sandbox on {box.hubspot_url}")
+        click.echo("Export these to point AR Radar at it (credentials are random per start):")
+        for name, value in box.airflow_connections().items():
+            click.echo(f"export {name}='{value}'")
+        _wait_forever()
+
+
+@main.command("smtp-sink")
+@click.option("--dir", "folder", type=click.Path(path_type=Path), default=Path("data/emails"), show_default=True)
+@click.option("--port", default=8025, show_default=True)
+def smtp_sink(folder: Path, port: int) -> None:
+    """Run a local SMTP server that writes each received message as an .eml file."""
+    from ar_radar.smtp_sink import SmtpSink
+
+    with SmtpSink(folder, port=port) as sink:
+        click.echo(f"SMTP sink on {sink.host}:{sink.port}, writing to {folder}")
+        click.echo(f"export AIRFLOW_CONN_SMTP_DEFAULT='{sink.airflow_connection()}'")
+        _wait_forever()
+
+
+def _wait_forever() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+@main.command()
+@click.argument("source", type=click.Choice(["xero", "hubspot"]))
+@click.option("--db", "db_path", type=click.Path(path_type=Path), required=True, help="DuckDB file to load into.")
+def extract(source: str, db_path: Path) -> None:
+    """Extract SOURCE using AIRFLOW_CONN_XERO_DEFAULT / AIRFLOW_CONN_HUBSPOT_DEFAULT and load it into --db.
+
+    Landing files are kept in a ``landing/`` folder beside the DuckDB file.
+    """
+    from ar_radar import daily, raw_store
+    from ar_radar.connections import ConnectionConfigError, connection_from_env
+
+    db_path = db_path.resolve()
+    settings = replace(Settings.from_env(), db_path=db_path, data_dir=db_path.parent)
+    run_id = f"cli__{datetime.now().strftime('%Y%m%dT%H%M%S')}__{uuid.uuid4().hex[:6]}"
+    try:
+        conn = connection_from_env(f"{source}_default")
+        batches = daily.extract(source, conn, settings, run_id)
+        results = raw_store.load_landing(settings.db_path, settings.landing_dir / run_id)
+    except (ConnectionConfigError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for batch in batches:
+        click.echo(f"{source} {batch['entity']} ({batch['tenant_id']}): {batch['records']} records")
+    click.echo(f"loaded {sum(r.inserted for r in results)} new record versions into {settings.db_path}")
+
+
+@main.command("gx-bootstrap")
+def gx_bootstrap() -> None:
+    """Rewrite the committed GX suites under expectations/ from ar_radar/data_health_suites.py."""
+    from ar_radar.data_health_suites import bootstrap
+
+    settings = Settings.from_env()
+    bootstrap(settings.gx_root)
+    click.echo(f"wrote suites and validation definitions under {settings.gx_root}")
+
+
+@main.command()
+@click.option("--as-of", callback=_date, help="Run date (default: today).")
+@click.option("--dir", "demo_dir", type=click.Path(path_type=Path), default=Path(".demo"), show_default=True)
+def demo(as_of: date | None, demo_dir: Path) -> None:
+    """Run the daily DAG once on the sandbox with a local SMTP sink; print where the results are."""
+    from ar_radar.demo import run_demo
+
+    sys.exit(run_demo(demo_dir.resolve(), as_of or date.today()))

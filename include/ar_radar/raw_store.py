@@ -1,0 +1,119 @@
+"""Raw layer in DuckDB: append-only tables holding every record version's full JSON.
+
+``raw.<source>_<entity>`` gains a row only when a record's content changed (same tenant,
+id and content hash are skipped), so loading the same landing files twice changes nothing.
+``raw.<source>_<entity>_current`` is the latest version of each record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+RAW_TABLES = {
+    "xero": ("invoices", "credit_notes", "payments", "overpayments", "prepayments", "contacts"),
+    "hubspot": ("companies", "contacts", "deals", "tickets", "notes"),
+}
+
+_COLUMNS = """
+    source VARCHAR NOT NULL, entity VARCHAR NOT NULL, tenant_id VARCHAR NOT NULL,
+    record_id VARCHAR, updated_at VARCHAR, record_hash VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+    extracted_at TIMESTAMPTZ NOT NULL, payload JSON NOT NULL, loaded_at TIMESTAMPTZ NOT NULL
+"""
+_JSON_COLUMNS = (
+    "{source: 'VARCHAR', entity: 'VARCHAR', tenant_id: 'VARCHAR', record_id: 'VARCHAR', "
+    "updated_at: 'VARCHAR', record_hash: 'VARCHAR', run_id: 'VARCHAR', extracted_at: 'TIMESTAMPTZ', "
+    "payload: 'JSON'}"
+)
+
+
+class RawLoadError(RuntimeError):
+    """A landing file could not be loaded; nothing from it was written."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    table: str
+    file: str
+    rows_in_file: int
+    inserted: int
+    missing_id: int
+
+
+def raw_table(source: str, entity: str) -> str:
+    return f"raw.{source}_{entity}"
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every raw table, its current-state view and the load log, if missing."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    for source, entities in RAW_TABLES.items():
+        for entity in entities:
+            table = raw_table(source, entity)
+            con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({_COLUMNS})")
+            con.execute(f"""
+                CREATE OR REPLACE VIEW {table}_current AS
+                SELECT * FROM {table}
+                QUALIFY row_number() OVER (
+                    PARTITION BY tenant_id, record_id ORDER BY extracted_at DESC, loaded_at DESC) = 1
+            """)
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS raw.load_log (
+            run_id VARCHAR, source VARCHAR, entity VARCHAR, tenant_id VARCHAR, file VARCHAR,
+            rows_in_file BIGINT, inserted BIGINT, missing_id BIGINT, loaded_at TIMESTAMPTZ)
+    """)
+
+
+def load_landing(db_path: str | Path, run_dir: str | Path) -> list[LoadResult]:
+    """Load every ``*.jsonl`` under ``run_dir/<source>/<entity>/`` into the raw tables."""
+    run_dir = Path(run_dir)
+    files = sorted(run_dir.glob("*/*/*.jsonl"))
+    results: list[LoadResult] = []
+    with duckdb.connect(str(db_path)) as con:
+        ensure_raw_schema(con)
+        for path in files:
+            source, entity = path.parent.parent.name, path.parent.name
+            if entity not in RAW_TABLES.get(source, ()):
+                raise RawLoadError(
+                    f"{path}: unknown stream {source}/{entity}; expected one of "
+                    f"{RAW_TABLES}. Move the file out of the landing folder and re-run."
+                )
+            results.append(_load_file(con, raw_table(source, entity), path))
+    return results
+
+
+def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> LoadResult:
+    source = f"read_json('{path.as_posix()}', format='newline_delimited', columns={_JSON_COLUMNS})"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        rows, missing = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE record_id IS NULL) FROM {source}"
+        ).fetchone()
+        before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        con.execute(f"""
+            INSERT INTO {table}
+            SELECT n.*, now() FROM {source} n
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {table} r
+                WHERE r.tenant_id = n.tenant_id AND r.record_hash = n.record_hash
+                  AND r.record_id IS NOT DISTINCT FROM n.record_id)
+            QUALIFY row_number() OVER (PARTITION BY n.tenant_id, n.record_id, n.record_hash) = 1
+        """)
+        inserted = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
+        run_id, src, entity, tenant = con.execute(
+            f"SELECT any_value(run_id), any_value(source), any_value(entity), any_value(tenant_id) FROM {source}"
+        ).fetchone()
+        con.execute(
+            "INSERT INTO raw.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
+            [run_id, src, entity, tenant, str(path), rows, inserted, missing],
+        )
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        con.execute("ROLLBACK")
+        raise RawLoadError(
+            f"Could not load landing file {path} into {table}: {exc}. The file is kept; "
+            "fix or remove it and re-run the load task."
+        ) from exc
+    return LoadResult(table, str(path), rows, inserted, missing)

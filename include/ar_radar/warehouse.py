@@ -1,0 +1,76 @@
+"""Build the dbt warehouse (dbt-duckdb) in-process and turn failures into readable errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import date
+
+from ar_radar.settings import Settings
+
+
+class WarehouseBuildError(RuntimeError):
+    """dbt build failed; the message lists the failing nodes."""
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    passed: int
+    warned: int
+    warnings: tuple[str, ...]
+
+
+def dbt_args(settings: Settings, command: str, as_of: date) -> list[str]:
+    return [
+        command,
+        "--project-dir",
+        str(settings.dbt_project_dir),
+        "--profiles-dir",
+        str(settings.dbt_project_dir),
+        "--target-path",
+        str(settings.data_dir / "dbt" / "target"),
+        "--log-path",
+        str(settings.data_dir / "dbt" / "logs"),
+        "--vars",
+        json.dumps({"as_of_date": as_of.isoformat()}),
+    ]
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb caches its DuckDB handle per process; close it so later steps in the same
+    process (``airflow dags test`` runs every task in one) can open the file, even read-only."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def build_warehouse(settings: Settings, as_of: date) -> BuildSummary:
+    """``dbt build`` (seeds, models, unit and data tests) for ``as_of`` into the DuckDB file."""
+    from dbt.cli.main import dbtRunner  # heavy import: only when building
+
+    os.environ["AR_RADAR_DB"] = str(settings.db_path)
+    try:
+        result = dbtRunner().invoke(dbt_args(settings, "build", as_of))
+    finally:
+        _release_duckdb()
+    nodes = list(result.result or []) if result.result is not None else []
+    failed = [n for n in nodes if str(n.status) in ("error", "fail")]
+    if not result.success or failed:
+        detail = "; ".join(
+            f"{n.node.resource_type} {n.node.name}: {(n.message or '').strip()[:300]}" for n in failed
+        ) or str(result.exception)
+        raise WarehouseBuildError(
+            f"dbt build failed for as_of_date {as_of}: {detail}. Reproduce with "
+            f"`dbt build --project-dir dbt_project --profiles-dir dbt_project` (AR_RADAR_DB={settings.db_path}); "
+            f"logs in {settings.data_dir / 'dbt' / 'logs'}."
+        )
+    warned = [n for n in nodes if str(n.status) == "warn"]
+    return BuildSummary(
+        passed=len(nodes) - len(warned),
+        warned=len(warned),
+        warnings=tuple(f"{n.node.name}: {(n.message or '').strip()}" for n in warned),
+    )

@@ -1,0 +1,58 @@
+"""Shared fixtures: a sandbox, and a warehouse built once from it (extract -> raw -> dbt build)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+from ar_radar.settings import Settings
+
+AS_OF = date(2026, 11, 20)
+
+# Keep any Airflow import in this process away from the developer's ~/airflow.
+os.environ.setdefault("AIRFLOW_HOME", str(Path(__file__).parent / ".airflow-home-unused"))
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["GX_ANALYTICS_ENABLED"] = "False"
+
+
+def make_settings(tmp: Path) -> Settings:
+    return replace(Settings.from_env(), data_dir=tmp, db_path=tmp / "ar_radar.duckdb")
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    from ar_radar.sandbox.server import Sandbox
+
+    with Sandbox(as_of=AS_OF, organisations=2) as box:
+        yield box
+
+
+@pytest.fixture
+def sandbox_env(sandbox, monkeypatch):
+    """AIRFLOW_CONN_* for the sandbox in this process's environment."""
+    for name, value in sandbox.airflow_connections().items():
+        monkeypatch.setenv(name, value)
+    return sandbox
+
+
+@pytest.fixture(scope="session")
+def warehouse(sandbox, tmp_path_factory):
+    """Settings of a DuckDB file holding the sandbox's data, extracted, loaded and built by dbt."""
+    from ar_radar import daily
+    from ar_radar.connections import connection_from_env
+
+    settings = make_settings(tmp_path_factory.mktemp("warehouse"))
+    saved = dict(os.environ)
+    os.environ.update(sandbox.airflow_connections())
+    try:
+        for source in ("xero", "hubspot"):
+            daily.extract(source, connection_from_env(f"{source}_default"), settings, "run-1")
+        daily.load_raw(settings, "run-1")
+        daily.build_warehouse(settings, AS_OF)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return settings

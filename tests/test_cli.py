@@ -1,0 +1,42 @@
+"""`python -m ar_radar extract` outside Airflow, reading AIRFLOW_CONN_* (JSON form) like Airflow does."""
+
+import os
+import subprocess
+import sys
+
+import duckdb
+
+
+def _cli(*args, env):
+    return subprocess.run(
+        [sys.executable, "-m", "ar_radar", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_extract_both_sources_into_a_duckdb_file(sandbox, tmp_path):
+    env = {**os.environ, **sandbox.airflow_connections()}
+    db = tmp_path / "cli.duckdb"
+    for source in ("xero", "hubspot"):
+        result = _cli("extract", source, "--db", str(db), env=env)
+        assert result.returncode == 0, result.stderr
+    assert "loaded" in result.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        tenants = con.execute("select count(distinct tenant_id) from raw.xero_invoices").fetchone()[0]
+        companies = con.execute("select count(*) from raw.hubspot_companies").fetchone()[0]
+    assert tenants == 2 and companies == sum(len(c.hubspot["companies"]) for c in sandbox.companies)
+    again = _cli("extract", "xero", "--db", str(db), env=env)
+    assert "loaded 0 new record versions" in again.stdout  # re-running changes nothing
+
+
+def test_missing_connection_is_a_clear_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    result = _cli("extract", "xero", "--db", str(tmp_path / "x.duckdb"), env=env)
+    assert result.returncode == 1
+    assert "AIRFLOW_CONN_XERO_DEFAULT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_malformed_connection_does_not_echo_its_value(tmp_path):
+    env = {**os.environ, "AIRFLOW_CONN_XERO_DEFAULT": '{"password": "s3cret-value", oops}'}
+    result = _cli("extract", "xero", "--db", str(tmp_path / "x.duckdb"), env=env)
+    assert result.returncode == 1 and "not valid JSON" in result.stderr
+    assert "s3cret-value" not in result.stderr + result.stdout

@@ -1,0 +1,150 @@
+"""The whole daily DAG under `airflow dags test`: sandbox APIs over HTTP, real dbt, GX, DuckDB, SMTP."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+from ar_radar.airflow_env import airflow_cli, airflow_environment
+from ar_radar.sandbox.server import Sandbox
+from ar_radar.smtp_sink import Received, SmtpSink
+
+from tests.conftest import AS_OF, make_settings
+
+
+@dataclass
+class DagRun:
+    returncode: int
+    output: str
+    states: dict[str, str]
+    received: list[Received]
+    raw_counts: dict[str, int]
+
+
+def _states(airflow_home: Path) -> dict[str, str]:
+    with sqlite3.connect(airflow_home / "airflow.db") as con:
+        run_id = con.execute("select run_id from dag_run order by id desc limit 1").fetchone()[0]
+        return dict(con.execute("select task_id, state from task_instance where run_id = ?", [run_id]))
+
+
+def _raw_counts(db: Path) -> dict[str, int]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'raw' and table_name <> 'load_log'"
+            ).fetchall()
+        ]
+        return {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
+
+
+def _run(env: dict, airflow_home: Path, sink: SmtpSink, db: Path) -> DagRun:
+    result = airflow_cli(env, "dags", "test", "ar_radar_daily", AS_OF.isoformat())
+    logs = "\n".join(p.read_text(errors="replace") for p in (airflow_home / "logs").rglob("*") if p.is_file())
+    return DagRun(
+        result.returncode,
+        result.stdout + result.stderr + logs,
+        _states(airflow_home),
+        list(sink.received),
+        _raw_counts(db),
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """Yields a function running the DAG against a sandbox with the given faults; one run or two."""
+
+    def run(faults: tuple[str, ...] = (), times: int = 1):
+        tmp = tmp_path_factory.mktemp("e2e")
+        settings = make_settings(tmp / "data")
+        with Sandbox(as_of=AS_OF, organisations=2, faults=faults) as box, SmtpSink(tmp / "emails") as sink:
+            connections = {**box.airflow_connections(), "AIRFLOW_CONN_SMTP_DEFAULT": sink.airflow_connection()}
+            env = airflow_environment(settings, tmp / "airflow", connections)
+            migrate = airflow_cli(env, "db", "migrate")
+            assert migrate.returncode == 0, migrate.stderr[-3000:]
+            runs = [_run(env, tmp / "airflow", sink, settings.db_path) for _ in range(times)]
+            return box, settings, runs, box.secrets()
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def healthy(pipeline):
+    return pipeline(times=2)
+
+
+def test_healthy_run_emails_the_queue_to_finance(healthy):
+    box, settings, (first, _), _ = healthy
+    assert first.returncode == 0, first.output[-4000:]
+    assert set(first.states.values()) <= {"success", "skipped"}
+    assert first.states["send_data_health_alert"] == "skipped"
+    [mail] = first.received
+    assert mail.recipients == ["finance@example.com"]
+    assert mail.message["Subject"].startswith(f"AR Radar action queue {AS_OF}:")
+    html = mail.message.get_body(("html",)).get_content()
+    overdue = {n for c in box.companies for n in c.open_overdue_invoice_numbers()}
+    paid = {n for c in box.companies for n in c.paid_invoice_numbers()}
+    assert overdue and all(f">{n}<" in html for n in overdue)
+    # Invoice numbers repeat across the two organisations: only numbers paid in both must be absent.
+    paid_everywhere = paid - {n for c in box.companies for n, t in c.truth.items() if t["state"] == "open"}
+    assert paid_everywhere and not any(f">{n}<" in html for n in paid_everywhere)
+    attachment = next(mail.message.iter_attachments())
+    queue = json.loads(attachment.get_content())
+    assert queue["as_of_date"] == AS_OF.isoformat()
+    assert {i["tenant_id"] for i in queue["items"]} == {c.tenant_id for c in box.companies}
+    assert (settings.output_dir / f"action_queue_{AS_OF}.json").exists()
+    assert mail.path.suffix == ".eml" and mail.path.exists()
+
+
+def test_rerun_adds_no_rows_and_sends_no_second_email(healthy):
+    _, _, (first, second), _ = healthy
+    assert second.returncode == 0, second.output[-4000:]
+    assert len(second.received) == 1  # still the one message from the first run
+    assert second.raw_counts == first.raw_counts and first.raw_counts["xero_invoices"] > 3000
+
+
+def test_no_secret_reaches_logs_or_emails(healthy):
+    _, _, runs, secrets = healthy
+    assert len(secrets) >= 3
+    emails = "\n".join(m.path.read_text(errors="replace") for m in runs[0].received)
+    for secret in secrets:
+        for run in runs:
+            assert secret not in run.output
+        assert secret not in emails
+
+
+@pytest.fixture(scope="module")
+def broken(pipeline):
+    return pipeline(faults=("corrupt_invoices",))
+
+
+def test_gate_failure_skips_scoring_and_alerts_owners_once(broken):
+    _, settings, [run], _ = broken
+    assert run.states["check_data_health"] == "success"
+    assert run.states["send_data_health_alert"] == "failed"
+    for task in ("score_open_invoices", "build_action_queue", "email_action_queue"):
+        assert run.states[task] == "skipped", task
+    [mail] = run.received
+    assert mail.recipients == ["owners@example.com"]
+    assert "data-health alert" in mail.message["Subject"]
+    html = mail.message.get_body(("html",)).get_content()
+    assert "amount_due" in html and "What to do" in html
+    assert not (settings.output_dir / f"action_queue_{AS_OF}.json").exists()
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        scored = con.execute("select count(*) from duckdb_tables() where schema_name = 'scoring'").fetchone()[0]
+    assert scored == 0
+
+
+def test_gate_failure_keeps_the_raw_data_as_served(broken):
+    box, settings, [run], _ = broken
+    served = {i["InvoiceID"]: float(i["AmountDue"]) for c in box.companies for i in c.invoices if i["Type"] == "ACCREC"}
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        landed = dict(
+            con.execute("select record_id, (payload->>'AmountDue')::double from raw.xero_invoices").fetchall()
+        )
+    assert landed == served  # including the corrupt (negative) amounts: nothing dropped or "fixed"
+    assert any(v < 0 for v in landed.values())

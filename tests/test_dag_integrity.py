@@ -1,0 +1,45 @@
+"""DagBag integrity: every DAG imports, and every task retries."""
+
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parents[1] / "dags"
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert "ar_radar_daily" in dagbag.dags
+
+
+def test_every_task_has_retries(dagbag):
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag.dag_id}.{task.task_id} has no retries"
+
+
+def test_daily_dag_shape(dagbag):
+    dag = dagbag.dags["ar_radar_daily"]
+    assert dag.catchup is False and dag.max_active_runs == 1 and dag.doc_md and dag.tags
+    assert dag.timetable.expression == "0 6 * * *"
+    assert set(dag.task_ids) == {
+        "extract_xero",
+        "extract_hubspot",
+        "load_raw",
+        "build_warehouse",
+        "check_data_health",
+        "send_data_health_alert",
+        "score_open_invoices",
+        "build_action_queue",
+        "email_action_queue",
+    }
+    gate = dag.get_task("check_data_health")
+    assert gate.downstream_task_ids == {"score_open_invoices", "send_data_health_alert"}
+    assert dag.get_task("load_raw").upstream_task_ids == {"extract_xero", "extract_hubspot"}

@@ -1,0 +1,75 @@
+"""The Great Expectations gate on real DuckDB tables, validated through the committed suites."""
+
+import shutil
+
+import duckdb
+import pytest
+from ar_radar.data_health import HealthReport, last_passing_run, store_report, validate
+
+from tests.conftest import AS_OF, make_settings
+
+
+def test_healthy_warehouse_passes(warehouse):
+    report = validate(warehouse.db_path, warehouse.gx_root, "healthy", AS_OF)
+    assert report.passed and not report.critical_failures
+    assert {c.table for c in report.checks} == {"stg_xero__invoices", "fct_ar_aging"}
+    assert len(report.checks) >= 10
+
+
+@pytest.fixture
+def damaged(warehouse, tmp_path):
+    """A copy of the warehouse where new raw versions of three invoices carry a negative amount due."""
+    settings = make_settings(tmp_path)
+    shutil.copy(warehouse.db_path, settings.db_path)
+    with duckdb.connect(str(settings.db_path)) as con:
+        picked = con.execute("""select record_id, payload->>'InvoiceNumber' from raw.xero_invoices_current
+                                 order by record_id limit 3""").fetchall()
+        con.execute(
+            """
+            insert into raw.xero_invoices
+            select source, entity, tenant_id, record_id, updated_at, record_hash || '-bad', 'bad-run',
+                   extracted_at + interval 1 hour, json_merge_patch(payload, '{"AmountDue": -5}'), now()
+            from raw.xero_invoices_current where record_id in (select unnest(?))""",
+            [[p[0] for p in picked]],
+        )
+    return settings, [p[1] for p in picked]
+
+
+def test_negative_amount_due_stops_the_gate_and_names_the_invoices(damaged):
+    settings, numbers = damaged
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        raw_before = con.execute("select count(*), sum(hash(payload::varchar)) from raw.xero_invoices").fetchone()
+    report = validate(settings.db_path, settings.gx_root, "damaged", AS_OF)
+    assert not report.passed
+    [failure] = report.critical_failures
+    assert (failure.table, failure.column, failure.check) == (
+        "stg_xero__invoices",
+        "amount_due",
+        "expect_column_values_to_be_between",
+    )
+    assert failure.unexpected_count == 3 and set(failure.example_ids) == set(numbers)
+    assert "3 of" in failure.describe() and "amount_due" in failure.describe()
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        assert (
+            con.execute("select count(*), sum(hash(payload::varchar)) from raw.xero_invoices").fetchone() == raw_before
+        )
+
+
+def test_reports_are_stored_and_round_trip(damaged):
+    settings, _ = damaged
+    healthy = validate(settings.db_path, settings.gx_root, "run-ok", AS_OF)
+    healthy.checks = [c for c in healthy.checks if c.success]  # as if the earlier run had been clean
+    store_report(settings.db_path, healthy)
+    report = validate(settings.db_path, settings.gx_root, "run-bad", AS_OF)
+    store_report(settings.db_path, report)
+    store_report(settings.db_path, report)  # re-running a run replaces its rows
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        runs = con.execute("select run_id, passed, critical_failures from ops.data_health_runs order by 1").fetchall()
+        checks = con.execute("select count(*) from ops.data_health_checks where run_id = 'run-bad'").fetchone()[0]
+    assert runs == [("run-bad", False, 1), ("run-ok", True, 0)]
+    assert checks == len(report.checks)
+    assert last_passing_run(settings.db_path, "run-bad") is not None
+    assert (
+        HealthReport.from_dict(report.to_dict()).critical_failures[0].describe()
+        == report.critical_failures[0].describe()
+    )
