@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 DOC = """
 ### AR Radar daily
 
-Extract Xero and HubSpot (in parallel, to landing files) -> load raw into DuckDB -> `dbt build`
--> Great Expectations data-health gate -> score open invoices -> action queue JSON -> email to
-finance. When the gate finds a critical problem, scoring and the queue are skipped and the
-owners get one data-health alert instead. See ARCHITECTURE.md for the tables between stages.
+Extract Xero (one mapped task per organisation) and HubSpot, in parallel, to landing files
+-> load raw into DuckDB -> `dbt build` -> Great Expectations data-health gate -> score open
+invoices -> action queue JSON -> email to finance. When the gate finds a critical problem,
+scoring and the queue are skipped and the owners get one data-health alert instead.
+See ARCHITECTURE.md for the tables between stages.
 
 Connections: `xero_default`, `hubspot_default`, `smtp_default`.
 """
@@ -23,6 +26,23 @@ Connections: `xero_default`, `hubspot_default`, `smtp_default`.
 def _run() -> tuple[str, object]:
     context = get_current_context()
     return context["run_id"], context["logical_date"].date()
+
+
+@contextmanager
+def _xero_failures(settings: object) -> Iterator[None]:
+    """Xero's own failure modes, as Airflow states: a used-up day limit skips (the other organisations go
+    on, this one resumes next run); a dead refresh token fails without retrying and tells the owners."""
+    from ar_radar import daily
+    from ar_radar.extract.xero import XeroDayLimitReached
+    from ar_radar.extract.xero_auth import XeroReconnectRequired
+
+    try:
+        yield
+    except XeroDayLimitReached as exc:
+        raise AirflowSkipException(str(exc)) from None
+    except XeroReconnectRequired as exc:
+        daily.send_reconnect_alert(settings, str(exc))
+        raise AirflowFailException(str(exc)) from None
 
 
 def _settings():  # noqa: ANN202 - imported lazily to keep DAG parsing fast
@@ -47,12 +67,25 @@ def _settings():  # noqa: ANN202 - imported lazily to keep DAG parsing fast
 )
 def ar_radar_daily():  # noqa: ANN201
     @task
-    def extract_xero() -> list[dict]:
+    def list_xero_organisations() -> list[dict]:
         from ar_radar import daily
         from ar_radar.connections import connection_from_airflow
 
         settings = _settings()
-        return daily.extract("xero", connection_from_airflow(settings.xero_conn_id), settings, _run()[0])
+        with _xero_failures(settings):
+            return daily.list_xero_organisations(connection_from_airflow(settings.xero_conn_id), settings)
+
+    @task(map_index_template="{{ organisation_name }}")
+    def extract_xero(organisation: dict) -> dict:
+        """One mapped task per Xero organisation: limits and failures stay per organisation."""
+        from ar_radar import daily
+        from ar_radar.connections import connection_from_airflow
+
+        get_current_context()["organisation_name"] = organisation.get("tenant_name") or organisation["tenant_id"]
+        settings = _settings()
+        conn = connection_from_airflow(settings.xero_conn_id)
+        with _xero_failures(settings):
+            return daily.extract_xero_organisation(conn, settings, _run()[0], organisation)
 
     @task
     def extract_hubspot() -> list[dict]:
@@ -62,7 +95,7 @@ def ar_radar_daily():  # noqa: ANN201
         settings = _settings()
         return daily.extract("hubspot", connection_from_airflow(settings.hubspot_conn_id), settings, _run()[0])
 
-    @task
+    @task(trigger_rule="none_failed_min_one_success")
     def load_raw() -> dict:
         from ar_radar import daily
 
@@ -114,7 +147,8 @@ def ar_radar_daily():  # noqa: ANN201
         return daily.email_queue(_settings(), queue_path)
 
     gate = check_data_health()
-    [extract_xero(), extract_hubspot()] >> load_raw() >> build_warehouse() >> gate
+    xero = extract_xero.expand(organisation=list_xero_organisations())
+    [xero, extract_hubspot()] >> load_raw() >> build_warehouse() >> gate
     gate >> send_data_health_alert()
     queue = build_action_queue()
     gate >> score_open_invoices() >> queue

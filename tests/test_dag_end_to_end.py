@@ -28,7 +28,14 @@ class DagRun:
 def _states(airflow_home: Path) -> dict[str, str]:
     with sqlite3.connect(airflow_home / "airflow.db") as con:
         run_id = con.execute("select run_id from dag_run order by id desc limit 1").fetchone()[0]
-        return dict(con.execute("select task_id, state from task_instance where run_id = ?", [run_id]))
+        rows = con.execute("select task_id, map_index, state from task_instance where run_id = ?", [run_id])
+        return {task if index < 0 else f"{task}[{index}]": state for task, index, state in rows}
+
+
+def _email_text(mail: Received) -> str:
+    """Headers, body and attachments, decoded (the .eml's body is base64: grep would find nothing)."""
+    parts = [str(mail.message)] + [part.get_content() for part in mail.message.walk() if not part.is_multipart()]
+    return "\n".join(p if isinstance(p, str) else p.decode(errors="replace") for p in parts)
 
 
 def _raw_counts(db: Path) -> dict[str, int]:
@@ -36,7 +43,8 @@ def _raw_counts(db: Path) -> dict[str, int]:
         tables = [
             r[0]
             for r in con.execute(
-                "select table_name from duckdb_tables() where schema_name = 'raw' and table_name <> 'load_log'"
+                "select table_name from duckdb_tables() where schema_name = 'raw' "
+                "and table_name not in ('load_log', 'missing_fields')"
             ).fetchall()
         ]
         return {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
@@ -58,10 +66,15 @@ def _run(env: dict, airflow_home: Path, sink: SmtpSink, db: Path) -> DagRun:
 def pipeline(tmp_path_factory):
     """Yields a function running the DAG against a sandbox with the given faults; one run or two."""
 
-    def run(faults: tuple[str, ...] = (), times: int = 1):
+    def run(faults: tuple[str, ...] = (), times: int = 1, configure=None, **sandbox_args):
         tmp = tmp_path_factory.mktemp("e2e")
         settings = make_settings(tmp / "data")
-        with Sandbox(as_of=AS_OF, organisations=2, faults=faults) as box, SmtpSink(tmp / "emails") as sink:
+        with (
+            Sandbox(as_of=AS_OF, organisations=2, faults=faults, **sandbox_args) as box,
+            SmtpSink(tmp / "emails") as sink,
+        ):
+            if configure:
+                configure(box)
             connections = {**box.airflow_connections(), "AIRFLOW_CONN_SMTP_DEFAULT": sink.airflow_connection()}
             env = airflow_environment(settings, tmp / "airflow", connections)
             migrate = airflow_cli(env, "db", "migrate")
@@ -110,7 +123,8 @@ def test_rerun_adds_no_rows_and_sends_no_second_email(healthy):
 def test_no_secret_reaches_logs_or_emails(healthy):
     _, _, runs, secrets = healthy
     assert len(secrets) >= 3
-    emails = "\n".join(m.path.read_text(errors="replace") for m in runs[0].received)
+    emails = "\n".join(_email_text(m) for m in runs[0].received)
+    assert "INV-" in emails  # decoded: a secret in the body would show
     for secret in secrets:
         for run in runs:
             assert secret not in run.output
@@ -148,3 +162,30 @@ def test_gate_failure_keeps_the_raw_data_as_served(broken):
         )
     assert landed == served  # including the corrupt (negative) amounts: nothing dropped or "fixed"
     assert any(v < 0 for v in landed.values())
+
+
+def test_a_day_limited_organisation_is_skipped_and_the_others_are_queued(pipeline):
+    def block_first(box):
+        box.xero_faults.day_429_tenants.add(box.companies[0].tenant_id)
+
+    box, settings, [run], _ = pipeline(configure=block_first)
+    assert run.returncode == 0, run.output[-4000:]
+    assert sorted(v for k, v in run.states.items() if k.startswith("extract_xero[")) == ["skipped", "success"]
+    assert run.states["load_raw"] == run.states["email_action_queue"] == "success"
+    [mail] = run.received
+    queue = json.loads(next(mail.message.iter_attachments()).get_content())
+    assert {i["tenant_id"] for i in queue["items"]} == {box.companies[1].tenant_id}
+
+
+def test_a_dead_refresh_token_stops_xero_and_asks_the_owners_to_reconnect(pipeline):
+    def forget_token(box):  # Xero no longer knows the connection's refresh token (revoked, or rotated away)
+        box.xero_app.config["refresh_tokens"].pop("stale-refresh-token")
+
+    box, settings, [run], secrets = pipeline(configure=forget_token, xero_refresh_token="stale-refresh-token")
+    assert run.states["list_xero_organisations"] == "failed"
+    assert run.states["email_action_queue"] in ("upstream_failed", "skipped")
+    [mail] = run.received
+    assert mail.recipients == ["owners@example.com"] and "reconnect Xero" in mail.message["Subject"]
+    text = _email_text(mail)
+    assert "Reconnect Xero" in text and "invalid_grant" in text
+    assert not any(secret in text for secret in secrets)

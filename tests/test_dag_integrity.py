@@ -32,6 +32,7 @@ def test_daily_dag_shape(dagbag):
     assert set(dag.task_ids) == {
         "extract_xero",
         "extract_hubspot",
+        "list_xero_organisations",
         "load_raw",
         "build_warehouse",
         "check_data_health",
@@ -43,3 +44,7 @@ def test_daily_dag_shape(dagbag):
     gate = dag.get_task("check_data_health")
     assert gate.downstream_task_ids == {"score_open_invoices", "send_data_health_alert"}
     assert dag.get_task("load_raw").upstream_task_ids == {"extract_xero", "extract_hubspot"}
+    assert dag.get_task("load_raw").trigger_rule == "none_failed_min_one_success"  # a day-limited org skips
+    assert dag.get_task("list_xero_organisations").downstream_task_ids == {"extract_xero"}
+    assert dag.get_task("load_raw").trigger_rule == "none_failed_min_one_success"  # a day-limited org skips
+    assert dag.get_task("list_xero_organisations").downstream_task_ids == {"extract_xero"}

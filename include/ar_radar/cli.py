@@ -116,7 +116,7 @@ def extract(source: str, db_path: Path) -> None:
     try:
         conn = connection_from_env(f"{source}_default")
         batches = daily.extract(source, conn, settings, run_id)
-        results = raw_store.load_landing(settings.db_path, settings.landing_dir / run_id)
+        results = raw_store.load_landing(settings.db_path, settings.landing_dir)
     except (ConnectionConfigError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     for batch in batches:

@@ -13,25 +13,52 @@ from pathlib import Path
 
 from ar_radar import action_queue, data_health, notify, raw_store, risk_score, warehouse
 from ar_radar.connections import ApiConnection
+from ar_radar.extract import xero
 from ar_radar.extract.hubspot import extract_hubspot
-from ar_radar.extract.xero import extract_xero
-from ar_radar.landing import safe_name
 from ar_radar.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def extract(source: str, conn: ApiConnection, settings: Settings, run_id: str) -> list[dict]:
-    extractor = {"xero": extract_xero, "hubspot": extract_hubspot}[source]
-    batches = extractor(conn, settings.landing_dir, run_id)
+def _batches(batches: list) -> list[dict]:
     return [
         {"entity": b.entity, "tenant_id": b.tenant_id, "records": b.records, "missing_id": b.missing_id}
         for b in batches
     ]
 
 
+def list_xero_organisations(conn: ApiConnection, settings: Settings) -> list[dict]:
+    api = xero.XeroApi(conn, xero.token_store_path(conn, settings.state_dir))
+    return xero.list_tenants(api, conn)
+
+
+def extract_xero_organisation(conn: ApiConnection, settings: Settings, run_id: str, organisation: dict) -> dict:
+    """One organisation (as listed by list_xero_organisations). Raises XeroDayLimitReached (checkpoint
+    saved) when its day limit is used up."""
+    [result] = xero.extract_xero(conn, settings.landing_dir, run_id, settings.state_dir, tenants=[organisation])
+    if result.status == "day_limit":
+        raise xero.XeroDayLimitReached(result.message)
+    return {"tenant_id": result.tenant_id, "calls": result.calls, "streams": _batches(result.batches)}
+
+
+def extract(source: str, conn: ApiConnection, settings: Settings, run_id: str) -> list[dict]:
+    """Every organisation of a source in one go (CLI and tests; the DAG maps Xero per organisation)."""
+    if source == "hubspot":
+        return _batches(extract_hubspot(conn, settings.landing_dir, run_id, settings.state_dir))
+    results = xero.extract_xero(conn, settings.landing_dir, run_id, settings.state_dir)
+    for result in results:
+        if result.status != "complete":
+            log.warning("%s", result.message)
+    return [b for r in results for b in _batches(r.batches)]
+
+
+def send_reconnect_alert(settings: Settings, message: str) -> bool:
+    email = notify.reconnect_alert(message, settings.owner_recipients)
+    return notify.send_once(settings.db_path, email, settings.smtp_conn_id, settings.email_from)
+
+
 def load_raw(settings: Settings, run_id: str) -> dict:
-    results = raw_store.load_landing(settings.db_path, settings.landing_dir / safe_name(run_id))
+    results = raw_store.load_landing(settings.db_path, settings.landing_dir)
     log.info("raw load: %s", {r.table: r.inserted for r in results})
     return {
         "files": len(results),

@@ -46,11 +46,13 @@ def write_batch(
     entity: str,
     tenant_id: str,
     records: Iterable[tuple[str | None, str | None, dict]],
+    part: int = 1,
 ) -> LandingBatch:
-    """Write ``(record_id, updated_at, record)`` triples; atomic (temp file, then rename)."""
-    folder = root / safe_name(run_id) / source / entity
+    """Write ``(record_id, updated_at, record)`` triples to
+    ``<root>/<run>/<source>/<entity>/<tenant>/part-<n>.jsonl``; atomic (temp file, then rename)."""
+    folder = root / safe_name(run_id) / source / entity / safe_name(tenant_id)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{safe_name(tenant_id)}.jsonl"
+    path = folder / f"part-{part:05d}.jsonl"
     tmp = path.with_suffix(".jsonl.tmp")
     extracted_at = datetime.now(UTC).isoformat()
     count = missing = 0

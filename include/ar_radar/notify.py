@@ -59,6 +59,16 @@ def data_health_alert(report: HealthReport, recipients: tuple[str, ...], last_pa
     return Email("data_health_alert", key, subject, html, recipients)
 
 
+def reconnect_alert(message: str, recipients: tuple[str, ...]) -> Email:
+    """Xero's refresh token is dead: a person must reconnect. One email a day at most."""
+    from datetime import date
+
+    html = _env.get_template("reconnect_xero.html.j2").render(message=message)
+    return Email(
+        "reconnect_xero", date.today().isoformat(), "AR Radar: reconnect Xero (extraction stopped)", html, recipients
+    )
+
+
 def _ensure_log(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS ops")
     con.execute("""CREATE TABLE IF NOT EXISTS ops.email_log (

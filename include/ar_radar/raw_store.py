@@ -29,6 +29,32 @@ _JSON_COLUMNS = (
 )
 
 
+# Fields a record must carry to be usable downstream; how many miss each is counted per landing
+# file in raw.missing_fields (the data-health gate reads it). JSON paths into the payload.
+REQUIRED_FIELDS = {
+    "raw.xero_invoices": (
+        "$.InvoiceID",
+        "$.Contact.ContactID",
+        "$.Date",
+        "$.DueDate",
+        "$.Total",
+        "$.AmountDue",
+        "$.Status",
+        "$.CurrencyCode",
+    ),
+    "raw.xero_credit_notes": ("$.CreditNoteID", "$.Contact.ContactID", "$.Date", "$.Total", "$.Status"),
+    "raw.xero_payments": ("$.PaymentID", "$.Amount", "$.Date", "$.Invoice.InvoiceID"),
+    "raw.xero_overpayments": ("$.OverpaymentID", "$.Contact.ContactID", "$.Total"),
+    "raw.xero_prepayments": ("$.PrepaymentID", "$.Contact.ContactID", "$.Total"),
+    "raw.xero_contacts": ("$.ContactID", "$.Name"),
+    "raw.hubspot_companies": ("$.id", "$.properties.name"),
+    "raw.hubspot_contacts": ("$.id",),
+    "raw.hubspot_deals": ("$.id",),
+    "raw.hubspot_tickets": ("$.id",),
+    "raw.hubspot_notes": ("$.id",),
+}
+
+
 class RawLoadError(RuntimeError):
     """A landing file could not be loaded; nothing from it was written."""
 
@@ -60,31 +86,56 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
                     PARTITION BY tenant_id, record_id ORDER BY extracted_at DESC, loaded_at DESC) = 1
             """)
     con.execute("""
+        CREATE TABLE IF NOT EXISTS raw.missing_fields (
+            run_id VARCHAR, table_name VARCHAR, tenant_id VARCHAR, file VARCHAR, field VARCHAR,
+            records BIGINT, missing BIGINT)
+    """)
+    con.execute("""
         CREATE TABLE IF NOT EXISTS raw.load_log (
             run_id VARCHAR, source VARCHAR, entity VARCHAR, tenant_id VARCHAR, file VARCHAR,
             rows_in_file BIGINT, inserted BIGINT, missing_id BIGINT, loaded_at TIMESTAMPTZ)
     """)
 
 
-def load_landing(db_path: str | Path, run_dir: str | Path) -> list[LoadResult]:
-    """Load every ``*.jsonl`` under ``run_dir/<source>/<entity>/`` into the raw tables."""
-    run_dir = Path(run_dir)
-    files = sorted(run_dir.glob("*/*/*.jsonl"))
+def load_landing(db_path: str | Path, landing_root: str | Path) -> list[LoadResult]:
+    """Load every landing file under ``landing_root`` that is not in ``raw.load_log`` yet.
+
+    Files are ``<run>/<source>/<entity>/<tenant>/part-<n>.jsonl``. Loading every unloaded file,
+    not just this run's, means pages landed by a run that died before its load are not lost.
+    """
+    landing_root = Path(landing_root)
+    files = sorted(landing_root.glob("*/*/*/*/*.jsonl"))
     results: list[LoadResult] = []
     with duckdb.connect(str(db_path)) as con:
         ensure_raw_schema(con)
+        loaded = {row[0] for row in con.execute("SELECT file FROM raw.load_log").fetchall()}
         for path in files:
-            source, entity = path.parent.parent.name, path.parent.name
+            key = path.relative_to(landing_root).as_posix()
+            if key in loaded:
+                continue
+            source, entity = path.parents[2].name, path.parents[1].name
             if entity not in RAW_TABLES.get(source, ()):
                 raise RawLoadError(
                     f"{path}: unknown stream {source}/{entity}; expected one of "
                     f"{RAW_TABLES}. Move the file out of the landing folder and re-run."
                 )
-            results.append(_load_file(con, raw_table(source, entity), path))
+            results.append(_load_file(con, raw_table(source, entity), path, key))
     return results
 
 
-def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> LoadResult:
+def _count_missing_fields(con: duckdb.DuckDBPyConnection, source: str, table: str, key: str) -> None:
+    """Empty strings count as missing: Xero sends "" where a value was never set."""
+    for field in REQUIRED_FIELDS.get(table, ()):
+        con.execute(
+            f"""INSERT INTO raw.missing_fields
+                SELECT any_value(run_id), ?, any_value(tenant_id), ?, ?, count(*),
+                       count(*) FILTER (WHERE coalesce(json_extract_string(payload, '{field}'), '') = '')
+                FROM {source} HAVING count(*) > 0""",
+            [table, key, field],
+        )
+
+
+def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, key: str) -> LoadResult:
     source = f"read_json('{path.as_posix()}', format='newline_delimited', columns={_JSON_COLUMNS})"
     con.execute("BEGIN TRANSACTION")
     try:
@@ -107,8 +158,9 @@ def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> LoadRe
         ).fetchone()
         con.execute(
             "INSERT INTO raw.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
-            [run_id, src, entity, tenant, str(path), rows, inserted, missing],
+            [run_id, src, entity, tenant, key, rows, inserted, missing],
         )
+        _count_missing_fields(con, source, table, key)
         con.execute("COMMIT")
     except duckdb.Error as exc:
         con.execute("ROLLBACK")
@@ -116,4 +168,4 @@ def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> LoadRe
             f"Could not load landing file {path} into {table}: {exc}. The file is kept; "
             "fix or remove it and re-run the load task."
         ) from exc
-    return LoadResult(table, str(path), rows, inserted, missing)
+    return LoadResult(table, key, rows, inserted, missing)

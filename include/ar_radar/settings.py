@@ -31,6 +31,11 @@ class Settings:
         return self.data_dir / "landing"
 
     @property
+    def state_dir(self) -> Path:
+        """Checkpoints and the Xero token store (kept between runs; tokens file mode 600)."""
+        return self.data_dir / "state"
+
+    @property
     def output_dir(self) -> Path:
         return self.data_dir / "output"
 

@@ -27,11 +27,13 @@ def bounded_retry() -> Retry:
     )
 
 
-def pool_manager(num_pools: int = 4, maxsize: int = 5, **kwargs: object) -> urllib3.PoolManager:
+def pool_manager(
+    num_pools: int = 4, maxsize: int = 5, read_timeout: float = 60.0, **kwargs: object
+) -> urllib3.PoolManager:
     return urllib3.PoolManager(
         num_pools=num_pools,
         maxsize=maxsize,
         retries=bounded_retry(),
-        timeout=urllib3.Timeout(connect=10, read=60),
+        timeout=urllib3.Timeout(connect=10, read=read_timeout),
         **kwargs,
     )

@@ -1,26 +1,46 @@
 """Extract HubSpot CRM objects through the official hubspot-api-client SDK.
 
-Records are read as raw JSON (``_preload_content=False``) so no property is lost, with the
-company associations of contacts, deals, tickets and notes inline.
+* Incremental through the search API on ``hs_lastmodifieddate``, windowed on (timestamp, object id):
+  a search stops short of HubSpot's 10,000-result cap and restarts after the last timestamp seen,
+  and every timestamp a window ends on is re-read in id order (``hs_object_id > last id``), so
+  thousands of records sharing one timestamp are neither lost nor looped over. Each run re-reads
+  a lookback before its high-water mark, because new writes reach the search index late.
+* Associations (contact, deal, ticket, note to company) come from the v4 batch endpoint and are
+  stored in the record under ``associations`` in the v3 shape. Archived (deleted) objects are listed
+  with ``archived=true`` and landed as deletions.
+* Limits: 100 requests per 10 s and 5 searches a second, kept client-side; a 429 (HubSpot often
+  sends no ``Retry-After``) waits and retries, POST searches included.
+* Records are read as raw JSON (``_preload_content=False``) so no property is lost; properties
+  travel in the search body, not the URL, so long property lists cannot hit a 414.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import urllib3
 from hubspot import HubSpot
 
 from ar_radar.connections import ApiConnection, ConnectionConfigError
+from ar_radar.extract.checkpoints import CheckpointStore
 from ar_radar.extract.http_retry import bounded_retry
+from ar_radar.extract.rate_limit import Clock, RateLimiter, Window, header_int
 from ar_radar.landing import LandingBatch, write_batch
 
 log = logging.getLogger(__name__)
 
 HUBSPOT_HOST = "https://api.hubapi.com"
-PAGE_LIMIT = 100
+SEARCH_LIMIT = 200
+SEARCH_CAP = 10_000
+ASSOCIATION_BATCH = 1000
+LIST_LIMIT = 100
+LOOKBACK = timedelta(minutes=10)
+MAX_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -28,20 +48,19 @@ class HubSpotStream:
     entity: str
     api_path: tuple[str, ...]  # attribute path under client.crm to the object's discovery
     properties: tuple[str, ...]
-    associations: tuple[str, ...] = ()
+    associate_companies: bool = True
 
 
 STREAMS = (
-    HubSpotStream("companies", ("companies",), ("name", "domain", "industry", "city", "lifecyclestage")),
-    HubSpotStream("contacts", ("contacts",), ("email", "firstname", "lastname", "jobtitle"), ("companies",)),
-    HubSpotStream("deals", ("deals",), ("dealname", "amount", "dealstage", "closedate", "pipeline"), ("companies",)),
+    HubSpotStream("companies", ("companies",), ("name", "domain", "industry", "city", "lifecyclestage"), False),
+    HubSpotStream("contacts", ("contacts",), ("email", "firstname", "lastname", "jobtitle")),
+    HubSpotStream("deals", ("deals",), ("dealname", "amount", "dealstage", "closedate", "pipeline")),
     HubSpotStream(
         "tickets",
         ("tickets",),
         ("subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority", "hs_ticket_category"),
-        ("companies",),
     ),
-    HubSpotStream("notes", ("objects", "notes"), ("hs_note_body", "hs_timestamp"), ("companies",)),
+    HubSpotStream("notes", ("objects", "notes"), ("hs_note_body", "hs_timestamp")),
 )
 
 
@@ -49,62 +68,227 @@ class HubSpotExtractError(RuntimeError):
     """Extraction failed; the message names the object type and what to do."""
 
 
-def client_for(conn: ApiConnection) -> HubSpot:
-    if not conn.password:
-        raise ConnectionConfigError(
-            f"Airflow connection '{conn.conn_id}' needs the HubSpot private app access token as password."
+def _ms(value: str) -> int:
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+class HubSpotApi:
+    """The SDK client with HubSpot's limits and retries on every call, searches included."""
+
+    def __init__(self, conn: ApiConnection, clock: Clock | None = None) -> None:
+        if not conn.password:
+            raise ConnectionConfigError(
+                f"Airflow connection '{conn.conn_id}' needs the HubSpot private app access token as password."
+            )
+        self.client = HubSpot(
+            access_token=conn.password, host=conn.extra.get("host", HUBSPOT_HOST), retry=bounded_retry()
         )
-    return HubSpot(access_token=conn.password, host=conn.extra.get("host", HUBSPOT_HOST), retry=bounded_retry())
+        self.clock = clock or Clock()
+        # Passed on every call: the SDK sends timeout=None otherwise, which means "wait forever".
+        self.timeout = (10.0, float(conn.extra.get("timeout_seconds", 60)))
+        per_ten = int(conn.extra.get("requests_per_10s", 100))
+        # Windows a little longer than HubSpot's: our clock and theirs never start a window together.
+        self.calls = RateLimiter((Window(per_ten, 10.5),), in_flight=5, clock=self.clock)
+        self.searches = RateLimiter((Window(5, 1.1),), in_flight=5, clock=self.clock)
+
+    def call(self, what: str, fn: Callable[[], object], search: bool = False) -> dict:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self.calls.slot():
+                    if search:
+                        with self.searches.slot():
+                            response = fn()
+                    else:
+                        response = fn()
+                return json.loads(response.data)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise HubSpotExtractError(
+                    f"{what}: HubSpot did not answer ({type(exc).__name__}) after retries with backoff. "
+                    "Re-run the task later."
+                ) from None
+            except Exception as exc:  # each SDK module has its own ApiException; all carry .status
+                status = getattr(exc, "status", None)
+                if status is None:
+                    raise
+                if status == 429 and attempt < MAX_ATTEMPTS:
+                    wait = header_int(getattr(exc, "headers", None), "Retry-After") or min(10, 2 ** (attempt - 1))
+                    log.warning("%s: HubSpot rate limit, waiting %d s (attempt %d)", what, wait, attempt)
+                    (self.searches if search else self.calls).pause(wait)
+                    continue
+                hint = (
+                    "the private app token in connection 'hubspot_default' is wrong or lacks the scope"
+                    if status in (401, 403)
+                    else "re-run the task"
+                )
+                raise HubSpotExtractError(f"{what} failed with HTTP {status}: {hint}.") from None
+        raise HubSpotExtractError(f"{what}: still rate limited after {MAX_ATTEMPTS} attempts; re-run later.")
+
+    def discovery(self, stream: HubSpotStream) -> object:
+        api = self.client.crm
+        for part in stream.api_path:
+            api = getattr(api, part)
+        return api
 
 
-def fetch_stream(client: HubSpot, stream: HubSpotStream) -> list[dict]:
-    api = client.crm
-    for part in stream.api_path:
-        api = getattr(api, part)
-    basic_api = api.basic_api
-    records: list[dict] = []
-    after = None
+def _search_body(stream: HubSpotStream, groups: list[dict], sort_by: str, after: int) -> dict:
+    return {
+        "filterGroups": groups,
+        "sorts": [{"propertyName": sort_by, "direction": "ASCENDING"}],
+        "properties": list(stream.properties),
+        "limit": SEARCH_LIMIT,
+        "after": after,
+    }
+
+
+def search_changed(
+    api: HubSpotApi, stream: HubSpotStream, since_ms: int | None, on_page: Callable[[list[dict]], None]
+) -> int:
+    """Every live record modified at or after ``since_ms`` (all of them when None). Returns calls made."""
+    search_api = api.discovery(stream).search_api
+    calls = 0
+
+    def run(groups: list[dict], sort_by: str) -> tuple[list[dict], bool]:
+        """Page one query up to the cap. Returns its results and whether the cap cut it short."""
+        nonlocal calls
+        results, after = [], 0
+        while True:
+            body = _search_body(stream, groups, sort_by, after)
+            page = api.call(
+                f"HubSpot {stream.entity} search after={after}",
+                lambda b=body: search_api.do_search(
+                    public_object_search_request=b, _preload_content=False, _request_timeout=api.timeout
+                ),
+                search=True,
+            )
+            calls += 1
+            results.extend(page.get("results", []))
+            on_page(page.get("results", []))
+            nxt = (page.get("paging") or {}).get("next", {}).get("after")
+            if not nxt:
+                return results, False
+            after = int(nxt)
+            if after + SEARCH_LIMIT > SEARCH_CAP:
+                return results, True
+
+    def drain_ties(ts: int) -> None:
+        """Every record with exactly this timestamp, in id order, in as many windows as it takes."""
+        last_id = 0
+        while True:
+            found, capped = run(
+                [
+                    {
+                        "filters": [
+                            {"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": str(ts)},
+                            {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
+                        ]
+                    }
+                ],
+                "hs_object_id",
+            )
+            if found:
+                last_id = max(int(r["id"]) for r in found)
+            if not capped:
+                return
+
+    cursor = since_ms
     while True:
-        kwargs = {
-            "limit": PAGE_LIMIT,
-            "properties": list(stream.properties),
-            "archived": False,
-            "_preload_content": False,
-        }
-        if stream.associations:
-            kwargs["associations"] = list(stream.associations)
+        groups = [
+            {
+                "filters": [
+                    {
+                        "propertyName": "hs_lastmodifieddate",
+                        "operator": "GTE" if cursor == since_ms else "GT",
+                        "value": str(cursor if cursor is not None else 0),
+                    }
+                ]
+            }
+        ]
+        found, capped = run(groups, "hs_lastmodifieddate")
+        if not capped:
+            return calls
+        # The window hit the cap: finish its last timestamp in id order, then move past it.
+        cursor = max(_ms(r["properties"]["hs_lastmodifieddate"]) for r in found)
+        drain_ties(cursor)
+
+
+def read_company_associations(api: HubSpotApi, stream: HubSpotStream, ids: list[str]) -> dict[str, list[str]]:
+    """Company ids of each record, from the v4 batch endpoint (200 and 207 both carry results)."""
+    batch_api = api.client.crm.associations.v4.batch_api
+    links: dict[str, list[str]] = {}
+    for start in range(0, len(ids), ASSOCIATION_BATCH):
+        chunk = ids[start : start + ASSOCIATION_BATCH]
+        body = {"inputs": [{"id": i} for i in chunk]}
+        page = api.call(
+            f"HubSpot {stream.entity} to companies associations",
+            lambda b=body: batch_api.get_page(
+                stream.entity,
+                "companies",
+                batch_input_public_fetch_associations_batch_request=b,
+                _preload_content=False,
+                _request_timeout=api.timeout,
+            ),
+        )
+        for result in page.get("results", []):
+            links[str(result["from"]["id"])] = [str(t["toObjectId"]) for t in result.get("to", [])]
+    return links
+
+
+def list_archived(api: HubSpotApi, stream: HubSpotStream) -> list[dict]:
+    basic_api = api.discovery(stream).basic_api
+    records, after = [], None
+    while True:
+        kwargs = {"limit": LIST_LIMIT, "archived": True, "_preload_content": False, "_request_timeout": api.timeout}
         if after:
             kwargs["after"] = after
-        try:
-            response = basic_api.get_page(**kwargs)
-        except Exception as exc:  # each object API has its own ApiException class
-            status = getattr(exc, "status", "error")
-            raise HubSpotExtractError(
-                f"HubSpot {stream.entity} page after={after} failed with HTTP {status}. If 401, the "
-                "private app token in connection 'hubspot_default' is wrong or lacks the crm.objects."
-                f"{stream.entity}.read scope; otherwise re-run the task."
-            ) from None
-        body = json.loads(response.data)
-        records.extend(body.get("results", []))
-        after = ((body.get("paging") or {}).get("next") or {}).get("after")
+        page = api.call(f"HubSpot archived {stream.entity}", lambda k=kwargs: basic_api.get_page(**k))
+        records.extend(page.get("results", []))
+        after = ((page.get("paging") or {}).get("next") or {}).get("after")
         if not after:
             return records
 
 
-def extract_hubspot(conn: ApiConnection, landing_root: Path, run_id: str) -> list[LandingBatch]:
-    client = client_for(conn)
+def sync_stream(
+    api: HubSpotApi, stream: HubSpotStream, portal: str, landing_root: Path, run_id: str, checkpoints: CheckpointStore
+) -> LandingBatch:
+    mark = checkpoints.get("hubspot", portal, stream.entity)
+    since_ms = int((mark - LOOKBACK).timestamp() * 1000) if mark else None
+    seen: dict[str, dict] = {}
+
+    def keep(page: list[dict]) -> None:
+        for record in page:
+            seen[record["id"]] = record
+
+    search_changed(api, stream, since_ms, keep)
+    records = list(seen.values())
+    if stream.associate_companies and records:
+        links = read_company_associations(api, stream, [r["id"] for r in records])
+        for record in records:
+            companies = links.get(record["id"], [])
+            record["associations"] = {
+                "companies": {
+                    "results": [{"id": c, "type": f"{stream.entity.rstrip('s')}_to_company"} for c in companies]
+                }
+            }
+    records += list_archived(api, stream)
+    batch = write_batch(
+        landing_root, run_id, "hubspot", stream.entity, portal, ((r.get("id"), r.get("updatedAt"), r) for r in records)
+    )
+    stamps = [r["properties"].get("hs_lastmodifieddate") for r in seen.values()]
+    if stamps := [s for s in stamps if s]:
+        newest = max(_ms(s) for s in stamps)
+        checkpoints.advance("hubspot", portal, stream.entity, datetime.fromtimestamp(newest / 1000, tz=UTC))
+    return LandingBatch(batch.source, batch.entity, batch.tenant_id, batch.path.parent, batch.records, batch.missing_id)
+
+
+def extract_hubspot(
+    conn: ApiConnection, landing_root: Path, run_id: str, state_root: Path | None = None, clock: Clock | None = None
+) -> list[LandingBatch]:
+    api = HubSpotApi(conn, clock)
     portal = str(conn.extra.get("portal_id", "default"))
+    checkpoints = CheckpointStore(state_root or landing_root.parent / "state")
     batches = []
     for stream in STREAMS:
-        records = fetch_stream(client, stream)
-        batch = write_batch(
-            landing_root,
-            run_id,
-            "hubspot",
-            stream.entity,
-            portal,
-            ((r.get("id"), r.get("updatedAt"), r) for r in records),
-        )
+        batch = sync_stream(api, stream, portal, landing_root, run_id, checkpoints)
         log.info("hubspot %s: %d records", stream.entity, batch.records)
         batches.append(batch)
     return batches

@@ -191,6 +191,17 @@ class DemoCompany:
     def open_overdue_invoice_numbers(self) -> list[str]:
         return sorted(n for n, t in self.truth.items() if t["state"] == "open" and t["overdue"])
 
+    def xero_stream_sizes(self) -> dict[str, int]:
+        """How many records each Xero AR stream serves (sales invoices only: bills are not AR)."""
+        return {
+            "invoices": sum(1 for i in self.invoices if i["Type"] == "ACCREC"),
+            "credit_notes": len(self.credit_notes),
+            "payments": len(self.payments),
+            "overpayments": len(self.overpayments),
+            "prepayments": len(self.prepayments),
+            "contacts": len(self.contacts),
+        }
+
     def paid_invoice_numbers(self) -> list[str]:
         return sorted(n for n, t in self.truth.items() if t["state"] == "paid")
 
@@ -198,9 +209,9 @@ class DemoCompany:
 class _Ids:
     """Deterministic UUIDs and HubSpot numeric ids drawn from the generator's RNG."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, hubspot_base: int = 1000) -> None:
         self._rng = rng
-        self._hubspot = 1000
+        self._hubspot = hubspot_base
 
     def uuid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -236,7 +247,8 @@ def generate_demo_company(
     """Generate the demo organisation. Same ``seed`` and ``as_of`` give the same records."""
     as_of = as_of or date.today()
     rng = random.Random(seed)
-    ids = _Ids(rng)
+    # Organisations of one business share one HubSpot portal: keep their CRM ids apart.
+    ids = _Ids(rng, hubspot_base=1000 + seed * 10_000_000)
     company = DemoCompany(tenant_id=tenant_id or ids.uuid(), name=name, base_currency="GBP", as_of=as_of)
     start = as_of - timedelta(days=365 * years)
     _make_customers(company, rng, ids, n_customers, start)

@@ -11,10 +11,11 @@ from datetime import date
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from ar_radar.extract.rate_limit import Clock
 from ar_radar.sandbox.demo_company import DemoCompany, generate_demo_company
 from ar_radar.sandbox.faults import apply_fault
-from ar_radar.sandbox.hubspot_api import create_hubspot_app
-from ar_radar.sandbox.xero_api import create_xero_app
+from ar_radar.sandbox.hubspot_api import HubSpotFaults, create_hubspot_app
+from ar_radar.sandbox.xero_api import XeroFaults, create_xero_app
 
 
 @dataclass
@@ -32,6 +33,12 @@ class Sandbox:
     xero_client_id: str = field(default_factory=lambda: "sandbox-" + secrets.token_hex(8))
     xero_client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     hubspot_token: str = field(default_factory=lambda: "pat-sandbox-" + secrets.token_urlsafe(24))
+    # Set to use the OAuth2 refresh-token flow (rotating tokens) instead of a Custom Connection.
+    xero_refresh_token: str | None = None
+    xero_faults: XeroFaults = field(default_factory=XeroFaults)
+    hubspot_faults: HubSpotFaults = field(default_factory=HubSpotFaults)
+    hubspot_objects: dict[str, list[dict]] | None = None  # serve these instead of the companies' CRM
+    clock: Clock = field(default_factory=Clock)
     _servers: list[BaseWSGIServer] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -52,11 +59,19 @@ class Sandbox:
     def start(self) -> Sandbox:
         # One log line per request drowns the demo's and the DAG's output; errors still show.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self.xero_app = create_xero_app(self.companies, self.xero_client_id, self.xero_client_secret)
-        xero = make_server(self.host, self.xero_port, threaded=True, app=self.xero_app)
-        hubspot = make_server(
-            self.host, self.hubspot_port, threaded=True, app=create_hubspot_app(self.companies, self.hubspot_token)
+        self.xero_app = create_xero_app(
+            self.companies,
+            self.xero_client_id,
+            self.xero_client_secret,
+            self.xero_faults,
+            self.clock,
+            self.xero_refresh_token,
         )
+        xero = make_server(self.host, self.xero_port, threaded=True, app=self.xero_app)
+        self.hubspot_app = create_hubspot_app(
+            self.companies, self.hubspot_token, self.hubspot_faults, self.clock, self.hubspot_objects
+        )
+        hubspot = make_server(self.host, self.hubspot_port, threaded=True, app=self.hubspot_app)
         self._servers = [xero, hubspot]
         for server in self._servers:
             threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -65,7 +80,8 @@ class Sandbox:
     def secrets(self) -> list[str]:
         """Every credential this sandbox issued or accepts (for leak tests)."""
         issued = sorted(self.xero_app.config["issued_tokens"]) if self._servers else []
-        return [self.xero_client_secret, self.hubspot_token, *issued]
+        initial = [self.xero_refresh_token] if self.xero_refresh_token else []
+        return [self.xero_client_secret, self.hubspot_token, *initial, *issued]
 
     def stop(self) -> None:
         for server in self._servers:
@@ -97,8 +113,10 @@ class Sandbox:
                 "api_url": f"{self.xero_url}/api.xro/2.0",
                 "identity_url": self.xero_url,
                 "token_url": f"{self.xero_url}/connect/token",
-                "grant_type": "client_credentials",
+                "grant_type": "refresh_token" if self.xero_refresh_token else "client_credentials",
             },
         }
+        if self.xero_refresh_token:
+            xero["extra"]["refresh_token"] = self.xero_refresh_token
         hubspot = {"conn_type": "http", "password": self.hubspot_token, "extra": {"host": self.hubspot_url}}
         return {"AIRFLOW_CONN_XERO_DEFAULT": json.dumps(xero), "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(hubspot)}
