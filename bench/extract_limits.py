@@ -68,8 +68,15 @@ def calls_benchmark(organisations: int) -> None:
         full_calls = stats["calls"]
         objects = {k: len(v) for k, v in box.hubspot_app.config["objects"].items()}
         extract_hubspot(conn(box, "hubspot"), landing, "quiet", state)
-        print(f"hubspot full sync     : {full_calls} calls ({objects})")
-        print(f"hubspot no-change sync: {stats['calls'] - full_calls} calls")
+        # Minimum: one search per 200 records (one per type when empty), one association batch per 1000
+        # records of each associated type, one archived listing per type (search cannot see deletions).
+        minimum_hs = sum(max(1, math.ceil(n / 200)) for n in objects.values())
+        minimum_hs += sum(math.ceil(n / 1000) for t, n in objects.items() if t != "companies") + len(objects)
+        print(f"hubspot full sync     : {full_calls} calls, minimum {minimum_hs} ({objects})")
+        print(
+            f"hubspot no-change sync: {stats['calls'] - full_calls} calls, minimum {2 * len(objects)} "
+            "(a search and an archived listing per type; the lookback's re-reads add association calls)"
+        )
 
 
 def backfill_benchmark(invoices_per_org: int, organisations: int) -> None:

@@ -132,3 +132,14 @@ def test_bad_token_is_a_clear_error_without_the_token(sandbox_env, tmp_path):
     with pytest.raises(HubSpotExtractError) as err:
         extract_hubspot(conn, tmp_path / "landing", "run-x")
     assert "401" in str(err.value) and "pat-wrong-token" not in str(err.value)
+
+
+def test_records_changing_while_paged_are_not_lost(tmp_path):
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    contacts = [_contact(i, now - timedelta(minutes=i)) for i in range(1, 651)]
+    clock = SimulatedClock()
+    with Sandbox(hubspot_objects=_objects(contacts), clock=clock) as box:
+        box.hubspot_faults.change_while_paging = True
+        batches = extract_hubspot(_conn(box), tmp_path / "landing", "run", clock=clock)
+        assert not box.hubspot_faults.change_while_paging  # the fault fired
+    assert sorted(int(r["record_id"]) for r in _landed(batches[1])) == list(range(1, 651))

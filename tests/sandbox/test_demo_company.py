@@ -74,3 +74,8 @@ def test_corrupt_invoices_fault_damages_open_invoices_only():
     hit = apply_fault(company, "corrupt_invoices")
     damaged = [i for i in company.invoices if i["InvoiceID"] in set(hit)]
     assert damaged and all(i["AmountDue"] < 0 and i["CurrencyCode"] == "" for i in damaged)
+
+
+def test_large_companies_get_unique_names():
+    company = generate_demo_company(seed=9, as_of=AS_OF, n_customers=600, years=1)
+    assert len({c.name for c in company.customers}) == 600

@@ -1,10 +1,11 @@
 """Extract HubSpot CRM objects through the official hubspot-api-client SDK.
 
-* Incremental through the search API on ``hs_lastmodifieddate``, windowed on (timestamp, object id):
-  a search stops short of HubSpot's 10,000-result cap and restarts after the last timestamp seen,
-  and every timestamp a window ends on is re-read in id order (``hs_object_id > last id``), so
-  thousands of records sharing one timestamp are neither lost nor looped over. Each run re-reads
-  a lookback before its high-water mark, because new writes reach the search index late.
+* Incremental through the search API on ``hs_lastmodifieddate``, keyset-paged on (timestamp, object
+  id): each request asks for records at or after the newest timestamp seen (never an ``after``
+  offset, so edits during paging shift nothing and the 10,000-result cap is never reached), and a
+  page that is all one timestamp is finished in ``hs_object_id`` order, so thousands of records
+  sharing one timestamp are neither lost nor looped over. Each run re-reads a lookback before its
+  high-water mark, because new writes reach the search index late.
 * Associations (contact, deal, ticket, note to company) come from the v4 batch endpoint and are
   stored in the record under ``associations`` in the v3 shape. Archived (deleted) objects are listed
   with ``archived=true`` and landed as deletions.
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 HUBSPOT_HOST = "https://api.hubapi.com"
 SEARCH_LIMIT = 200
-SEARCH_CAP = 10_000
 ASSOCIATION_BATCH = 1000
 LIST_LIMIT = 100
 LOOKBACK = timedelta(minutes=10)
@@ -143,72 +143,57 @@ def _search_body(stream: HubSpotStream, groups: list[dict], sort_by: str, after:
 def search_changed(
     api: HubSpotApi, stream: HubSpotStream, since_ms: int | None, on_page: Callable[[list[dict]], None]
 ) -> int:
-    """Every live record modified at or after ``since_ms`` (all of them when None). Returns calls made."""
+    """Every live record modified at or after ``since_ms`` (all of them when None). Returns calls made.
+
+    Keyset paging, never ``after`` offsets: each request asks for records modified at or after the
+    newest timestamp seen so far, so a record edited while we page (it jumps to the end) cannot push
+    an unseen one into a page already read, and no query comes near the 10,000-result cap. A page
+    made entirely of one timestamp (a bulk update) is finished in ``hs_object_id`` order instead.
+    """
     search_api = api.discovery(stream).search_api
     calls = 0
 
-    def run(groups: list[dict], sort_by: str) -> tuple[list[dict], bool]:
-        """Page one query up to the cap. Returns its results and whether the cap cut it short."""
+    def fetch(filters: list[dict], sort_by: str) -> list[dict]:
         nonlocal calls
-        results, after = [], 0
-        while True:
-            body = _search_body(stream, groups, sort_by, after)
-            page = api.call(
-                f"HubSpot {stream.entity} search after={after}",
-                lambda b=body: search_api.do_search(
-                    public_object_search_request=b, _preload_content=False, _request_timeout=api.timeout
-                ),
-                search=True,
-            )
-            calls += 1
-            results.extend(page.get("results", []))
-            on_page(page.get("results", []))
-            nxt = (page.get("paging") or {}).get("next", {}).get("after")
-            if not nxt:
-                return results, False
-            after = int(nxt)
-            if after + SEARCH_LIMIT > SEARCH_CAP:
-                return results, True
+        body = _search_body(stream, [{"filters": filters}], sort_by, 0)
+        page = api.call(
+            f"HubSpot {stream.entity} search {filters}",
+            lambda b=body: search_api.do_search(
+                public_object_search_request=b, _preload_content=False, _request_timeout=api.timeout
+            ),
+            search=True,
+        )
+        calls += 1
+        results = page.get("results", [])
+        on_page(results)
+        return results
+
+    def ts_filter(operator: str, ms: int) -> dict:
+        return {"propertyName": "hs_lastmodifieddate", "operator": operator, "value": str(ms)}
 
     def drain_ties(ts: int) -> None:
-        """Every record with exactly this timestamp, in id order, in as many windows as it takes."""
         last_id = 0
         while True:
-            found, capped = run(
-                [
-                    {
-                        "filters": [
-                            {"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": str(ts)},
-                            {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
-                        ]
-                    }
-                ],
+            found = fetch(
+                [ts_filter("EQ", ts), {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}],
                 "hs_object_id",
             )
-            if found:
-                last_id = max(int(r["id"]) for r in found)
-            if not capped:
+            if len(found) < SEARCH_LIMIT:
                 return
+            last_id = max(int(r["id"]) for r in found)
 
-    cursor = since_ms
+    cursor, operator = since_ms or 0, "GTE"
     while True:
-        groups = [
-            {
-                "filters": [
-                    {
-                        "propertyName": "hs_lastmodifieddate",
-                        "operator": "GTE" if cursor == since_ms else "GT",
-                        "value": str(cursor if cursor is not None else 0),
-                    }
-                ]
-            }
-        ]
-        found, capped = run(groups, "hs_lastmodifieddate")
-        if not capped:
+        found = fetch([ts_filter(operator, cursor)], "hs_lastmodifieddate")
+        if len(found) < SEARCH_LIMIT:
             return calls
-        # The window hit the cap: finish its last timestamp in id order, then move past it.
-        cursor = max(_ms(r["properties"]["hs_lastmodifieddate"]) for r in found)
-        drain_ties(cursor)
+        stamps = [_ms(r["properties"]["hs_lastmodifieddate"]) for r in found]
+        newest = max(stamps)
+        if min(stamps) == newest:  # a whole page on one timestamp: finish it in id order, then move past it
+            drain_ties(newest)
+            cursor, operator = newest, "GT"
+        else:  # re-read the newest timestamp: its other records may be on the next page
+            cursor, operator = newest, "GTE"
 
 
 def read_company_associations(api: HubSpotApi, stream: HubSpotStream, ids: list[str]) -> dict[str, list[str]]:

@@ -264,6 +264,8 @@ def _make_customers(company: DemoCompany, rng: random.Random, ids: _Ids, n: int,
     for _ in range(n):
         while True:
             base = f"{rng.choice(_FIRST)} {rng.choice(_SECOND)}"
+            if len(used) >= len(_FIRST) * len(_SECOND):  # large companies: every pair is taken
+                base = f"{base} {len(used) + 1}"
             if base not in used:
                 used.add(base)
                 break

@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import Flask, Response, request
 
@@ -31,6 +32,7 @@ MAX_URL = 8192
 class HubSpotFaults:
     rate_limit_429: int = 0  # next N calls: 429 RATE_LIMIT without Retry-After
     index_lag_ids: frozenset[str] = frozenset()  # objects search cannot see yet
+    change_while_paging: bool = False  # after a full search page, its first record is edited (once)
 
 
 def _error(status: int, category: str, message: str, **extra: str) -> Response:
@@ -47,8 +49,6 @@ def _number(value: str) -> float | str:
 
 def _ms(value: str | None) -> float | None:
     """HubSpot compares datetime properties as epoch milliseconds."""
-    from datetime import datetime
-
     if value is None:
         return None
     try:
@@ -221,6 +221,11 @@ def create_hubspot_app(
         wanted = list(query.get("properties") or [])
         page = pool[after : after + limit]
         body: dict = {"total": len(pool), "results": [shape(o, wanted, [], object_type) for o in page]}
+        if faults.change_while_paging and len(page) == limit:
+            # Someone edits a record right after this page was read: it jumps to the end of the order.
+            stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            page[0]["properties"]["hs_lastmodifieddate"] = page[0]["updatedAt"] = stamp
+            faults.change_while_paging = False
         if after + limit < len(pool):
             body["paging"] = {"next": {"after": str(after + limit)}}
         return Response(dumps(body), mimetype="application/json")
