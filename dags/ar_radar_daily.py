@@ -99,7 +99,7 @@ def ar_radar_daily():  # noqa: ANN201
     def load_raw() -> dict:
         from ar_radar import daily
 
-        return daily.load_raw(_settings(), _run()[0])
+        return daily.load_raw(_settings())
 
     @task
     def build_warehouse() -> dict:

@@ -50,7 +50,7 @@ def warehouse(sandbox, tmp_path_factory):
     try:
         for source in ("xero", "hubspot"):
             daily.extract(source, connection_from_env(f"{source}_default"), settings, "run-1")
-        daily.load_raw(settings, "run-1")
+        daily.load_raw(settings)
         daily.build_warehouse(settings, AS_OF)
     finally:
         os.environ.clear()

@@ -57,7 +57,8 @@ def send_reconnect_alert(settings: Settings, message: str) -> bool:
     return notify.send_once(settings.db_path, email, settings.smtp_conn_id, settings.email_from)
 
 
-def load_raw(settings: Settings, run_id: str) -> dict:
+def load_raw(settings: Settings) -> dict:
+    """Load every landing file not loaded yet (this run's, and any a failed run left behind)."""
     results = raw_store.load_landing(settings.db_path, settings.landing_dir)
     log.info("raw load: %s", {r.table: r.inserted for r in results})
     return {
