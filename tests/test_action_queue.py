@@ -55,6 +55,7 @@ def test_queue_holds_every_overdue_invoice_and_matches_the_documented_schema(war
         "due_date",
         "days_overdue",
         "aging_bucket",
+        "collections_bucket",
         "risk",
         "predicted_payment",
         "next_action",

@@ -105,3 +105,26 @@ def test_scores_are_stored_once_per_day(warehouse, tmp_path):
         ).fetchone()
     assert count == len(first) > 0 and versions == 1 and dates == 1
     assert date.fromisoformat(str(first["as_of_date"].iloc[0])) == AS_OF
+
+
+def test_a_scores_table_from_an_older_version_gains_the_new_column(warehouse, tmp_path):
+    import shutil
+
+    db = tmp_path / "db.duckdb"
+    shutil.copy(warehouse.db_path, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema scoring")
+        con.execute("""create table scoring.invoice_risk_scores (
+            as_of_date DATE, tenant_id VARCHAR, invoice_id VARCHAR, invoice_number VARCHAR, contact_id VARCHAR,
+            contact_name VARCHAR, hubspot_company_id VARCHAR, due_date DATE, days_overdue INTEGER,
+            aging_bucket VARCHAR, currency_code VARCHAR, amount_due DECIMAL(18, 2), amount_due_base DECIMAL(18, 2),
+            risk_probability DOUBLE, risk_band VARCHAR, top_factors JSON, predicted_payment_date DATE,
+            predicted_payment_earliest DATE, predicted_payment_latest DATE, open_dispute_count BIGINT,
+            dispute_ticket_id VARCHAR, model_version VARCHAR, scored_at TIMESTAMPTZ,
+            PRIMARY KEY (as_of_date, tenant_id, invoice_id))""")
+    score_open_invoices(db, AS_OF)
+    with duckdb.connect(str(db), read_only=True) as con:
+        buckets = con.execute(
+            "select count(*) filter (where collections_bucket is null), count(*) from scoring.invoice_risk_scores"
+        ).fetchone()
+    assert buckets[0] == 0 and buckets[1] > 0

@@ -83,6 +83,7 @@ def build_action_queue(db_path: Path, as_of: date, warnings: list[str] | None = 
                 "due_date": _iso(row["due_date"]),
                 "days_overdue": int(row["days_overdue"]),
                 "aging_bucket": row["aging_bucket"],
+                "collections_bucket": row["collections_bucket"],
                 "risk": {
                     "probability": row["risk_probability"],
                     "band": row["risk_band"],

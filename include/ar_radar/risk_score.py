@@ -136,21 +136,25 @@ def score_open_invoices(db_path: Path, as_of: date) -> pd.DataFrame:
         con.execute("""CREATE TABLE IF NOT EXISTS scoring.invoice_risk_scores (
             as_of_date DATE, tenant_id VARCHAR, invoice_id VARCHAR, invoice_number VARCHAR,
             contact_id VARCHAR, contact_name VARCHAR, hubspot_company_id VARCHAR, due_date DATE,
-            days_overdue INTEGER, aging_bucket VARCHAR, currency_code VARCHAR, amount_due DECIMAL(18, 2),
+            days_overdue INTEGER, aging_bucket VARCHAR, collections_bucket VARCHAR, currency_code VARCHAR,
+            amount_due DECIMAL(18, 2),
             amount_due_base DECIMAL(18, 2), risk_probability DOUBLE, risk_band VARCHAR, top_factors JSON,
             predicted_payment_date DATE, predicted_payment_earliest DATE, predicted_payment_latest DATE,
             open_dispute_count BIGINT, dispute_ticket_id VARCHAR, model_version VARCHAR, scored_at TIMESTAMPTZ,
             PRIMARY KEY (as_of_date, tenant_id, invoice_id))""")
+        # Columns added after the table was first created (scores tables of older versions).
+        con.execute("ALTER TABLE scoring.invoice_risk_scores ADD COLUMN IF NOT EXISTS collections_bucket VARCHAR")
         con.register("scored_frame", scored)
         con.execute("BEGIN TRANSACTION")
         con.execute("DELETE FROM scoring.invoice_risk_scores WHERE as_of_date = ?", [as_of])
         con.execute(
-            """INSERT INTO scoring.invoice_risk_scores
-            SELECT ?, tenant_id, invoice_id, invoice_number, contact_id, contact_name, hubspot_company_id,
-                   due_date, days_overdue, aging_bucket, currency_code, amount_due, amount_due_base,
-                   risk_probability, risk_band, top_factors, predicted_payment_date,
-                   predicted_payment_earliest, predicted_payment_latest, coalesce(open_dispute_count, 0),
-                   dispute_ticket_id, model_version, now()
+            """INSERT INTO scoring.invoice_risk_scores BY NAME
+            SELECT ? AS as_of_date, tenant_id, invoice_id, invoice_number, contact_id, contact_name,
+                   hubspot_company_id, due_date, days_overdue, aging_bucket, collections_bucket, currency_code,
+                   amount_due, amount_due_base, risk_probability, risk_band, top_factors, predicted_payment_date,
+                   predicted_payment_earliest, predicted_payment_latest,
+                   coalesce(open_dispute_count, 0) AS open_dispute_count, dispute_ticket_id, model_version,
+                   now() AS scored_at
             FROM scored_frame""",
             [as_of],
         )

@@ -1,4 +1,4 @@
--- Open sales invoices as of the run date, with days past due and aging bucket.
+-- Open sales invoices as of the run date, with days past due and their standard and collections buckets.
 with open_invoices as (
     select
         *,
@@ -21,6 +21,8 @@ select
     o.days_overdue,
     b.bucket as aging_bucket,
     b.sort_order as aging_bucket_order,
+    c.bucket as collections_bucket,
+    c.sort_order as collections_bucket_order,
     o.currency_code,
     o.currency_rate,
     o.total,
@@ -30,4 +32,6 @@ select
     o.amount_due_base
 from open_invoices as o
 left join {{ ref('aging_buckets') }} as b
-    on o.days_overdue between b.min_days_overdue and b.max_days_overdue
+    on b.scheme = 'standard' and o.days_overdue between b.min_days_overdue and b.max_days_overdue
+left join {{ ref('aging_buckets') }} as c
+    on c.scheme = 'collections' and o.days_overdue between c.min_days_overdue and c.max_days_overdue
