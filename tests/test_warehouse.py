@@ -87,3 +87,14 @@ def test_a_failed_build_names_the_node_and_how_to_reproduce(tmp_path):
         build_warehouse(settings, AS_OF)
     message = str(err.value)
     assert "dbt build failed" in message and "stg_xero__invoices" in message and "Reproduce with" in message
+
+
+def test_match_exceptions_list_unmatched_customers_with_their_open_amount(warehouse, sandbox):
+    in_crm = {c.contact_id for company in sandbox.companies for c in company.customers if c.hubspot_company_id}
+    rows = _query(warehouse, "select contact_id, match_rule, open_amount_base from marts.customer_match_exceptions")
+    unmatched = {r[0] for r in rows if r[1] == "unmatched"}
+    assert unmatched and not unmatched & in_crm  # only customers the CRM really lacks are "unmatched"
+    rules = dict(_query(warehouse, "select match_rule, count(*) from intermediate.int_customer_matches group by 1"))
+    assert rules["contact_email"] > 0  # personal mailboxes are matched through the CRM contact's email
+    amounts = [r[2] for r in rows]
+    assert amounts == sorted(amounts, reverse=True)

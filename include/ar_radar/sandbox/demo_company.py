@@ -615,14 +615,16 @@ def _make_hubspot(company: DemoCompany, rng: random.Random, ids: _Ids) -> None:
             first, last = (
                 (customer.first_name, customer.last_name) if k == 0 else (rng.choice(_PEOPLE), rng.choice(_SURNAMES))
             )
-            mail_domain = customer.domain
+            email = f"{first.lower()}.{last.lower()}@{customer.domain}"
+            if k == 0 and customer.email.split("@")[1] in _GENERIC_MAIL:
+                email = customer.email  # the owner's personal mailbox, as in Xero: only the email matches
             hs["contacts"].append(
                 _hs_object(
                     ids.hubspot(),
                     created,
                     created,
                     {
-                        "email": f"{first.lower()}.{last.lower()}@{mail_domain}",
+                        "email": email,
                         "firstname": first,
                         "lastname": last,
                         "jobtitle": rng.choice(["Finance Manager", "Director", "Office Manager"]),
