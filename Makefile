@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test lint format dbt-build dbt-docs gx-bootstrap sandbox clean
+.PHONY: install demo test lint format dbt-docs gx-bootstrap sandbox clean
 
 install: $(STAMP)
 
@@ -30,6 +30,9 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+dbt-docs: install
+	$(BIN)/python -m ar_radar dbt-docs
 
 gx-bootstrap: install
 	$(BIN)/python -m ar_radar gx-bootstrap

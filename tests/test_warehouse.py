@@ -5,7 +5,7 @@ from datetime import date
 import duckdb
 from ar_radar.warehouse import build_warehouse
 
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, make_settings
 
 
 def _query(settings, sql):
@@ -98,3 +98,39 @@ def test_match_exceptions_list_unmatched_customers_with_their_open_amount(wareho
     assert rules["contact_email"] > 0  # personal mailboxes are matched through the CRM contact's email
     amounts = [r[2] for r in rows]
     assert amounts == sorted(amounts, reverse=True)
+
+
+def test_snapshot_keeps_each_invoice_status_change(warehouse, tmp_path):
+    import shutil
+
+    settings = make_settings(tmp_path)
+    shutil.copy(warehouse.db_path, settings.db_path)
+    with duckdb.connect(str(settings.db_path)) as con:
+        [(invoice_id,)] = con.execute(
+            "select invoice_id from marts.fct_ar_aging order by invoice_id limit 1"
+        ).fetchall()
+        con.execute(
+            """
+            insert into raw.xero_invoices
+            select source, entity, tenant_id, record_id, updated_at, record_hash || '-paid', 'later-run',
+                   extracted_at + interval 1 day, json_merge_patch(payload, '{"Status": "PAID", "AmountDue": 0}'),
+                   now()
+            from raw.xero_invoices_current where record_id = ?""",
+            [invoice_id],
+        )
+    build_warehouse(settings, AS_OF)
+    history = _query(
+        settings,
+        f"""select status, dbt_valid_to is null from snapshots.invoice_status_history
+                                   where invoice_id = '{invoice_id}' order by dbt_valid_from""",
+    )
+    assert history == [("AUTHORISED", False), ("PAID", True)]
+    assert invoice_id not in {r[0] for r in _query(settings, "select invoice_id from marts.fct_ar_aging")}
+
+
+def test_dbt_docs_generate_works(warehouse):
+    from ar_radar.warehouse import generate_docs
+
+    target = generate_docs(warehouse, AS_OF)
+    assert "model.ar_radar.fct_ar_aging" in (target / "catalog.json").read_text()
+    assert (target / "index.html").exists()

@@ -124,6 +124,16 @@ def extract(source: str, db_path: Path) -> None:
     click.echo(f"loaded {sum(r.inserted for r in results)} new record versions into {settings.db_path}")
 
 
+@main.command("dbt-docs")
+@click.option("--as-of", callback=_date, help="Run date (default: today).")
+def dbt_docs(as_of: date | None) -> None:
+    """Generate dbt's documentation site for the warehouse in AR_RADAR_DB."""
+    from ar_radar.warehouse import generate_docs
+
+    target = generate_docs(Settings.from_env(), as_of or date.today())
+    click.echo(f"dbt docs written to {target}; serve with: python -m http.server --directory {target}")
+
+
 @main.command("gx-bootstrap")
 def gx_bootstrap() -> None:
     """Rewrite the committed GX suites under expectations/ from ar_radar/data_health_suites.py."""

@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from ar_radar.settings import Settings
 
@@ -23,7 +24,7 @@ class BuildSummary:
 
 def dbt_args(settings: Settings, command: str, as_of: date) -> list[str]:
     return [
-        command,
+        *command.split(),
         "--project-dir",
         str(settings.dbt_project_dir),
         "--profiles-dir",
@@ -74,3 +75,17 @@ def build_warehouse(settings: Settings, as_of: date) -> BuildSummary:
         warned=len(warned),
         warnings=tuple(f"{n.node.name}: {(n.message or '').strip()}" for n in warned),
     )
+
+
+def generate_docs(settings: Settings, as_of: date) -> Path:
+    """``dbt docs generate``; returns the folder holding index.html and catalog.json."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ["AR_RADAR_DB"] = str(settings.db_path)
+    try:
+        result = dbtRunner().invoke(dbt_args(settings, "docs generate", as_of))
+    finally:
+        _release_duckdb()
+    if not result.success:
+        raise WarehouseBuildError(f"dbt docs generate failed: {result.exception}")
+    return settings.data_dir / "dbt" / "target"
