@@ -49,15 +49,20 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def build_warehouse(settings: Settings, as_of: date) -> BuildSummary:
-    """``dbt build`` (seeds, models, unit and data tests) for ``as_of`` into the DuckDB file."""
-    from dbt.cli.main import dbtRunner  # heavy import: only when building
+def _invoke(settings: Settings, command: str, as_of: date) -> object:
+    """Run a dbt command in-process against the settings' DuckDB file; returns dbt's result."""
+    from dbt.cli.main import dbtRunner  # heavy import: only when dbt runs
 
     os.environ["AR_RADAR_DB"] = str(settings.db_path)
     try:
-        result = dbtRunner().invoke(dbt_args(settings, "build", as_of))
+        return dbtRunner().invoke(dbt_args(settings, command, as_of))
     finally:
         _release_duckdb()
+
+
+def build_warehouse(settings: Settings, as_of: date) -> BuildSummary:
+    """``dbt build`` (seeds, snapshot, models, unit and data tests) for ``as_of`` into the DuckDB file."""
+    result = _invoke(settings, "build", as_of)
     nodes = list(result.result or []) if result.result is not None else []
     failed = [n for n in nodes if str(n.status) in ("error", "fail")]
     if not result.success or failed:
@@ -79,13 +84,7 @@ def build_warehouse(settings: Settings, as_of: date) -> BuildSummary:
 
 def generate_docs(settings: Settings, as_of: date) -> Path:
     """``dbt docs generate``; returns the folder holding index.html and catalog.json."""
-    from dbt.cli.main import dbtRunner
-
-    os.environ["AR_RADAR_DB"] = str(settings.db_path)
-    try:
-        result = dbtRunner().invoke(dbt_args(settings, "docs generate", as_of))
-    finally:
-        _release_duckdb()
+    result = _invoke(settings, "docs generate", as_of)
     if not result.success:
         raise WarehouseBuildError(f"dbt docs generate failed: {result.exception}")
     return settings.data_dir / "dbt" / "target"
