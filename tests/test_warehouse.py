@@ -134,3 +134,21 @@ def test_dbt_docs_generate_works(warehouse):
     target = generate_docs(warehouse, AS_OF)
     assert "model.ar_radar.fct_ar_aging" in (target / "catalog.json").read_text()
     assert (target / "index.html").exists()
+
+
+def test_unapplied_credits_lower_the_net_exposure(warehouse, sandbox):
+    expected: dict[str, float] = {}
+    for company in sandbox.companies:
+        for doc in company.overpayments + company.prepayments + company.credit_notes:
+            if doc["Status"] == "AUTHORISED" and doc["RemainingCredit"] > 0:
+                base = float(doc["RemainingCredit"]) / float(doc["CurrencyRate"])
+                expected[doc["Contact"]["ContactID"]] = expected.get(doc["Contact"]["ContactID"], 0) + base
+    rows = _query(
+        warehouse,
+        """select contact_id, unapplied_credit_base, open_amount_base, net_exposure_base
+                                from marts.customer_risk_features""",
+    )
+    got = {r[0]: float(r[1]) for r in rows if r[1]}
+    assert expected and got.keys() == expected.keys()
+    assert all(abs(got[k] - expected[k]) < 0.02 for k in expected)
+    assert all(r[3] == r[2] - r[1] for r in rows)

@@ -77,6 +77,9 @@ select
     coalesce(o.overdue_amount_base, 0) as overdue_amount_base,
     o.max_days_overdue,
     coalesce(o.partially_paid_open_count, 0) as partially_paid_open_count,
+    coalesce(u.unapplied_credit_base, 0) as unapplied_credit_base,
+    cast(coalesce(o.open_amount_base, 0) - coalesce(u.unapplied_credit_base, 0) as decimal(38, 2))
+        as net_exposure_base,
     coalesce(cr.credit_note_count, 0) as credit_note_count,
     coalesce(t.open_ticket_count, 0) as open_ticket_count,
     coalesce(t.open_dispute_count, 0) as open_dispute_count,
@@ -87,5 +90,6 @@ left join {{ ref('stg_xero__contacts') }} as c using (tenant_id, contact_id)
 left join {{ ref('int_customer_matches') }} as m using (tenant_id, contact_id)
 left join open_ar as o using (tenant_id, contact_id)
 left join credits as cr using (tenant_id, contact_id)
+left join {{ ref('int_unapplied_credits') }} as u using (tenant_id, contact_id)
 left join tickets as t on t.company_id = m.hubspot_company_id
 left join notes as n on n.company_id = m.hubspot_company_id
