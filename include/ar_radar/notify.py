@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -61,8 +62,6 @@ def data_health_alert(report: HealthReport, recipients: tuple[str, ...], last_pa
 
 def reconnect_alert(message: str, recipients: tuple[str, ...]) -> Email:
     """Xero's refresh token is dead: a person must reconnect. One email a day at most."""
-    from datetime import date
-
     html = _env.get_template("reconnect_xero.html.j2").render(message=message)
     return Email(
         "reconnect_xero", date.today().isoformat(), "AR Radar: reconnect Xero (extraction stopped)", html, recipients

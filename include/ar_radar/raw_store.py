@@ -124,14 +124,17 @@ def load_landing(db_path: str | Path, landing_root: str | Path) -> list[LoadResu
 
 
 def _count_missing_fields(con: duckdb.DuckDBPyConnection, source: str, table: str, key: str) -> None:
-    """Empty strings count as missing: Xero sends "" where a value was never set."""
-    for field in REQUIRED_FIELDS.get(table, ()):
+    """One pass over the file for every required field. Empty strings count as missing: Xero sends ""
+    where a value was never set."""
+    fields = list(REQUIRED_FIELDS.get(table, ()))
+    if fields:
         con.execute(
             f"""INSERT INTO raw.missing_fields
-                SELECT any_value(run_id), ?, any_value(tenant_id), ?, ?, count(*),
-                       count(*) FILTER (WHERE coalesce(json_extract_string(payload, '{field}'), '') = '')
-                FROM {source} HAVING count(*) > 0""",
-            [table, key, field],
+                SELECT any_value(n.run_id), ?, any_value(n.tenant_id), ?, f.field, count(*),
+                       count(*) FILTER (WHERE coalesce(json_extract_string(n.payload, f.field), '') = '')
+                FROM {source} n, (SELECT unnest(?::VARCHAR[]) AS field) f
+                GROUP BY f.field""",
+            [table, key, fields],
         )
 
 
@@ -139,11 +142,12 @@ def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, key: str)
     source = f"read_json('{path.as_posix()}', format='newline_delimited', columns={_JSON_COLUMNS})"
     con.execute("BEGIN TRANSACTION")
     try:
-        rows, missing = con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE record_id IS NULL) FROM {source}"
+        rows, missing, run_id, src, entity, tenant = con.execute(
+            f"""SELECT count(*), count(*) FILTER (WHERE record_id IS NULL), any_value(run_id), any_value(source),
+                       any_value(entity), any_value(tenant_id)
+                FROM {source}"""
         ).fetchone()
-        before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        con.execute(f"""
+        (inserted,) = con.execute(f"""
             INSERT INTO {table}
             SELECT n.*, now() FROM {source} n
             WHERE NOT EXISTS (
@@ -151,11 +155,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, key: str)
                 WHERE r.tenant_id = n.tenant_id AND r.record_hash = n.record_hash
                   AND r.record_id IS NOT DISTINCT FROM n.record_id)
             QUALIFY row_number() OVER (PARTITION BY n.tenant_id, n.record_id, n.record_hash) = 1
-        """)
-        inserted = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
-        run_id, src, entity, tenant = con.execute(
-            f"SELECT any_value(run_id), any_value(source), any_value(entity), any_value(tenant_id) FROM {source}"
-        ).fetchone()
+        """).fetchone()
         con.execute(
             "INSERT INTO raw.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
             [run_id, src, entity, tenant, key, rows, inserted, missing],

@@ -142,8 +142,8 @@ def _search_body(stream: HubSpotStream, groups: list[dict], sort_by: str, after:
 
 def search_changed(
     api: HubSpotApi, stream: HubSpotStream, since_ms: int | None, on_page: Callable[[list[dict]], None]
-) -> int:
-    """Every live record modified at or after ``since_ms`` (all of them when None). Returns calls made.
+) -> None:
+    """Every live record modified at or after ``since_ms`` (all of them when None), page by page to ``on_page``.
 
     Keyset paging, never ``after`` offsets: each request asks for records modified at or after the
     newest timestamp seen so far, so a record edited while we page (it jumps to the end) cannot push
@@ -151,10 +151,8 @@ def search_changed(
     made entirely of one timestamp (a bulk update) is finished in ``hs_object_id`` order instead.
     """
     search_api = api.discovery(stream).search_api
-    calls = 0
 
     def fetch(filters: list[dict], sort_by: str) -> list[dict]:
-        nonlocal calls
         body = _search_body(stream, [{"filters": filters}], sort_by, 0)
         page = api.call(
             f"HubSpot {stream.entity} search {filters}",
@@ -163,7 +161,6 @@ def search_changed(
             ),
             search=True,
         )
-        calls += 1
         results = page.get("results", [])
         on_page(results)
         return results
@@ -186,7 +183,7 @@ def search_changed(
     while True:
         found = fetch([ts_filter(operator, cursor)], "hs_lastmodifieddate")
         if len(found) < SEARCH_LIMIT:
-            return calls
+            return
         stamps = [_ms(r["properties"]["hs_lastmodifieddate"]) for r in found]
         newest = max(stamps)
         if min(stamps) == newest:  # a whole page on one timestamp: finish it in id order, then move past it

@@ -83,6 +83,14 @@ class XeroDayLimitReached(XeroExtractError):
     """Xero's daily call limit for one organisation is used up; its checkpoint is saved."""
 
 
+def _day_limit(what: str, tenant_id: str | None, retry_after: int | None) -> XeroDayLimitReached:
+    wait = f" (retry after {retry_after // 3600} h {retry_after % 3600 // 60} min)" if retry_after else ""
+    return XeroDayLimitReached(
+        f"{what}: Xero's daily call limit for organisation {tenant_id} is used up{wait}. Its progress is saved; "
+        "the next run continues where this one stopped."
+    )
+
+
 class _PageSizeRefused(Exception):
     pass
 
@@ -154,20 +162,14 @@ class XeroApi:
                 with limiter.slot():
                     response, _status, headers = fn()
                     body = json.loads(response.data)
-            except LimitExhausted:
-                raise XeroDayLimitReached(
-                    f"{what}: this run has used Xero's 5,000 daily calls for organisation {tenant_id}."
-                ) from None
+            except LimitExhausted:  # our count or Xero's X-DayLimit-Remaining says the day is used up
+                raise _day_limit(what, tenant_id, None) from None
             except RateLimitException as exc:
                 headers = exc.headers or {}
                 retry_after = header_int(headers, "Retry-After") or 60
                 problem = (exc.rate_limit or "").lower()
                 if problem.startswith("day"):
-                    raise XeroDayLimitReached(
-                        f"{what}: Xero's daily call limit for organisation {tenant_id} is used up (retry after "
-                        f"{retry_after // 3600} h {retry_after % 3600 // 60} min). Its progress is saved; the "
-                        "next run continues where this one stopped."
-                    ) from None
+                    raise _day_limit(what, tenant_id, retry_after) from None
                 log.warning(
                     "%s: Xero %s rate limit, waiting %d s (attempt %d)", what, problem or "minute", retry_after, attempt
                 )
