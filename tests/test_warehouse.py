@@ -152,3 +152,16 @@ def test_unapplied_credits_lower_the_net_exposure(warehouse, sandbox):
     assert expected and got.keys() == expected.keys()
     assert all(abs(got[k] - expected[k]) < 0.02 for k in expected)
     assert all(r[3] == r[2] - r[1] for r in rows)
+
+
+def test_every_dbt_unit_test_passes(warehouse):
+    """The daily build leaves dbt's unit tests to CI: this is where they run."""
+    import yaml
+    from ar_radar.warehouse import run_unit_tests
+
+    declared = sum(
+        len(yaml.safe_load(path.read_text()).get("unit_tests", []))
+        for path in (warehouse.dbt_project_dir / "models").rglob("*.yml")
+    )
+    assert declared >= 8
+    assert run_unit_tests(warehouse, AS_OF) == declared

@@ -8,9 +8,14 @@
 
 {#- Calendar dates: prefer Xero's DateString twin (local date as typed), else the instant's date. -#}
 {% macro xero_date(payload, field) -%}
+    {{ xero_date_of(payload ~ " ->> '" ~ field ~ "String'", payload ~ " ->> '" ~ field ~ "'") }}
+{%- endmacro %}
+
+{#- The same from two already-extracted strings (the DateString twin and the /Date(...)/ value). -#}
+{% macro xero_date_of(date_string, date_value) -%}
     coalesce(
-        try_cast(left({{ payload }} ->> '{{ field }}String', 10) as date),
-        cast({{ xero_timestamp(payload ~ " ->> '" ~ field ~ "'") }} as date)
+        try_cast(left({{ date_string }}, 10) as date),
+        cast({{ xero_timestamp(date_value) }} as date)
     )
 {%- endmacro %}
 

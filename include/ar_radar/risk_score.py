@@ -121,7 +121,7 @@ SCORE_INPUT = """
     from marts.fct_ar_aging a
     left join marts.customer_risk_features f using (tenant_id, contact_id)
     left join (select tenant_id, invoice_id, min(ticket_id) as ticket_id
-               from intermediate.int_invoice_disputes group by all) d using (tenant_id, invoice_id)
+               from intermediate.int_invoice_disputes where is_open group by all) d using (tenant_id, invoice_id)
 """
 
 

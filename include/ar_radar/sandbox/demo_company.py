@@ -661,16 +661,19 @@ def _make_hubspot(company: DemoCompany, rng: random.Random, ids: _Ids) -> None:
             when = _at(min(as_of, inv["DueDate"] + timedelta(days=rng.randint(0, 10))), rng)
             subject, content = rng.choice(_TICKET_DISPUTE)
             closed = company.truth[number]["state"] == "paid"
+            # Closed the day the invoice was settled; HubSpot stamps closed_date and bumps the record.
+            closed_at = max(when, when + (inv["FullyPaidOnDate"] - when.date())) if closed else None
             hs["tickets"].append(
                 _hs_object(
                     ids.hubspot(),
                     when,
-                    when,
+                    closed_at or when,
                     {
                         "subject": subject.format(number=number),
                         "content": content.format(number=number),
                         "hs_pipeline": "0",
                         "hs_pipeline_stage": "4" if closed else "1",
+                        **({"closed_date": _iso(closed_at)} if closed else {}),
                         "hs_ticket_priority": "HIGH",
                         "hs_ticket_category": "BILLING_ISSUE",
                     },
@@ -680,16 +683,18 @@ def _make_hubspot(company: DemoCompany, rng: random.Random, ids: _Ids) -> None:
         if rng.random() < 0.3:
             when = _at(as_of - timedelta(days=rng.randint(1, 500)), rng)
             subject, content = rng.choice(_TICKET_SUPPORT)
+            closed_at = min(when + timedelta(days=3), datetime.combine(as_of, time(8), tzinfo=UTC))
             hs["tickets"].append(
                 _hs_object(
                     ids.hubspot(),
                     when,
-                    when,
+                    closed_at,
                     {
                         "subject": subject,
                         "content": content,
                         "hs_pipeline": "0",
                         "hs_pipeline_stage": "4",
+                        "closed_date": _iso(closed_at),
                         "hs_ticket_priority": "LOW",
                         "hs_ticket_category": "PRODUCT_ISSUE",
                     },

@@ -18,5 +18,11 @@ select
         'disput|refuse|wrong|incorrect|already paid'
     ) as mentions_dispute,
     payload -> 'associations' -> 'companies' -> 'results' -> 0 ->> 'id' as company_id,
-    cast(payload ->> 'createdAt' as timestamptz) as created_at
+    cast(payload ->> 'createdAt' as timestamptz) as created_at,
+    -- closed_date is set by HubSpot when a ticket enters a closed stage; older tickets may lack it.
+    coalesce(
+        try_cast(payload -> 'properties' ->> 'closed_date' as timestamptz),
+        case when coalesce(payload -> 'properties' ->> 'hs_pipeline_stage', '') = '4'
+            then cast(payload ->> 'updatedAt' as timestamptz) end
+    ) as closed_at
 from source

@@ -12,5 +12,7 @@ select
     coalesce(try_cast(payload ->> 'RemainingCredit' as decimal(18, 2)), 0) as remaining_credit,
     nullif(upper(trim(payload ->> 'CurrencyCode')), '') as currency_code,
     coalesce(try_cast(payload ->> 'CurrencyRate' as decimal(18, 6)), 1) as currency_rate,
+    -- Which invoices the credit went to, when and how much (unnested in int_invoice_settlements).
+    payload -> 'Allocations' as allocations,
     {{ xero_timestamp("payload ->> 'UpdatedDateUTC'") }} as updated_at_utc
 from source

@@ -1,16 +1,25 @@
+-- One parse per payload (json_transform), as in stg_xero__invoices: payments are the biggest stream.
 with source as (
-    select * from {{ source('xero', 'payments') }}
+    select
+        tenant_id,
+        record_id,
+        json_transform(payload, '{
+            "Invoice": {"InvoiceID": "VARCHAR", "Contact": {"ContactID": "VARCHAR"}},
+            "PaymentType": "VARCHAR", "Status": "VARCHAR", "Date": "VARCHAR", "DateString": "VARCHAR",
+            "Amount": "VARCHAR", "CurrencyRate": "VARCHAR", "UpdatedDateUTC": "VARCHAR"
+        }') as j
+    from {{ source('xero', 'payments') }}
 )
 
 select
     tenant_id,
     record_id as payment_id,
-    payload -> 'Invoice' ->> 'InvoiceID' as invoice_id,
-    payload -> 'Invoice' -> 'Contact' ->> 'ContactID' as contact_id,
-    payload ->> 'PaymentType' as payment_type,
-    upper(payload ->> 'Status') as status,
-    {{ xero_date('payload', 'Date') }} as payment_date,
-    try_cast(payload ->> 'Amount' as decimal(18, 2)) as amount,
-    coalesce(try_cast(payload ->> 'CurrencyRate' as decimal(18, 6)), 1) as currency_rate,
-    {{ xero_timestamp("payload ->> 'UpdatedDateUTC'") }} as updated_at_utc
+    j.Invoice.InvoiceID as invoice_id,
+    j.Invoice.Contact.ContactID as contact_id,
+    j.PaymentType as payment_type,
+    upper(j.Status) as status,
+    {{ xero_date_of('j.DateString', 'j.Date') }} as payment_date,
+    try_cast(j.Amount as decimal(18, 2)) as amount,
+    coalesce(try_cast(j.CurrencyRate as decimal(18, 6)), 1) as currency_rate,
+    {{ xero_timestamp('j.UpdatedDateUTC') }} as updated_at_utc
 from source

@@ -1,0 +1,51 @@
+{#-
+  Point-in-time payment-history features: for each row of `spine` (with tenant_id, contact_id and a
+  date column), what was known about the customer at the START of that date, i.e. the running totals
+  of int_customer_daily_history's last row dated strictly before it. Events on the date itself are
+  left out: on an invoice's issue day we cannot tell whether they came before or after it.
+  invoice_features_history (training) and customer_risk_features (today) both call this macro, so the
+  model is trained on exactly the features it is scored with.
+-#}
+{% macro customer_history_as_of(spine, as_of_column, recent_days=var('recent_activity_days', 180)) %}
+    select
+        s.*,
+        coalesce(h.invoices_issued, 0) as prior_invoice_count,
+        h.amount_issued_base / nullif(h.invoices_issued, 0) as prior_average_invoice_base,
+        coalesce(h.invoices_paid, 0) as paid_invoice_count,
+        coalesce(h.invoices_paid_late, 0) as paid_late_count,
+        round(h.invoices_paid_late / nullif(h.invoices_paid, 0), 4) as share_paid_late,
+        round(h.days_late_sum / nullif(h.invoices_paid, 0), 2) as avg_days_late,
+        round(h.recent_avg_days_late, 2) as recent_avg_days_late,
+        round(h.recent_avg_days_late - h.days_late_sum / nullif(h.invoices_paid, 0), 2) as days_late_trend,
+        round(h.amount_days_late_sum / nullif(h.amount_paid_invoices_base, 0), 2) as amount_weighted_days_late,
+        cast(s.{{ as_of_column }} - p.settled_on as integer) as days_since_last_payment,
+        round(h.invoices_paid_in_instalments / nullif(h.invoices_paid, 0), 4) as share_paid_in_instalments,
+        coalesce(h.invoices_issued - h.invoices_paid, 0) as unpaid_invoice_count,
+        coalesce(h.invoices_fell_overdue - h.invoices_paid_late, 0) as overdue_invoice_count,
+        coalesce(h.credit_notes_issued, 0) as credit_note_count,
+        round(h.credit_note_amount_base / nullif(h.amount_issued_base, 0), 4) as credited_share_of_invoiced,
+        coalesce(h.dispute_tickets_opened, 0) as dispute_ticket_count,
+        coalesce(h.tickets_opened - h.tickets_closed, 0) as open_ticket_count,
+        coalesce(h.dispute_tickets_opened - h.dispute_tickets_closed, 0) as open_dispute_count,
+        coalesce(h.notes_logged, 0) - coalesce(w.notes_logged, 0) as recent_note_count,
+        coalesce(h.negative_notes_logged, 0) - coalesce(w.negative_notes_logged, 0) as recent_negative_note_count,
+        coalesce(h.deals_created, 0) - coalesce(w.deals_created, 0) as recent_deal_count,
+        coalesce(h.deals_won, 0) as won_deal_count
+    from {{ spine }} as s
+    asof left join {{ ref('int_customer_daily_history') }} as h
+        on h.tenant_id = s.tenant_id
+        and h.contact_id = s.contact_id
+        and h.activity_date < s.{{ as_of_column }}
+    asof left join {{ ref('int_customer_daily_history') }} as w
+        on w.tenant_id = s.tenant_id
+        and w.contact_id = s.contact_id
+        and w.activity_date < s.{{ as_of_column }} - {{ recent_days }}
+    asof left join (
+        select distinct tenant_id, contact_id, settled_on
+        from {{ ref('int_invoice_settlements') }}
+        where kind = 'payment'
+    ) as p
+        on p.tenant_id = s.tenant_id
+        and p.contact_id = s.contact_id
+        and p.settled_on < s.{{ as_of_column }}
+{% endmacro %}

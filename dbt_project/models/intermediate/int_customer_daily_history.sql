@@ -1,0 +1,203 @@
+-- One row per customer per day on which something countable happened, with running totals from the
+-- customer's first record to the end of that day. The point-in-time features of a customer on day D
+-- are the last row dated before D (macro customer_history_as_of): training rows and today's scores
+-- read this one table through that one macro. Single payments are not rows here (the macro finds the
+-- last one in int_invoice_settlements): they are most of the days, and only their date is a feature.
+with invoices as (
+    select tenant_id, contact_id, invoice_id, invoice_date, due_date, total_base, fully_paid_on_date,
+        days_paid_late
+    from {{ ref('int_sales_invoices') }}
+),
+
+payments as (
+    select tenant_id, contact_id, invoice_id, settled_on
+    from {{ ref('int_invoice_settlements') }}
+    where kind = 'payment'
+),
+
+payment_counts as (
+    select tenant_id, invoice_id, count(*) as payment_count
+    from payments
+    group by all
+),
+
+paid_invoices as (
+    select
+        i.*,
+        greatest(i.days_paid_late, 0) as days_late,
+        coalesce(pc.payment_count, 0) > 1 as paid_in_instalments,
+        -- Mean lateness of this and the two invoices paid before it: the recent trend.
+        avg(greatest(i.days_paid_late, 0)) over (
+            partition by i.tenant_id, i.contact_id order by i.fully_paid_on_date, i.invoice_id
+            rows between 2 preceding and current row
+        ) as recent_avg_days_late,
+        row_number() over (
+            partition by i.tenant_id, i.contact_id, i.fully_paid_on_date order by i.invoice_id desc
+        ) as nth_from_last_of_day
+    from invoices as i
+    left join payment_counts as pc using (tenant_id, invoice_id)
+    where i.fully_paid_on_date is not null
+),
+
+matched as (
+    select tenant_id, contact_id, hubspot_company_id as company_id
+    from {{ ref('int_customer_matches') }}
+    where hubspot_company_id is not null
+),
+
+issued_daily as (
+    select tenant_id, contact_id, invoice_date as activity_date,
+        count(*) as invoices_issued, sum(total_base) as amount_issued_base
+    from invoices
+    group by all
+),
+
+overdue_daily as (
+    -- An invoice unpaid at the end of its due date became overdue that day.
+    select tenant_id, contact_id, due_date as activity_date, count(*) as invoices_fell_overdue
+    from invoices
+    where fully_paid_on_date is null or fully_paid_on_date > due_date
+    group by all
+),
+
+paid_daily as (
+    select
+        tenant_id,
+        contact_id,
+        fully_paid_on_date as activity_date,
+        count(*) as invoices_paid,
+        count(*) filter (where days_late > 0) as invoices_paid_late,
+        sum(days_late) as days_late_sum,
+        sum(total_base) as amount_paid_invoices_base,
+        sum(total_base * days_late) as amount_days_late_sum,
+        count(*) filter (where paid_in_instalments) as invoices_paid_in_instalments,
+        max(recent_avg_days_late) filter (where nth_from_last_of_day = 1) as recent_avg_days_late
+    from paid_invoices
+    group by all
+),
+
+credit_notes_daily as (
+    select tenant_id, contact_id, credit_note_date as activity_date,
+        count(*) as credit_notes_issued, sum(total / nullif(currency_rate, 0)) as credit_note_amount_base
+    from {{ ref('stg_xero__credit_notes') }}
+    where credit_note_type = 'ACCRECCREDIT' and status not in ('VOIDED', 'DELETED', 'DRAFT', 'SUBMITTED')
+    group by all
+),
+
+tickets as (
+    select m.tenant_id, m.contact_id, t.*
+    from {{ ref('stg_hubspot__tickets') }} as t
+    inner join matched as m on m.company_id = t.company_id
+),
+
+tickets_opened_daily as (
+    select tenant_id, contact_id, cast(created_at as date) as activity_date,
+        count(*) as tickets_opened, count(*) filter (where mentions_dispute) as dispute_tickets_opened
+    from tickets
+    group by all
+),
+
+tickets_closed_daily as (
+    select tenant_id, contact_id, cast(closed_at as date) as activity_date,
+        count(*) as tickets_closed, count(*) filter (where mentions_dispute) as dispute_tickets_closed
+    from tickets
+    where closed_at is not null
+    group by all
+),
+
+notes_daily as (
+    select m.tenant_id, m.contact_id, cast(n.noted_at as date) as activity_date,
+        count(*) as notes_logged, count(*) filter (where {{ negative_tone('n.body_text') }}) as negative_notes_logged
+    from {{ ref('stg_hubspot__notes') }} as n
+    inner join matched as m on m.company_id = n.company_id
+    group by all
+),
+
+deals as (
+    select m.tenant_id, m.contact_id, d.*
+    from {{ ref('stg_hubspot__deals') }} as d
+    inner join matched as m on m.company_id = d.company_id
+),
+
+deals_created_daily as (
+    select tenant_id, contact_id, cast(created_at as date) as activity_date, count(*) as deals_created
+    from deals
+    group by all
+),
+
+deals_won_daily as (
+    select tenant_id, contact_id, cast(close_date as date) as activity_date, count(*) as deals_won
+    from deals
+    where deal_stage = 'closedwon' and close_date is not null
+    group by all
+),
+
+events as (
+    -- One stack of every family's daily counts (columns a family lacks are null), summed per day below:
+    -- a single aggregation instead of a union of keys and ten joins.
+    select * from issued_daily
+    union all by name select * from overdue_daily
+    union all by name select * from paid_daily
+    union all by name select * from credit_notes_daily
+    union all by name select * from tickets_opened_daily
+    union all by name select * from tickets_closed_daily
+    union all by name select * from notes_daily
+    union all by name select * from deals_created_daily
+    union all by name select * from deals_won_daily
+),
+
+daily as (
+    select
+        tenant_id,
+        contact_id,
+        activity_date,
+        coalesce(sum(invoices_issued), 0) as invoices_issued,
+        coalesce(sum(amount_issued_base), 0) as amount_issued_base,
+        coalesce(sum(invoices_fell_overdue), 0) as invoices_fell_overdue,
+        coalesce(sum(invoices_paid), 0) as invoices_paid,
+        coalesce(sum(invoices_paid_late), 0) as invoices_paid_late,
+        coalesce(sum(days_late_sum), 0) as days_late_sum,
+        coalesce(sum(amount_paid_invoices_base), 0) as amount_paid_invoices_base,
+        coalesce(sum(amount_days_late_sum), 0) as amount_days_late_sum,
+        coalesce(sum(invoices_paid_in_instalments), 0) as invoices_paid_in_instalments,
+        coalesce(sum(credit_notes_issued), 0) as credit_notes_issued,
+        coalesce(sum(credit_note_amount_base), 0) as credit_note_amount_base,
+        coalesce(sum(tickets_opened), 0) as tickets_opened,
+        coalesce(sum(dispute_tickets_opened), 0) as dispute_tickets_opened,
+        coalesce(sum(tickets_closed), 0) as tickets_closed,
+        coalesce(sum(dispute_tickets_closed), 0) as dispute_tickets_closed,
+        coalesce(sum(notes_logged), 0) as notes_logged,
+        coalesce(sum(negative_notes_logged), 0) as negative_notes_logged,
+        coalesce(sum(deals_created), 0) as deals_created,
+        coalesce(sum(deals_won), 0) as deals_won,
+        max(recent_avg_days_late) as recent_avg_days_late
+    from events
+    group by all
+)
+
+select
+    tenant_id,
+    contact_id,
+    activity_date,
+    cast(sum(invoices_issued) over w as bigint) as invoices_issued,
+    cast(sum(amount_issued_base) over w as double) as amount_issued_base,
+    cast(sum(invoices_fell_overdue) over w as bigint) as invoices_fell_overdue,
+    cast(sum(invoices_paid) over w as bigint) as invoices_paid,
+    cast(sum(invoices_paid_late) over w as bigint) as invoices_paid_late,
+    cast(sum(days_late_sum) over w as bigint) as days_late_sum,
+    cast(sum(amount_paid_invoices_base) over w as double) as amount_paid_invoices_base,
+    cast(sum(amount_days_late_sum) over w as double) as amount_days_late_sum,
+    cast(sum(invoices_paid_in_instalments) over w as bigint) as invoices_paid_in_instalments,
+    last_value(recent_avg_days_late ignore nulls) over w as recent_avg_days_late,
+    cast(sum(credit_notes_issued) over w as bigint) as credit_notes_issued,
+    cast(sum(credit_note_amount_base) over w as double) as credit_note_amount_base,
+    cast(sum(tickets_opened) over w as bigint) as tickets_opened,
+    cast(sum(dispute_tickets_opened) over w as bigint) as dispute_tickets_opened,
+    cast(sum(tickets_closed) over w as bigint) as tickets_closed,
+    cast(sum(dispute_tickets_closed) over w as bigint) as dispute_tickets_closed,
+    cast(sum(notes_logged) over w as bigint) as notes_logged,
+    cast(sum(negative_notes_logged) over w as bigint) as negative_notes_logged,
+    cast(sum(deals_created) over w as bigint) as deals_created,
+    cast(sum(deals_won) over w as bigint) as deals_won
+from daily
+window w as (partition by tenant_id, contact_id order by activity_date rows between unbounded preceding and current row)

@@ -1,0 +1,69 @@
+-- Every dated amount that settled part of a sales invoice: payments, and allocations of credit notes,
+-- overpayments and prepayments. Base currency uses the invoice's own rate, so a settled invoice nets
+-- to exactly zero in base currency too (exchange gains and losses are not receivables).
+with invoices as (
+    select tenant_id, invoice_id, contact_id, currency_rate
+    from {{ ref('int_sales_invoices') }}
+),
+
+payments as (
+    select tenant_id, invoice_id, payment_id as settlement_id, 'payment' as kind, payment_date as settled_on, amount
+    from {{ ref('stg_xero__payments') }}
+    where status <> 'DELETED'
+),
+
+credit_sources as (
+    select tenant_id, credit_note_id as source_id, 'credit_note' as kind, allocations
+    from {{ ref('stg_xero__credit_notes') }}
+    where status not in ('VOIDED', 'DELETED')
+    union all
+    select tenant_id, overpayment_id, 'overpayment', allocations
+    from {{ ref('stg_xero__overpayments') }}
+    where status not in ('VOIDED', 'DELETED')
+    union all
+    select tenant_id, prepayment_id, 'prepayment', allocations
+    from {{ ref('stg_xero__prepayments') }}
+    where status not in ('VOIDED', 'DELETED')
+),
+
+allocations as (
+    select
+        c.tenant_id,
+        c.kind,
+        c.source_id,
+        a.allocation,
+        a.position
+    from credit_sources as c,
+        unnest(cast(coalesce(c.allocations, '[]') as json[])) with ordinality as a (allocation, position)
+),
+
+allocated as (
+    select
+        tenant_id,
+        allocation -> 'Invoice' ->> 'InvoiceID' as invoice_id,
+        coalesce(allocation ->> 'AllocationID', source_id || '#' || position) as settlement_id,
+        kind,
+        {{ xero_date('allocation', 'Date') }} as settled_on,
+        try_cast(allocation ->> 'Amount' as decimal(18, 2)) as amount
+    from allocations
+    where coalesce(try_cast(allocation ->> 'IsDeleted' as boolean), false) = false
+),
+
+settlements as (
+    select * from payments
+    union all
+    select * from allocated
+)
+
+select
+    s.tenant_id,
+    s.invoice_id,
+    i.contact_id,
+    s.settlement_id,
+    s.kind,
+    s.settled_on,
+    s.amount,
+    -- Unrounded: sums round once, so an organisation's total reconciles to the cent.
+    s.amount / nullif(i.currency_rate, 0) as amount_base
+from settlements as s
+inner join invoices as i using (tenant_id, invoice_id)

@@ -1,0 +1,57 @@
+-- Customers who paid at least var repeat_late_min_count (default 3) invoices late in the 12 calendar
+-- months up to and including as_of_date's month (the window fct_ar_monthly_metrics counts them in),
+-- with their current run of consecutive late payments and what they owe now.
+with paid as (
+    select
+        tenant_id,
+        contact_id,
+        invoice_id,
+        fully_paid_on_date,
+        days_paid_late,
+        days_paid_late > 0 as was_late,
+        -- Counts the on-time payments after this one: 0 for every invoice in the latest run of lates.
+        count(*) filter (where days_paid_late <= 0) over (
+            partition by tenant_id, contact_id order by fully_paid_on_date desc, invoice_id desc
+            rows between unbounded preceding and current row
+        ) as on_time_since
+    from {{ ref('int_sales_invoices') }}
+    where fully_paid_on_date <= {{ as_of_date() }}
+),
+
+window_stats as (
+    select
+        tenant_id,
+        contact_id,
+        count(*) as paid_last_12_months,
+        count(*) filter (where was_late) as paid_late_last_12_months,
+        round(avg(greatest(days_paid_late, 0)), 1) as avg_days_late_last_12_months,
+        max(fully_paid_on_date) filter (where was_late) as last_late_payment_on
+    from paid
+    where fully_paid_on_date >= date_trunc('month', {{ as_of_date() }}) - interval 11 month
+    group by all
+    having count(*) filter (where was_late) >= {{ var('repeat_late_min_count', 3) }}
+),
+
+streaks as (
+    select tenant_id, contact_id, count(*) filter (where on_time_since = 0) as consecutive_late_payments
+    from paid
+    group by all
+)
+
+select
+    w.tenant_id,
+    w.contact_id,
+    c.contact_name,
+    {{ as_of_date() }} as as_of_date,
+    w.paid_last_12_months,
+    w.paid_late_last_12_months,
+    round(w.paid_late_last_12_months / w.paid_last_12_months, 4) as share_paid_late_last_12_months,
+    w.avg_days_late_last_12_months,
+    s.consecutive_late_payments,
+    w.last_late_payment_on,
+    coalesce(f.open_amount_base, 0) as open_amount_base,
+    coalesce(f.overdue_amount_base, 0) as overdue_amount_base
+from window_stats as w
+left join streaks as s using (tenant_id, contact_id)
+left join {{ ref('stg_xero__contacts') }} as c using (tenant_id, contact_id)
+left join {{ ref('customer_risk_features') }} as f using (tenant_id, contact_id)
