@@ -85,20 +85,20 @@ def child(method: str, folder: Path, target: Path) -> None:
     print(json.dumps({"seconds": seconds, "peak_mib": peak}))
 
 
-def _prepare(raw: Path, folder: Path) -> None:
+def _fresh_copy(raw: Path, folder: Path) -> None:
+    """A fresh copy of the raw tables as ``folder/ar_radar.duckdb``; anything else in folder stays."""
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("ar_radar.duckdb*"):
+        stale.unlink()
     shutil.copy(raw, folder / "ar_radar.duckdb")
 
 
 def _measure(method: str, raw: Path, work: Path, target: Path) -> dict:
+    # dbt runs in the folder of the warm-up build, so its target dir (partial parsing) and the profile's
+    # path are the same as last time: what the daily DAG sees every morning.
     folder = work / method
-    if folder.exists():
-        shutil.rmtree(folder)
-    _prepare(raw, folder)
-    if method == "dbt":
-        # keep dbt's target dir (partial parsing) across runs, as the daily DAG does
-        shutil.copytree(target, folder / "dbt" / "target")
-    elif method == "sql":
+    _fresh_copy(raw, folder)
+    if method == "sql":
         # the seeds are part of the warehouse but not of the SQL being timed
         from ar_radar.warehouse import _invoke
 
@@ -109,7 +109,9 @@ def _measure(method: str, raw: Path, work: Path, target: Path) -> dict:
         capture_output=True,
         text=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"  {method}: {result['seconds']:.1f} s, peak {result['peak_mib']:.0f} MiB", flush=True)
+    return result
 
 
 def main() -> None:
@@ -137,12 +139,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         # one untimed dbt build: compiles the SQL for the raw-SQL run and warms dbt's target dir
-        warm = work / "warm"
-        _prepare(raw, warm)
-        from ar_radar.warehouse import build_warehouse
-
-        build_warehouse(_settings(warm), AS_OF)
-        target = warm / "dbt" / "target"
+        _fresh_copy(raw, work / "dbt")
+        subprocess.run(
+            [sys.executable, __file__, "--child", "dbt", str(work / "dbt"), "-"], check=True, capture_output=True
+        )
+        target = work / "dbt" / "dbt" / "target"
         results: dict[str, list[dict]] = {m: [] for m in args.methods.split(",")}
         for _ in range(args.repeat):
             for method in results:
