@@ -5,6 +5,7 @@ import shutil
 import duckdb
 import pytest
 from ar_radar.data_health import HealthReport, last_passing_run, store_report, validate
+from ar_radar.warehouse import build_warehouse
 
 from tests.conftest import AS_OF, make_settings
 
@@ -18,7 +19,8 @@ def test_healthy_warehouse_passes(warehouse):
 
 @pytest.fixture
 def damaged(warehouse, tmp_path):
-    """A copy of the warehouse where new raw versions of three invoices carry a negative amount due."""
+    """A copy of the warehouse where new raw versions of three invoices carry a negative amount due,
+    rebuilt by dbt as the DAG does before the gate."""
     settings = make_settings(tmp_path)
     shutil.copy(warehouse.db_path, settings.db_path)
     with duckdb.connect(str(settings.db_path)) as con:
@@ -32,6 +34,7 @@ def damaged(warehouse, tmp_path):
             from raw.xero_invoices_current where record_id in (select unnest(?))""",
             [[p[0] for p in picked]],
         )
+    build_warehouse(settings, AS_OF)
     return settings, [p[1] for p in picked]
 
 

@@ -1,5 +1,5 @@
 -- Each payload is parsed once into a struct (json_transform) rather than once per field: at a
--- million invoices that is the difference between 25 s and 4 s.
+-- million invoices that took this model from 25 s to 7 s in the build.
 with source as (
     select
         tenant_id,
