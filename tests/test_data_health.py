@@ -1,5 +1,6 @@
 """The Great Expectations gate on real DuckDB tables, validated through the committed suites."""
 
+import json
 import shutil
 
 import duckdb
@@ -13,8 +14,13 @@ from tests.conftest import AS_OF, make_settings
 def test_healthy_warehouse_passes(warehouse):
     report = validate(warehouse.db_path, warehouse.gx_root, "healthy", AS_OF)
     assert report.passed and not report.critical_failures
-    assert {c.table for c in report.checks} == {"stg_xero__invoices", "fct_ar_aging"}
-    assert len(report.checks) >= 10
+    assert {c.table for c in report.checks} == {
+        "stg_xero__invoices",
+        "stg_xero__contacts",
+        "stg_xero__payments",
+        "fct_ar_aging",
+    }
+    assert len(report.checks) >= 30
 
 
 @pytest.fixture
@@ -76,3 +82,67 @@ def test_reports_are_stored_and_round_trip(damaged):
         HealthReport.from_dict(report.to_dict()).critical_failures[0].describe()
         == report.critical_failures[0].describe()
     )
+
+
+def test_committed_suites_are_what_checks_yml_says(warehouse):
+    """Editing expectations/checks.yml without `make gx-bootstrap` (or the JSON by hand) fails here."""
+    import great_expectations as gx
+    from ar_radar.data_health_suites import suite_specs
+
+    def key(expectation) -> tuple:
+        config = expectation.configuration
+        return (config.type, json.dumps(config.kwargs, sort_keys=True, default=str), str(config.severity.value))
+
+    context = gx.get_context(mode="file", context_root_dir=str(warehouse.gx_root))
+    for table, expected in suite_specs(warehouse.gx_root).items():
+        committed = context.suites.get(table).expectations
+        assert sorted(map(key, committed)) == sorted(map(key, expected)), table
+
+
+@pytest.mark.parametrize(("share", "severity"), [(0.05, "warning"), (0.15, "critical")])
+def test_missing_required_field_is_a_warning_above_1_percent_and_critical_above_10(
+    warehouse, tmp_path, share, severity
+):
+    settings = make_settings(tmp_path)
+    shutil.copy(warehouse.db_path, settings.db_path)
+    with duckdb.connect(str(settings.db_path)) as con:
+        con.execute(
+            """
+            insert into raw.xero_invoices
+            select source, entity, tenant_id, record_id, updated_at, record_hash || '-nocontact', 'no-contact',
+                   extracted_at + interval 1 hour, json_merge_patch(payload, '{"Contact": {"ContactID": null}}'), now()
+            from raw.xero_invoices_current
+            where payload->>'Type' = 'ACCREC' and hash(record_id) % 1000 < ?""",
+            [int(share * 1000)],
+        )
+    build_warehouse(settings, AS_OF)
+    report = validate(settings.db_path, settings.gx_root, f"missing-{severity}", AS_OF)
+    failed = {(c.table, c.column, c.severity) for c in report.checks if not c.success}
+    assert ("stg_xero__invoices", "contact_id", "warning") in failed
+    assert (("stg_xero__invoices", "contact_id", "critical") in failed) == (severity == "critical")
+    assert report.passed == (severity == "warning")
+    [check] = [c for c in report.checks if not c.success and c.severity == severity and c.column == "contact_id"]
+    allowed = "up to 1% of rows" if severity == "warning" else "up to 10% of rows"
+    assert allowed in check.describe()
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ("severity: critical}", "severity must be one of"),
+        ("value_set: invoice_statuses", "no value set named"),
+        ("check: expect_table_row_count_to_be_between", "not a Great Expectations expectation"),
+    ],
+)
+def test_a_wrong_checks_config_says_what_is_wrong(warehouse, tmp_path, patch, message):
+    from ar_radar.data_health_suites import ChecksConfigError, suite_specs
+
+    text = (warehouse.gx_root / "checks.yml").read_text()
+    broken = {
+        "severity: critical}": "severity: fatal}",
+        "value_set: invoice_statuses": "value_set: invoice_states",
+        "check: expect_table_row_count_to_be_between": "check: expect_table_to_look_fine",
+    }[patch]
+    (tmp_path / "checks.yml").write_text(text.replace(patch, broken, 1))
+    with pytest.raises(ChecksConfigError, match=message):
+        suite_specs(tmp_path)

@@ -16,14 +16,9 @@ from pathlib import Path
 
 import duckdb
 
-log = logging.getLogger(__name__)
+from ar_radar.data_health_suites import checked_tables
 
-# Suite / validation definition name -> the query whose rows it validates, and the id column
-# used to show example records in the owners' alert.
-CHECKED_TABLES: dict[str, tuple[str, str]] = {
-    "stg_xero__invoices": ("select * from staging.stg_xero__invoices where invoice_type = 'ACCREC'", "invoice_number"),
-    "fct_ar_aging": ("select * from marts.fct_ar_aging", "invoice_number"),
-}
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -141,10 +136,10 @@ def _to_check(table: str, result: object, frame_ids: list[str]) -> CheckResult:
     )
 
 
-def read_frames(db_path: Path) -> dict:
-    """Each checked table as a DataFrame, read with a read-only connection."""
+def read_frames(db_path: Path, gx_root: Path) -> dict:
+    """Each checked table (expectations/checks.yml) as a DataFrame, read with a read-only connection."""
     with duckdb.connect(str(db_path), read_only=True) as con:
-        return {name: con.sql(query).df() for name, (query, _) in CHECKED_TABLES.items()}
+        return {name: con.sql(table.query).df() for name, table in checked_tables(gx_root).items()}
 
 
 def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthReport:
@@ -154,8 +149,9 @@ def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthRe
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="file", context_root_dir=str(gx_root))
     checks: list[CheckResult] = []
-    for name, frame in read_frames(db_path).items():
-        id_column = CHECKED_TABLES[name][1]
+    tables = checked_tables(gx_root)
+    for name, frame in read_frames(db_path, gx_root).items():
+        id_column = tables[name].example_id
         definition = context.validation_definitions.get(name)
         outcome = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
         ids = frame[id_column].astype(str).tolist() if id_column in frame else []

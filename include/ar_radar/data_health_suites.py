@@ -1,61 +1,85 @@
-"""The data-health suites, written once into the committed GX file context in ``expectations/``.
+"""The data-health suites, generated from the one readable config ``expectations/checks.yml``.
 
-Run ``python -m ar_radar gx-bootstrap`` after editing this file; the JSON it writes under
-``expectations/`` is what the gate reads at run time (and what reviewers diff). Each
-expectation has GX's ``severity``: ``critical`` (the default) stops scoring, ``warning`` is
-reported in the queue email.
+Run ``python -m ar_radar gx-bootstrap`` (``make gx-bootstrap``) after editing the config; the GX
+suites and validation definitions it writes under ``expectations/`` are what the gate reads at run
+time (and what reviewers diff). A test fails while they and the config disagree.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 DATASOURCE = "ar_radar_frames"
 BATCH_DEFINITION = "whole_table"
-
-# ISO 4217 active currency codes.
-ISO_CURRENCIES = sorted(
-    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD "
-    "CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD "
-    "GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT "
-    "LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR "
-    "NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP "
-    "STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG "
-    "XOF XPF YER ZAR ZMW ZWG".split()
-)
-INVOICE_STATUSES = ["DRAFT", "SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED"]
+CONFIG = "checks.yml"
+SEVERITIES = ("critical", "warning")
 
 
-def suite_specs() -> dict[str, list]:
-    """Suite name (= table checked) -> expectations."""
+class ChecksConfigError(ValueError):
+    """expectations/checks.yml says something the gate cannot do."""
+
+
+@dataclass(frozen=True)
+class CheckedTable:
+    query: str
+    example_id: str
+
+
+def load_config(root: Path) -> dict:
+    path = root / CONFIG
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ChecksConfigError(f"cannot read the data-health checks in {path}: {exc}") from exc
+
+
+def checked_tables(root: Path) -> dict[str, CheckedTable]:
+    """Table (= suite and validation definition name) -> the query the gate validates."""
+    return {name: CheckedTable(**spec) for name, spec in load_config(root)["tables"].items()}
+
+
+def _expectation(spec: dict, value_sets: dict[str, list]) -> object:
     import great_expectations.expectations as gxe
 
-    return {
-        "stg_xero__invoices": [
-            gxe.ExpectTableRowCountToBeBetween(min_value=1),
-            gxe.ExpectColumnValuesToNotBeNull(column="invoice_id"),
-            gxe.ExpectColumnValuesToNotBeNull(column="contact_id", mostly=0.99),
-            gxe.ExpectColumnValuesToNotBeNull(column="due_date", mostly=0.99),
-            gxe.ExpectColumnValuesToNotBeNull(column="total", mostly=0.99),
-            gxe.ExpectColumnValuesToNotBeNull(column="currency_code", mostly=0.99),
-            gxe.ExpectColumnValuesToBeInSet(column="currency_code", value_set=ISO_CURRENCIES),
-            gxe.ExpectColumnValuesToBeInSet(column="status", value_set=INVOICE_STATUSES),
-            gxe.ExpectColumnValuesToBeBetween(column="amount_due", min_value=0),
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=["tenant_id", "invoice_id"]),
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="total",
-                column_B="amount_due",
-                or_equal=True,
-                ignore_row_if="either_value_is_missing",
-                severity="warning",
-            ),
-        ],
-        "fct_ar_aging": [
-            gxe.ExpectColumnValuesToNotBeNull(column="aging_bucket"),
-            gxe.ExpectColumnValuesToNotBeNull(column="amount_due_base"),
-            gxe.ExpectColumnValuesToBeBetween(column="amount_due", min_value=0, strict_min=True),
-        ],
-    }
+    spec = dict(spec)
+    check, severity = spec.pop("check"), spec.pop("severity", "critical")
+    spec.pop("table", None)
+    if severity not in SEVERITIES:
+        raise ChecksConfigError(f"{check}: severity must be one of {SEVERITIES}, not {severity!r}")
+    if isinstance(spec.get("value_set"), str):
+        try:
+            spec["value_set"] = value_sets[spec["value_set"]]
+        except KeyError as exc:
+            raise ChecksConfigError(f"{check}: no value set named {spec['value_set']!r}") from exc
+    class_name = "".join(part.title() for part in check.split("_"))
+    try:
+        return getattr(gxe, class_name)(severity=severity, **spec)
+    except AttributeError as exc:
+        raise ChecksConfigError(f"{check}: not a Great Expectations expectation") from exc
+
+
+def suite_specs(root: Path) -> dict[str, list]:
+    """Suite name (= table checked) -> expectations, from the config."""
+    import great_expectations.expectations as gxe
+
+    config = load_config(root)
+    suites: dict[str, list] = {name: [] for name in config["tables"]}
+    required = config["required_fields"]
+    tiers = (("critical", required["critical_above_percent"]), ("warning", required["warning_above_percent"]))
+    for table, fields in required["fields"].items():
+        for column in fields:
+            for severity, above in tiers:
+                suites[table].append(
+                    gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=1 - above / 100, severity=severity)
+                )
+    for spec in config["checks"]:
+        if spec.get("table") not in suites:
+            raise ChecksConfigError(f"{spec.get('check')}: table {spec.get('table')!r} is not under `tables:`")
+        suites[spec["table"]].append(_expectation(spec, config.get("value_sets", {})))
+    return suites
 
 
 def bootstrap(root: Path) -> None:
@@ -69,7 +93,7 @@ def bootstrap(root: Path) -> None:
     context.variables.analytics_enabled = False
     context.variables.save()
     source = context.data_sources.add_or_update_pandas(DATASOURCE)
-    for table, expectations in suite_specs().items():
+    for table, expectations in suite_specs(root).items():
         try:
             asset = source.get_asset(table)
         except LookupError:

@@ -7,12 +7,14 @@ with invoices as (
     select tenant_id, contact_id, invoice_id, invoice_date, due_date, total_base, fully_paid_on_date,
         days_paid_late
     from {{ ref('int_sales_invoices') }}
+    -- An invoice without a customer has no customer history to join (the gate counts them).
+    where contact_id is not null
 ),
 
 payments as (
     select tenant_id, contact_id, invoice_id, settled_on
     from {{ ref('int_invoice_settlements') }}
-    where kind = 'payment'
+    where kind = 'payment' and contact_id is not null
 ),
 
 payment_counts as (
@@ -84,6 +86,7 @@ credit_notes_daily as (
         count(*) as credit_notes_issued, sum(total / nullif(currency_rate, 0)) as credit_note_amount_base
     from {{ ref('stg_xero__credit_notes') }}
     where credit_note_type = 'ACCRECCREDIT' and status not in ('VOIDED', 'DELETED', 'DRAFT', 'SUBMITTED')
+      and contact_id is not null
     group by all
 ),
 

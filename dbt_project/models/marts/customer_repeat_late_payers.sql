@@ -16,6 +16,7 @@ with paid as (
         ) as on_time_since
     from {{ ref('int_sales_invoices') }}
     where fully_paid_on_date <= {{ as_of_date() }}
+      and contact_id is not null
 ),
 
 window_stats as (

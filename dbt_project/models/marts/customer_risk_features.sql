@@ -5,6 +5,7 @@ with customers as (
     select distinct tenant_id, contact_id, {{ as_of_date() }} as as_of_date
     from {{ ref('int_sales_invoices') }}
     where invoice_date <= {{ as_of_date() }}
+      and contact_id is not null  -- no customer, no customer features (the gate counts such invoices)
 ),
 
 history as (

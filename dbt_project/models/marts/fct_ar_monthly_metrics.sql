@@ -144,7 +144,7 @@ late_by_month as (
         cast(date_trunc('month', fully_paid_on_date) as date) as month_start,
         count(*) as late_payments
     from {{ ref('int_sales_invoices') }}
-    where days_paid_late > 0 and fully_paid_on_date <= {{ as_of_date() }}
+    where days_paid_late > 0 and fully_paid_on_date <= {{ as_of_date() }} and contact_id is not null
     group by all
 ),
 

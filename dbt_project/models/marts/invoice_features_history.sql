@@ -18,6 +18,7 @@ with invoices as (
         days_paid_late
     from {{ ref('int_sales_invoices') }}
     where invoice_date <= {{ as_of_date() }}
+      and contact_id is not null  -- no customer, no history to learn from (the gate counts such invoices)
 ),
 
 history as (
