@@ -19,18 +19,23 @@ def test_healthy_warehouse_passes(warehouse):
         "stg_xero__contacts",
         "stg_xero__payments",
         "fct_ar_aging",
+        "ar_reconciliation",
+        "staging_row_counts",
+        "freshness",
+        "matching_coverage",
     }
-    assert len(report.checks) >= 30
+    assert len(report.checks) >= 40
 
 
 @pytest.fixture
 def damaged(warehouse, tmp_path):
-    """A copy of the warehouse where new raw versions of three invoices carry a negative amount due,
+    """A copy of the warehouse where new raw versions of three open invoices carry a negative amount due,
     rebuilt by dbt as the DAG does before the gate."""
     settings = make_settings(tmp_path)
     shutil.copy(warehouse.db_path, settings.db_path)
     with duckdb.connect(str(settings.db_path)) as con:
         picked = con.execute("""select record_id, payload->>'InvoiceNumber' from raw.xero_invoices_current
+                                 where payload->>'Type' = 'ACCREC' and payload->>'Status' = 'AUTHORISED'
                                  order by record_id limit 3""").fetchall()
         con.execute(
             """
@@ -50,12 +55,15 @@ def test_negative_amount_due_stops_the_gate_and_names_the_invoices(damaged):
         raw_before = con.execute("select count(*), sum(hash(payload::varchar)) from raw.xero_invoices").fetchone()
     report = validate(settings.db_path, settings.gx_root, "damaged", AS_OF)
     assert not report.passed
-    [failure] = report.critical_failures
+    [failure] = [c for c in report.critical_failures if c.table == "stg_xero__invoices"]
     assert (failure.table, failure.column, failure.check) == (
         "stg_xero__invoices",
         "amount_due",
         "expect_column_values_to_be_between",
     )
+    # the aging (open amounts only) no longer adds up to the raw invoices' amount due
+    [unreconciled] = [c for c in report.critical_failures if c.table == "ar_reconciliation"]
+    assert unreconciled.unexpected_count >= 1 and "values equal to 0" in unreconciled.describe()
     assert failure.unexpected_count == 3 and set(failure.example_ids) == set(numbers)
     assert "3 of" in failure.describe() and "amount_due" in failure.describe()
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
@@ -75,7 +83,8 @@ def test_reports_are_stored_and_round_trip(damaged):
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         runs = con.execute("select run_id, passed, critical_failures from ops.data_health_runs order by 1").fetchall()
         checks = con.execute("select count(*) from ops.data_health_checks where run_id = 'run-bad'").fetchone()[0]
-    assert runs == [("run-bad", False, 1), ("run-ok", True, 0)]
+    assert runs == [("run-bad", False, len(report.critical_failures)), ("run-ok", True, 0)]
+    assert len(report.critical_failures) == 2
     assert checks == len(report.checks)
     assert last_passing_run(settings.db_path, "run-bad") is not None
     assert (
@@ -146,3 +155,26 @@ def test_a_wrong_checks_config_says_what_is_wrong(warehouse, tmp_path, patch, me
     (tmp_path / "checks.yml").write_text(text.replace(patch, broken, 1))
     with pytest.raises(ChecksConfigError, match=message):
         suite_specs(tmp_path)
+
+
+def test_stale_data_and_poor_matching_are_warnings(warehouse):
+    """Judged as of a month later, the same data is a month stale; with HubSpot gone nothing matches."""
+    from datetime import timedelta
+
+    later = validate(warehouse.db_path, warehouse.gx_root, "later", AS_OF + timedelta(days=30))
+    stale = {(c.table, c.column, c.severity) for c in later.checks if not c.success}
+    assert stale == {("freshness", "hours_since_last_update", "warning")}
+    assert later.passed
+
+
+def test_unmatched_open_ar_is_a_warning(warehouse, tmp_path):
+    settings = make_settings(tmp_path)
+    shutil.copy(warehouse.db_path, settings.db_path)
+    with duckdb.connect(str(settings.db_path)) as con:
+        con.execute("delete from raw.hubspot_companies")  # a copy: as if the CRM sync had lost every company
+        con.execute("delete from raw.hubspot_contacts")
+    build_warehouse(settings, AS_OF)
+    report = validate(settings.db_path, settings.gx_root, "unmatched", AS_OF)
+    failed = [c for c in report.checks if not c.success]
+    assert [(c.table, c.severity) for c in failed] == [("matching_coverage", "warning")]
+    assert failed[0].unexpected_count == 2 and "values of at least 0.75" in failed[0].describe()

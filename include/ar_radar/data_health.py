@@ -89,10 +89,21 @@ class HealthReport:
 
 
 def _threshold(kwargs: dict) -> str:
+    """What the check allows, in words: its bounds, and how many rows may miss them."""
     if "min_value" in kwargs and "column" not in kwargs:
         return f"at least {kwargs['min_value']} rows"
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is not None and high is not None:
+        bounds = f"values equal to {low}" if low == high else f"values between {low} and {high}"
+    elif low is not None:
+        bounds = f"values of at least {low}"
+    elif high is not None:
+        bounds = f"values of at most {high}"
+    else:
+        bounds = ""
     mostly = kwargs.get("mostly", 1)
-    return "none" if mostly >= 1 else f"up to {100 * (1 - mostly):.0f}% of rows"
+    share = "none" if mostly >= 1 else f"up to {100 * (1 - mostly):.0f}% of rows"
+    return f"{bounds}, failing rows: {share}" if bounds else share
 
 
 def _clean(value: object) -> object:
@@ -136,10 +147,13 @@ def _to_check(table: str, result: object, frame_ids: list[str]) -> CheckResult:
     )
 
 
-def read_frames(db_path: Path, gx_root: Path) -> dict:
+def read_frames(db_path: Path, gx_root: Path, as_of: date) -> dict:
     """Each checked table (expectations/checks.yml) as a DataFrame, read with a read-only connection."""
     with duckdb.connect(str(db_path), read_only=True) as con:
-        return {name: con.sql(table.query).df() for name, table in checked_tables(gx_root).items()}
+        return {
+            name: con.sql(table.query.replace("{as_of_date}", as_of.isoformat())).df()
+            for name, table in checked_tables(gx_root).items()
+        }
 
 
 def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthReport:
@@ -150,7 +164,7 @@ def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthRe
     context = gx.get_context(mode="file", context_root_dir=str(gx_root))
     checks: list[CheckResult] = []
     tables = checked_tables(gx_root)
-    for name, frame in read_frames(db_path, gx_root).items():
+    for name, frame in read_frames(db_path, gx_root, as_of).items():
         id_column = tables[name].example_id
         definition = context.validation_definitions.get(name)
         outcome = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
