@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from ar_radar.data_health_suites import checked_tables
+from ar_radar.data_health_suites import CheckedTable, checked_tables
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +147,11 @@ def _to_check(table: str, result: object, frame_ids: list[str]) -> CheckResult:
     )
 
 
-def read_frames(db_path: Path, gx_root: Path, as_of: date) -> dict:
+def read_frames(db_path: Path, tables: dict[str, CheckedTable], as_of: date) -> dict:
     """Each checked table (expectations/checks.yml) as a DataFrame, read with a read-only connection."""
     with duckdb.connect(str(db_path), read_only=True) as con:
         return {
-            name: con.sql(table.query.replace("{as_of_date}", as_of.isoformat())).df()
-            for name, table in checked_tables(gx_root).items()
+            name: con.sql(table.query.replace("{as_of_date}", as_of.isoformat())).df() for name, table in tables.items()
         }
 
 
@@ -164,7 +163,7 @@ def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthRe
     context = gx.get_context(mode="file", context_root_dir=str(gx_root))
     checks: list[CheckResult] = []
     tables = checked_tables(gx_root)
-    for name, frame in read_frames(db_path, gx_root, as_of).items():
+    for name, frame in read_frames(db_path, tables, as_of).items():
         id_column = tables[name].example_id
         definition = context.validation_definitions.get(name)
         outcome = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")

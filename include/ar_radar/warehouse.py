@@ -62,22 +62,27 @@ def _invoke(settings: Settings, command: str, as_of: date) -> object:
         _release_duckdb()
 
 
-def build_warehouse(settings: Settings, as_of: date, *, unit_tests: bool = False) -> BuildSummary:
+def _nodes_or_failure(result: object, limit: int) -> tuple[list, str | None]:
+    """dbt's node results, and a description of the failed ones (None when nothing failed)."""
+    nodes = list(result.result or []) if result.result is not None else []
+    failed = [n for n in nodes if str(n.status) in ("error", "fail")]
+    if result.success and not failed:
+        return nodes, None
+    detail = "; ".join(f"{n.node.resource_type} {n.node.name}: {(n.message or '').strip()[:limit]}" for n in failed)
+    return nodes, detail or str(result.exception)
+
+
+def build_warehouse(settings: Settings, as_of: date) -> BuildSummary:
     """``dbt build`` (seeds, snapshot, models and data tests) for ``as_of`` into the DuckDB file.
 
     dbt's unit tests check the SQL, not the data, so the daily run leaves them to CI (dbt's own advice;
-    ``unit_tests=True`` runs them too): at a million invoices that is ~4 s of every build.
+    ``run_unit_tests`` runs them): at a million invoices that is ~4 s of every build.
     """
-    command = "build" if unit_tests else "build --exclude-resource-type unit_test"
-    result = _invoke(settings, command, as_of)
-    nodes = list(result.result or []) if result.result is not None else []
-    failed = [n for n in nodes if str(n.status) in ("error", "fail")]
-    if not result.success or failed:
-        detail = "; ".join(
-            f"{n.node.resource_type} {n.node.name}: {(n.message or '').strip()[:300]}" for n in failed
-        ) or str(result.exception)
+    result = _invoke(settings, "build --exclude-resource-type unit_test", as_of)
+    nodes, failure = _nodes_or_failure(result, 300)
+    if failure:
         raise WarehouseBuildError(
-            f"dbt build failed for as_of_date {as_of}: {detail}. Reproduce with "
+            f"dbt build failed for as_of_date {as_of}: {failure}. Reproduce with "
             f"`dbt build --project-dir dbt_project --profiles-dir dbt_project` (AR_RADAR_DB={settings.db_path}); "
             f"logs in {settings.data_dir / 'dbt' / 'logs'}."
         )
@@ -91,12 +96,9 @@ def build_warehouse(settings: Settings, as_of: date, *, unit_tests: bool = False
 
 def run_unit_tests(settings: Settings, as_of: date) -> int:
     """``dbt test --select test_type:unit`` (needs a built warehouse); returns how many passed."""
-    result = _invoke(settings, "test --select test_type:unit", as_of)
-    nodes = list(result.result or []) if result.result is not None else []
-    failed = [n for n in nodes if str(n.status) in ("error", "fail")]
-    if not result.success or failed:
-        detail = "; ".join(f"{n.node.name}: {(n.message or '').strip()[:500]}" for n in failed) or str(result.exception)
-        raise WarehouseBuildError(f"dbt unit tests failed: {detail}")
+    nodes, failure = _nodes_or_failure(_invoke(settings, "test --select test_type:unit", as_of), 500)
+    if failure:
+        raise WarehouseBuildError(f"dbt unit tests failed: {failure}")
     return len(nodes)
 
 

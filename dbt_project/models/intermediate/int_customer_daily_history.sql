@@ -48,7 +48,6 @@ matched as (
 ),
 
 issued_daily as (
-    -- Doubles, not the HUGEINT/DECIMAL(38) DuckDB sums give: the running totals below are 40% faster.
     select tenant_id, contact_id, invoice_date as activity_date,
         count(*) as invoices_issued, sum(total_base) as amount_issued_base
     from invoices
@@ -64,7 +63,6 @@ overdue_daily as (
 ),
 
 paid_daily as (
-    -- Doubles, not the HUGEINT/DECIMAL(38) DuckDB sums give: the running totals below are 40% faster.
     select
         tenant_id,
         contact_id,
@@ -81,7 +79,6 @@ paid_daily as (
 ),
 
 credit_notes_daily as (
-    -- Doubles, not the HUGEINT/DECIMAL(38) DuckDB sums give: the running totals below are 40% faster.
     select tenant_id, contact_id, credit_note_date as activity_date,
         count(*) as credit_notes_issued, sum(total / nullif(currency_rate, 0)) as credit_note_amount_base
     from {{ ref('stg_xero__credit_notes') }}
@@ -97,7 +94,6 @@ tickets as (
 ),
 
 tickets_opened_daily as (
-    -- Doubles, not the HUGEINT/DECIMAL(38) DuckDB sums give: the running totals below are 40% faster.
     select tenant_id, contact_id, cast(created_at as date) as activity_date,
         count(*) as tickets_opened, count(*) filter (where mentions_dispute) as dispute_tickets_opened
     from tickets
@@ -105,7 +101,6 @@ tickets_opened_daily as (
 ),
 
 tickets_closed_daily as (
-    -- Doubles, not the HUGEINT/DECIMAL(38) DuckDB sums give: the running totals below are 40% faster.
     select tenant_id, contact_id, cast(closed_at as date) as activity_date,
         count(*) as tickets_closed, count(*) filter (where mentions_dispute) as dispute_tickets_closed
     from tickets
@@ -114,7 +109,6 @@ tickets_closed_daily as (
 ),
 
 notes_daily as (
-    -- Doubles, not the HUGEINT/DECIMAL(38) DuckDB sums give: the running totals below are 40% faster.
     select m.tenant_id, m.contact_id, cast(n.noted_at as date) as activity_date,
         count(*) as notes_logged, count(*) filter (where {{ negative_tone('n.body_text') }}) as negative_notes_logged
     from {{ ref('stg_hubspot__notes') }} as n
@@ -129,14 +123,12 @@ deals as (
 ),
 
 deals_created_daily as (
-    -- Doubles, not the HUGEINT/DECIMAL(38) DuckDB sums give: the running totals below are 40% faster.
     select tenant_id, contact_id, cast(created_at as date) as activity_date, count(*) as deals_created
     from deals
     group by all
 ),
 
 deals_won_daily as (
-    -- Doubles, not the HUGEINT/DECIMAL(38) DuckDB sums give: the running totals below are 40% faster.
     select tenant_id, contact_id, cast(close_date as date) as activity_date, count(*) as deals_won
     from deals
     where deal_stage = 'closedwon' and close_date is not null
