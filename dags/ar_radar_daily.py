@@ -15,8 +15,9 @@ DOC = """
 
 Extract Xero (one mapped task per organisation) and HubSpot, in parallel, to landing files
 -> load raw into DuckDB -> `dbt build` -> Great Expectations data-health gate -> score open
-invoices -> action queue JSON -> email to finance. When the gate finds a critical problem,
-scoring and the queue are skipped and the owners get one data-health alert instead.
+invoices -> action queue JSON -> email to finance. When the gate finds a critical problem it
+emails the owners one data-health alert and fails; scoring, the queue and its email are skipped.
+`fail_run_if_a_step_failed` keeps the run red when any step failed.
 See ARCHITECTURE.md for the tables between stages.
 
 Connections: `xero_default`, `hubspot_default`, `smtp_default`.
@@ -107,38 +108,33 @@ def ar_radar_daily():  # noqa: ANN201
 
         return daily.build_warehouse(_settings(), _run()[1])
 
-    @task.branch
-    def check_data_health(**context) -> str:  # noqa: ANN003
+    @task
+    def check_data_health() -> dict:
+        """The gate: on a critical failure it alerts the owners (one email) and fails, without retrying."""
         from ar_radar import daily
 
-        run_id, as_of = _run()
-        report = daily.check_data_health(_settings(), run_id, as_of)
-        context["ti"].xcom_push(key="report", value=report)
-        return "score_open_invoices" if report["passed"] else "send_data_health_alert"
+        try:
+            return daily.check_data_health(_settings(), *_run())
+        except daily.DataHealthGateFailed as exc:
+            raise AirflowFailException(str(exc)) from None
 
-    @task
-    def send_data_health_alert(**context) -> dict:  # noqa: ANN003
-        from ar_radar import daily
-
-        report = context["ti"].xcom_pull(task_ids="check_data_health", key="report")
-        outcome = daily.send_data_health_alert(_settings(), report)
-        # Fail (without retrying) so the run shows red to the data engineer; the owners have the alert.
-        raise AirflowFailException(
-            "Data-health gate failed, scoring skipped, owners alerted: " + "; ".join(outcome["failures"])
-        )
-
-    @task
+    # all_done: runs after a failed gate too, only to see that and skip itself, so the steps after
+    # the gate show as skipped rather than upstream_failed.
+    @task(trigger_rule="all_done")
     def score_open_invoices() -> dict:
         from ar_radar import daily
+        from ar_radar.data_health import GateNotPassed
 
-        return daily.score(_settings(), _run()[1])
+        try:
+            return daily.score(_settings(), *_run())
+        except GateNotPassed as exc:
+            raise AirflowSkipException(str(exc)) from None
 
     @task
-    def build_action_queue(**context) -> str:  # noqa: ANN003
+    def build_action_queue() -> str:
         from ar_radar import daily
 
-        report = context["ti"].xcom_pull(task_ids="check_data_health", key="report")
-        return daily.build_queue(_settings(), _run()[1], report)
+        return daily.build_queue(_settings(), *_run())
 
     @task
     def email_action_queue(queue_path: str) -> dict:
@@ -146,13 +142,21 @@ def ar_radar_daily():  # noqa: ANN201
 
         return daily.email_queue(_settings(), queue_path)
 
-    gate = check_data_health()
-    xero = extract_xero.expand(organisation=list_xero_organisations())
-    [xero, extract_hubspot()] >> load_raw() >> build_warehouse() >> gate
-    gate >> send_data_health_alert()
+    @task(trigger_rule="one_failed", retries=0)
+    def fail_run_if_a_step_failed() -> None:
+        """Airflow judges a run by its last tasks, which are skipped after a failed gate: this keeps the run
+        red whenever any step failed (Airflow's own "watcher" pattern). Skipped when nothing failed."""
+        raise AirflowFailException("A step of this run failed; see the failed task's log (the gate says what).")
+
+    organisations = list_xero_organisations()
+    xero = extract_xero.expand(organisation=organisations)
+    hubspot = extract_hubspot()
+    load, build, gate = load_raw(), build_warehouse(), check_data_health()
+    score = score_open_invoices()
     queue = build_action_queue()
-    gate >> score_open_invoices() >> queue
-    email_action_queue(queue)
+    email = email_action_queue(queue)
+    [xero, hubspot] >> load >> build >> gate >> score >> queue
+    [organisations, xero, hubspot, load, build, gate, score, queue, email] >> fail_run_if_a_step_failed()
 
 
 ar_radar_daily()

@@ -40,3 +40,21 @@ def test_malformed_connection_does_not_echo_its_value(tmp_path):
     result = _cli("extract", "xero", "--db", str(tmp_path / "x.duckdb"), env=env)
     assert result.returncode == 1 and "not valid JSON" in result.stderr
     assert "s3cret-value" not in result.stderr + result.stdout
+
+
+def test_health_history_prints_the_week(tmp_path):
+    import json
+
+    from ar_radar.data_health import CheckResult, HealthReport, store_report
+
+    db = tmp_path / "health.duckdb"
+    for day, ok in (("2026-11-18", True), ("2026-11-19", False), ("2026-11-20", True)):
+        check = CheckResult("freshness", "expect_column_values_to_be_between", "hours_since_last_load", "critical", ok)
+        store_report(db, HealthReport(f"run-{day}", day, f"{day}T06:00:00+00:00", [check]))
+    env = {**os.environ, "AR_RADAR_DB": str(db)}
+    text = _cli("health-history", "--days", "7", "--until", "2026-11-20", env=env)
+    assert text.returncode == 0, text.stderr
+    assert "gate passed 2 of 3 day(s) checked" in text.stdout and "2026-11-19  FAILED" in text.stdout
+    assert "freshness.hours_since_last_load" in text.stdout and "failed on 1 day(s), last 2026-11-19" in text.stdout
+    summary = json.loads(_cli("health-history", "--until", "2026-11-20", "--json", env=env).stdout)
+    assert (summary["days_checked"], summary["days_passed"]) == (3, 2)

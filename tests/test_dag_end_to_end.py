@@ -94,7 +94,7 @@ def test_healthy_run_emails_the_queue_to_finance(healthy):
     box, settings, (first, _), _ = healthy
     assert first.returncode == 0, first.output[-4000:]
     assert set(first.states.values()) <= {"success", "skipped"}
-    assert first.states["send_data_health_alert"] == "skipped"
+    assert first.states["fail_run_if_a_step_failed"] == "skipped"
     [mail] = first.received
     assert mail.recipients == ["finance@example.com"]
     assert mail.message["Subject"].startswith(f"AR Radar action queue {AS_OF}:")
@@ -133,20 +133,35 @@ def test_no_secret_reaches_logs_or_emails(healthy):
 
 @pytest.fixture(scope="module")
 def broken(pipeline):
-    return pipeline(faults=("corrupt_invoices",))
+    """Corrupt invoices (negative amounts, no currency) and an API change (Total sent as text), at once."""
+
+    def change_schema(box):
+        box.xero_faults.drift = "change_type"
+
+    return pipeline(faults=("corrupt_invoices",), configure=change_schema)
 
 
-def test_gate_failure_skips_scoring_and_alerts_owners_once(broken):
-    _, settings, [run], _ = broken
-    assert run.states["check_data_health"] == "success"
-    assert run.states["send_data_health_alert"] == "failed"
+def test_gate_failure_shows_the_gate_failed_and_the_rest_skipped(broken):
+    _, _, [run], _ = broken
+    assert run.returncode != 0
+    assert run.states["check_data_health"] == "failed"
     for task in ("score_open_invoices", "build_action_queue", "email_action_queue"):
         assert run.states[task] == "skipped", task
-    [mail] = run.received
+    assert run.states["fail_run_if_a_step_failed"] == "failed"  # the run is red, not green-with-skips
+    assert "Data-health gate failed" in run.output and "owners alerted" in run.output
+
+
+def test_gate_failure_alerts_owners_once_with_every_failed_check(broken):
+    _, settings, [run], _ = broken
+    [mail] = run.received  # one alert for the run, however many checks failed
     assert mail.recipients == ["owners@example.com"]
     assert "data-health alert" in mail.message["Subject"]
     html = mail.message.get_body(("html",)).get_content()
-    assert "amount_due" in html and "What to do" in html
+    for text in ("amount_due", "currency_code", "xero_invoices.Total: expected number, arrived as VARCHAR"):
+        assert text in html, text
+    assert "What to do" in html and "Open the example invoices in Xero" in html and "staging model" in html
+    attached = {part.get_filename() for part in mail.message.iter_attachments()}
+    assert {"ar_radar_frames-stg_xero__invoices.html", "ar_radar_frames-source_schema.html"} <= attached
     assert not (settings.output_dir / f"action_queue_{AS_OF}.json").exists()
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         scored = con.execute("select count(*) from duckdb_tables() where schema_name = 'scoring'").fetchone()[0]
@@ -162,6 +177,9 @@ def test_gate_failure_keeps_the_raw_data_as_served(broken):
         )
     assert landed == served  # including the corrupt (negative) amounts: nothing dropped or "fixed"
     assert any(v < 0 for v in landed.values())
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        types = con.execute("select distinct json_type(payload->'Total') from raw.xero_invoices").fetchall()
+    assert types == [("VARCHAR",)]  # the changed type is kept as Xero sent it
 
 
 def test_a_day_limited_organisation_is_skipped_and_the_others_are_queued(pipeline):
@@ -183,7 +201,8 @@ def test_a_dead_refresh_token_stops_xero_and_asks_the_owners_to_reconnect(pipeli
 
     box, settings, [run], secrets = pipeline(configure=forget_token, xero_refresh_token="stale-refresh-token")
     assert run.states["list_xero_organisations"] == "failed"
-    assert run.states["email_action_queue"] in ("upstream_failed", "skipped")
+    assert run.states["email_action_queue"] == "skipped"
+    assert run.states["fail_run_if_a_step_failed"] == "failed"
     [mail] = run.received
     assert mail.recipients == ["owners@example.com"] and "reconnect Xero" in mail.message["Subject"]
     text = _email_text(mail)

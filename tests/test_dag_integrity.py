@@ -22,6 +22,8 @@ def test_no_import_errors(dagbag):
 def test_every_task_has_retries(dagbag):
     for dag in dagbag.dags.values():
         for task in dag.tasks:
+            if task.task_id == "fail_run_if_a_step_failed":
+                continue  # its job is to fail; retrying would only delay the run's red state
             assert task.retries >= 1, f"{dag.dag_id}.{task.task_id} has no retries"
 
 
@@ -36,15 +38,18 @@ def test_daily_dag_shape(dagbag):
         "load_raw",
         "build_warehouse",
         "check_data_health",
-        "send_data_health_alert",
         "score_open_invoices",
         "build_action_queue",
         "email_action_queue",
+        "fail_run_if_a_step_failed",
     }
     gate = dag.get_task("check_data_health")
-    assert gate.downstream_task_ids == {"score_open_invoices", "send_data_health_alert"}
+    assert gate.downstream_task_ids == {"score_open_invoices", "fail_run_if_a_step_failed"}
+    # after a failed gate, scoring runs only to skip itself: the rest shows skipped, not upstream_failed
+    assert dag.get_task("score_open_invoices").trigger_rule == "all_done"
+    watcher = dag.get_task("fail_run_if_a_step_failed")
+    assert watcher.trigger_rule == "one_failed" and not watcher.downstream_task_ids
+    assert watcher.upstream_task_ids == set(dag.task_ids) - {watcher.task_id}
     assert dag.get_task("load_raw").upstream_task_ids == {"extract_xero", "extract_hubspot"}
     assert dag.get_task("load_raw").trigger_rule == "none_failed_min_one_success"  # a day-limited org skips
-    assert dag.get_task("list_xero_organisations").downstream_task_ids == {"extract_xero"}
-    assert dag.get_task("load_raw").trigger_rule == "none_failed_min_one_success"  # a day-limited org skips
-    assert dag.get_task("list_xero_organisations").downstream_task_ids == {"extract_xero"}
+    assert dag.get_task("list_xero_organisations").downstream_task_ids == {"extract_xero", watcher.task_id}

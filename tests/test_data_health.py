@@ -1,6 +1,5 @@
 """The Great Expectations gate on real DuckDB tables, validated through the committed suites."""
 
-import json
 import shutil
 
 import duckdb
@@ -19,6 +18,7 @@ def test_healthy_warehouse_passes(warehouse):
         "stg_xero__contacts",
         "stg_xero__payments",
         "fct_ar_aging",
+        "source_schema",
         "ar_reconciliation",
         "staging_row_counts",
         "freshness",
@@ -96,16 +96,14 @@ def test_reports_are_stored_and_round_trip(damaged):
 def test_committed_suites_are_what_checks_yml_says(warehouse):
     """Editing expectations/checks.yml without `make gx-bootstrap` (or the JSON by hand) fails here."""
     import great_expectations as gx
-    from ar_radar.data_health_suites import suite_specs
-
-    def key(expectation) -> tuple:
-        config = expectation.configuration
-        return (config.type, json.dumps(config.kwargs, sort_keys=True, default=str), str(config.severity.value))
+    from ar_radar.data_health_suites import expectation_key, suite_specs
 
     context = gx.get_context(mode="file", context_root_dir=str(warehouse.gx_root))
     for table, expected in suite_specs(warehouse.gx_root).items():
         committed = context.suites.get(table).expectations
-        assert sorted(map(key, committed)) == sorted(map(key, expected)), table
+        assert sorted(map(expectation_key, committed)) == sorted(map(expectation_key, expected)), table
+        [definition] = context.checkpoints.get(table).validation_definitions
+        assert definition.suite.name == table
 
 
 @pytest.mark.parametrize(("share", "severity"), [(0.05, "warning"), (0.15, "critical")])
@@ -178,3 +176,76 @@ def test_unmatched_open_ar_is_a_warning(warehouse, tmp_path):
     failed = [c for c in report.checks if not c.success]
     assert [(c.table, c.severity) for c in failed] == [("matching_coverage", "warning")]
     assert failed[0].unexpected_count == 2 and "values of at least 0.75" in failed[0].describe()
+
+
+def test_healthy_source_schema_has_no_drift(warehouse):
+    """Every field the sandbox serves is expected or known: a clean run reports no new field."""
+    from ar_radar import source_schema
+    from ar_radar.data_health_suites import load_config
+
+    with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+        found = source_schema.compare(con, load_config(warehouse.gx_root)["source_schema"])
+    assert set(found["status"]) == {"ok"}, found[found["status"] != "ok"]["finding"].tolist()
+    assert {"xero_invoices", "xero_payments", "hubspot_tickets"} <= set(found["stream"])
+    closed = found[(found["stream"] == "hubspot_tickets") & (found["field"] == "closed_date")]
+    assert closed["records_with_field"].iloc[0] > 0  # requested from HubSpot (it used not to be)
+
+
+def test_source_schema_names_missing_retyped_and_new_fields(warehouse, tmp_path):
+    from ar_radar import source_schema
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(warehouse.db_path, db)
+    config = {
+        "streams": {
+            "xero_contacts": {
+                "fields": {"ContactID": "string", "Name": "number", "Gone": "string"},
+                "optional_fields": {"MaybeGone": "string"},
+                "known": ["ContactStatus"],
+            }
+        }
+    }
+    with duckdb.connect(str(db)) as con:
+        found = source_schema.compare(con, config).set_index("field")
+    assert found.loc["ContactID", "status"] == "ok"
+    assert (
+        found.loc["Name", "status"] == "wrong_type"
+        and "expected number, arrived as VARCHAR" in found.loc["Name", "finding"]
+    )
+    assert found.loc["Gone", "status"] == "missing" and "MaybeGone" not in found.index
+    assert found.loc["EmailAddress", "status"] == "new" and "ContactStatus" not in found.index
+    with pytest.raises(source_schema.SourceSchemaConfigError, match="xero_contacts.fields.Name"):
+        config["streams"]["xero_contacts"]["fields"]["Name"] = "text"
+        with duckdb.connect(str(db)) as con:
+            source_schema.compare(con, config)
+
+
+def test_history_says_since_when_each_check_fails_and_sums_up_a_week(damaged):
+    from datetime import timedelta
+
+    from ar_radar.data_health import add_history, health_summary, load_report
+
+    settings, _ = damaged
+    monday = AS_OF - timedelta(days=4)
+    for day in range(3):  # three mornings, stored as if they had been clean
+        healthy = validate(settings.db_path, settings.gx_root, f"day-{day}", monday + timedelta(days=day))
+        for check in healthy.checks:
+            check.success = True
+        store_report(settings.db_path, healthy)
+    bad = add_history(settings.db_path, validate(settings.db_path, settings.gx_root, "day-3", AS_OF))
+    store_report(settings.db_path, bad)
+    [amount] = [c for c in bad.critical_failures if c.table == "stg_xero__invoices"]
+    assert amount.passed_last_at == healthy.checked_at  # the last of the healthy mornings
+    assert amount.advice.startswith("Open the example invoices in Xero")
+
+    loaded = load_report(settings.db_path, "day-3")
+    assert [c.describe() for c in loaded.checks] == [c.describe() for c in bad.checks]
+    assert loaded.critical_failures[0].passed_last_at == amount.passed_last_at and not loaded.passed
+
+    week = health_summary(settings.db_path, monday, AS_OF)
+    assert (week["days_checked"], week["days_passed"]) == (4, 3)
+    assert [d["passed"] for d in week["daily"]] == [True, True, True, False]
+    failing = {(f["table"], f["column"], f["severity"]): f for f in week["failing"]}
+    assert failing[("stg_xero__invoices", "amount_due", "critical")]["days_failed"] == 1
+    assert failing[("stg_xero__invoices", "amount_due", "critical")]["last_failed"] == AS_OF.isoformat()
+    assert health_summary(settings.db_path, AS_OF + timedelta(days=1), AS_OF + timedelta(days=7))["days_checked"] == 0

@@ -48,7 +48,7 @@ def test_queue_email_lists_items_with_reasons_and_escapes_crm_text():
     assert "a warning line" in email.html and "not a certainty" in email.html
 
 
-def _report():
+def _report(page=None):
     failure = CheckResult(
         "stg_xero__invoices",
         "expect_column_values_to_be_between",
@@ -60,15 +60,31 @@ def _report():
         3.0,
         "none",
         ["INV-1", "INV-2"],
+        advice="Open the example invoices in Xero.",
+        passed_last_at="2026-11-18T06:00:00+00:00",
     )
-    return HealthReport("run-1", "2026-11-20", "2026-11-20T06:00:00+00:00", [failure])
+    docs = {"stg_xero__invoices": str(page)} if page else {}
+    return HealthReport("run-1", "2026-11-20", "2026-11-20T06:00:00+00:00", [failure], docs)
 
 
-def test_alert_says_what_where_how_many_and_what_to_do():
+def test_alert_says_what_where_how_many_since_when_and_what_to_do():
     email = data_health_alert(_report(), ("owners@example.com",), "2026-11-19T06:00:00+00:00")
     assert "1 critical check(s) failed" in email.subject
-    for text in ("amount_due", "3 of 100 rows", "INV-1, INV-2", "2026-11-19", "What to do"):
+    for text in ("amount_due", "3 of 100 rows", "INV-1, INV-2", "2026-11-19", "2026-11-18", "What to do"):
         assert text in email.html
+    assert "<li>Open the example invoices in Xero.</li>" in email.html
+    assert "not available for this run" in email.html and email.attachments == ()
+
+
+def test_alert_attaches_the_data_docs_page_or_links_the_served_site(tmp_path):
+    page = tmp_path / "local_site" / "validations" / "stg_xero__invoices" / "run-1" / "t" / "page.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<html>GX</html>")
+    attached = data_health_alert(_report(page), ("owners@example.com",), None)
+    assert attached.attachments == (page,) and "attached: page.html" in attached.html
+    linked = data_health_alert(_report(page), ("owners@example.com",), None, "https://dq.example.com/docs/")
+    assert linked.attachments == ()
+    assert '<a href="https://dq.example.com/docs/validations/stg_xero__invoices/run-1/t/page.html">' in linked.html
 
 
 @pytest.fixture

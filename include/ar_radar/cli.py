@@ -136,12 +136,39 @@ def dbt_docs(as_of: date | None) -> None:
 
 @main.command("gx-bootstrap")
 def gx_bootstrap() -> None:
-    """Rewrite the committed GX suites under expectations/ from ar_radar/data_health_suites.py."""
+    """Rewrite the committed GX suites, validation definitions and checkpoints from expectations/checks.yml."""
     from ar_radar.data_health_suites import bootstrap
 
     settings = Settings.from_env()
     bootstrap(settings.gx_root)
-    click.echo(f"wrote suites and validation definitions under {settings.gx_root}")
+    click.echo(f"wrote suites, validation definitions and checkpoints under {settings.gx_root}")
+
+
+@main.command("health-history")
+@click.option("--days", default=7, show_default=True, help="How many days back from --until.")
+@click.option("--until", callback=_date, help="Last day (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def health_history(days: int, until: date | None, as_json: bool) -> None:
+    """How healthy the data was: days the gate passed, and each check that failed, how often and when last."""
+    import json
+    from datetime import timedelta
+
+    from ar_radar.data_health import health_summary
+
+    end = until or date.today()
+    summary = health_summary(Settings.from_env().db_path, end - timedelta(days=days - 1), end)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    passed, checked = summary["days_passed"], summary["days_checked"]
+    click.echo(f"{summary['start']} to {summary['end']}: gate passed {passed} of {checked} day(s) checked")
+    for day in summary.get("daily", []):
+        click.echo(f"  {day['date']}  {'passed' if day['passed'] else 'FAILED'}")
+    for f in summary["failing"]:
+        where = f"{f['table']}.{f['column']}" if f["column"] else f["table"]
+        click.echo(
+            f"  {f['severity']:8} {where}: {f['check']} failed on {f['days_failed']} day(s), last {f['last_failed']}"
+        )
 
 
 @main.command()

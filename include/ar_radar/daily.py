@@ -73,28 +73,44 @@ def build_warehouse(settings: Settings, as_of: date) -> dict:
     return {"passed": summary.passed, "warned": summary.warned, "warnings": list(summary.warnings)}
 
 
+class DataHealthGateFailed(RuntimeError):
+    """A critical data-health check failed: nothing is scored; the owners have been alerted."""
+
+
 def check_data_health(settings: Settings, run_id: str, as_of: date) -> dict:
-    report = data_health.validate(settings.db_path, settings.gx_root, run_id, as_of)
+    """Validate, keep the results, and on a critical failure alert the owners (once) and raise
+    DataHealthGateFailed naming the failed checks."""
+    report = data_health.add_history(
+        settings.db_path, data_health.validate(settings.db_path, settings.gx_root, run_id, as_of)
+    )
     data_health.store_report(settings.db_path, report)
-    return report.to_dict()
+    if not report.passed:
+        alert = send_data_health_alert(settings, report)
+        sent = "owners alerted" if alert["sent"] else "owners already alerted for these failures today"
+        raise DataHealthGateFailed(
+            f"Data-health gate failed ({sent}; scoring and the queue are skipped): " + "; ".join(alert["failures"])
+        )
+    return {"passed": True, "checks": len(report.checks), "warnings": [c.describe() for c in report.warnings]}
 
 
-def send_data_health_alert(settings: Settings, report_dict: dict) -> dict:
-    report = data_health.HealthReport.from_dict(report_dict)
+def send_data_health_alert(settings: Settings, report: data_health.HealthReport) -> dict:
     last = data_health.last_passing_run(settings.db_path, report.run_id)
-    email = notify.data_health_alert(report, settings.owner_recipients, last)
+    email = notify.data_health_alert(report, settings.owner_recipients, last, settings.data_docs_url)
     sent = notify.send_once(settings.db_path, email, settings.smtp_conn_id, settings.email_from)
     return {"sent": sent, "subject": email.subject, "failures": [c.describe() for c in report.critical_failures]}
 
 
-def score(settings: Settings, as_of: date) -> dict:
+def score(settings: Settings, run_id: str, as_of: date) -> dict:
+    """Score open invoices, only if the gate passed this run (else data_health.GateNotPassed)."""
+    data_health.require_passed(settings.db_path, run_id)
     scored = risk_score.score_open_invoices(settings.db_path, as_of)
     return {"scored": len(scored), "by_band": scored["risk_band"].value_counts().to_dict()}
 
 
-def build_queue(settings: Settings, as_of: date, report_dict: dict) -> str:
-    warnings = [c.describe() for c in data_health.HealthReport.from_dict(report_dict).warnings]
-    queue = action_queue.build_action_queue(settings.db_path, as_of, warnings)
+def build_queue(settings: Settings, run_id: str, as_of: date) -> str:
+    """The action queue, with the gate's warnings for this run in its footer."""
+    report = data_health.require_passed(settings.db_path, run_id)
+    queue = action_queue.build_action_queue(settings.db_path, as_of, [c.describe() for c in report.warnings])
     return str(action_queue.write_action_queue(queue, settings.output_dir))
 
 

@@ -13,12 +13,16 @@ import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import duckdb
 
-from ar_radar.data_health_suites import CheckedTable, checked_tables
+from ar_radar import source_schema
+from ar_radar.data_health_suites import CheckedTable, checked_tables, load_config
 
 log = logging.getLogger(__name__)
+
+DATA_DOCS_SITE = "local_site"
 
 
 @dataclass
@@ -34,6 +38,8 @@ class CheckResult:
     threshold: str = ""
     example_ids: list[str] = field(default_factory=list)
     error: str | None = None
+    advice: str = ""
+    passed_last_at: str | None = None  # when this check last passed (filled from the run history)
 
     def describe(self) -> str:
         """One line an owner can read."""
@@ -47,7 +53,8 @@ class CheckResult:
             observed = (
                 f"{self.unexpected_count} of {self.element_count} rows ({self.unexpected_percent or 0:.1f}%) fail"
             )
-        return f"{where}: {name}: {observed} (allowed: {self.threshold})"
+        examples = f"; for example {', '.join(self.example_ids[:3])}" if self.example_ids else ""
+        return f"{where}: {name}: {observed} (allowed: {self.threshold}){examples}"
 
 
 @dataclass
@@ -56,6 +63,7 @@ class HealthReport:
     as_of_date: str
     checked_at: str
     checks: list[CheckResult]
+    data_docs: dict[str, str] = field(default_factory=dict)  # table -> its GX Data Docs page (a file)
 
     @property
     def critical_failures(self) -> list[CheckResult]:
@@ -76,6 +84,7 @@ class HealthReport:
             "checked_at": self.checked_at,
             "passed": self.passed,
             "checks": [asdict(c) for c in self.checks],
+            "data_docs": self.data_docs,
         }
 
     @classmethod
@@ -85,10 +94,11 @@ class HealthReport:
             as_of_date=data["as_of_date"],
             checked_at=data["checked_at"],
             checks=[CheckResult(**c) for c in data["checks"]],
+            data_docs=data.get("data_docs", {}),
         )
 
 
-def _threshold(kwargs: dict) -> str:
+def _threshold(check: str, kwargs: dict) -> str:
     """What the check allows, in words: its bounds, and how many rows may miss them."""
     if "min_value" in kwargs and "column" not in kwargs:
         return f"at least {kwargs['min_value']} rows"
@@ -99,6 +109,10 @@ def _threshold(kwargs: dict) -> str:
         bounds = f"values of at least {low}"
     elif high is not None:
         bounds = f"values of at most {high}"
+    elif "value_set" in kwargs:
+        values = list(kwargs["value_set"])
+        shown = ", ".join(map(str, values)) if len(values) <= 8 else f"{len(values)} listed values"
+        bounds = f"values {'not ' if '_not_be_in_set' in check else ''}among {shown}"
     else:
         bounds = ""
     mostly = kwargs.get("mostly", 1)
@@ -141,36 +155,67 @@ def _to_check(table: str, result: object, frame_ids: list[str]) -> CheckResult:
         element_count=res.get("element_count", res.get("observed_value")),
         unexpected_count=unexpected,
         unexpected_percent=_clean(res.get("unexpected_percent")),
-        threshold=_threshold(kwargs),
+        threshold=_threshold(config.type, kwargs),
         example_ids=examples,
         error=error,
+        advice=str((config.meta or {}).get("advice", "")),
     )
 
 
-def read_frames(db_path: Path, tables: dict[str, CheckedTable], as_of: date) -> dict:
-    """Each checked table (expectations/checks.yml) as a DataFrame, read with a read-only connection."""
+def read_frames(db_path: Path, tables: dict[str, CheckedTable], as_of: date, gx_root: Path) -> dict:
+    """Each checked table (expectations/checks.yml) as a DataFrame, read with a read-only connection.
+
+    The queries may also read ``source_schema``: the raw streams' fields against the config's
+    ``source_schema`` section (see ar_radar.source_schema).
+    """
     with duckdb.connect(str(db_path), read_only=True) as con:
+        schema_config = load_config(gx_root).get("source_schema") or {}
+        con.register("source_schema", source_schema.compare(con, schema_config))
         return {
             name: con.sql(table.query.replace("{as_of_date}", as_of.isoformat())).df() for name, table in tables.items()
         }
 
 
+def _data_docs_pages(context: object, results: dict[str, object]) -> dict[str, str]:
+    """Render this run's validation results into the Data Docs site; table -> the page's file path.
+
+    Data Docs are a courtesy for the reader: if rendering fails the gate's verdict still stands.
+    """
+    try:
+        context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=list(results.values()))
+        pages = {}
+        for table, identifier in results.items():
+            [site] = context.get_docs_sites_urls(resource_identifier=identifier, site_name=DATA_DOCS_SITE)
+            pages[table] = unquote(urlparse(site["site_url"]).path)
+        return pages
+    except Exception:  # noqa: BLE001 - any GX rendering failure; logged with its traceback
+        log.warning("could not build the Data Docs pages for this run", exc_info=True)
+        return {}
+
+
 def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthReport:
-    """Run every committed validation definition against its table."""
+    """Run every table's committed checkpoint against its DataFrame, as one GX run named after run_id."""
     import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="file", context_root_dir=str(gx_root))
+    gx_run = RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
     checks: list[CheckResult] = []
+    result_ids = {}
     tables = checked_tables(gx_root)
-    for name, frame in read_frames(db_path, tables, as_of).items():
+    for name, frame in read_frames(db_path, tables, as_of, gx_root).items():
         id_column = tables[name].example_id
-        definition = context.validation_definitions.get(name)
-        outcome = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+        outcome = context.checkpoints.get(name).run(batch_parameters={"dataframe": frame}, run_id=gx_run)
+        [(result_ids[name], result)] = outcome.run_results.items()
         ids = frame[id_column].astype(str).tolist() if id_column in frame else []
-        checks.extend(_to_check(name, r, ids) for r in outcome.results)
+        checks.extend(_to_check(name, r, ids) for r in result.results)
     report = HealthReport(
-        run_id=run_id, as_of_date=as_of.isoformat(), checked_at=datetime.now(UTC).isoformat(), checks=checks
+        run_id=run_id,
+        as_of_date=as_of.isoformat(),
+        checked_at=gx_run.run_time.isoformat(),
+        checks=checks,
+        data_docs=_data_docs_pages(context, result_ids),
     )
     log.info(
         "data health: %d checks, %d critical failures, %d warnings",
@@ -192,6 +237,9 @@ def store_report(db_path: Path, report: HealthReport) -> None:
             run_id VARCHAR, table_name VARCHAR, check_name VARCHAR, column_name VARCHAR, severity VARCHAR,
             success BOOLEAN, element_count BIGINT, unexpected_count BIGINT, unexpected_percent DOUBLE,
             threshold VARCHAR, example_ids JSON, error VARCHAR)""")
+        # Columns added since the first release: an existing history keeps its rows.
+        con.execute("ALTER TABLE ops.data_health_checks ADD COLUMN IF NOT EXISTS advice VARCHAR")
+        con.execute("ALTER TABLE ops.data_health_checks ADD COLUMN IF NOT EXISTS passed_last_at TIMESTAMPTZ")
         con.execute("BEGIN TRANSACTION")
         con.execute("DELETE FROM ops.data_health_checks WHERE run_id = ?", [report.run_id])
         con.execute("DELETE FROM ops.data_health_runs WHERE run_id = ?", [report.run_id])
@@ -207,7 +255,9 @@ def store_report(db_path: Path, report: HealthReport) -> None:
             ],
         )
         con.executemany(
-            "INSERT INTO ops.data_health_checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            """INSERT INTO ops.data_health_checks (run_id, table_name, check_name, column_name, severity, success,
+                   element_count, unexpected_count, unexpected_percent, threshold, example_ids, error, advice,
+                   passed_last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 [
                     report.run_id,
@@ -222,6 +272,8 @@ def store_report(db_path: Path, report: HealthReport) -> None:
                     c.threshold,
                     json.dumps(c.example_ids),
                     c.error,
+                    c.advice,
+                    c.passed_last_at,
                 ]
                 for c in report.checks
             ],
@@ -232,9 +284,129 @@ def store_report(db_path: Path, report: HealthReport) -> None:
 def last_passing_run(db_path: Path, before_run: str) -> str | None:
     """When the gate last passed (for 'since when' in the alert)."""
     with duckdb.connect(str(db_path), read_only=True) as con:
+        if not _has_history(con):
+            return None
         row = con.execute(
-            """SELECT max(checked_at) FROM ops.data_health_runs
-                             WHERE passed AND run_id <> ?""",
-            [before_run],
+            "SELECT max(checked_at) FROM ops.data_health_runs WHERE passed AND run_id <> ?", [before_run]
         ).fetchone()
     return row[0].isoformat() if row and row[0] else None
+
+
+def _has_history(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'data_health_checks'"
+        ).fetchone()[0]
+    )
+
+
+def add_history(db_path: Path, report: HealthReport) -> HealthReport:
+    """Fill in, for each failed check, when that same check last passed in an earlier run."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        if not _has_history(con):
+            return report
+        for check in report.checks:
+            if check.success:
+                continue
+            row = con.execute(
+                """SELECT max(r.checked_at) FROM ops.data_health_checks c JOIN ops.data_health_runs r USING (run_id)
+                   WHERE c.success AND c.run_id <> ? AND c.table_name = ? AND c.check_name = ?
+                     AND c.column_name IS NOT DISTINCT FROM ? AND c.severity = ? AND c.threshold = ?""",
+                [report.run_id, check.table, check.check, check.column, check.severity, check.threshold],
+            ).fetchone()
+            check.passed_last_at = row[0].isoformat() if row and row[0] else None
+    return report
+
+
+class GateNotPassed(RuntimeError):
+    """Scoring was asked to run on data the gate has not passed (in this run)."""
+
+
+def require_passed(db_path: Path, run_id: str) -> HealthReport:
+    """The run's stored report, if the gate passed it; else GateNotPassed saying why.
+
+    Scoring calls this itself rather than trusting the task order alone: a task cleared or run by
+    hand cannot score data the gate stopped or never saw.
+    """
+    report = load_report(db_path, run_id)
+    if report is None:
+        raise GateNotPassed(f"the data-health gate has no result for run {run_id}; nothing is scored")
+    if not report.passed:
+        raise GateNotPassed(
+            f"the data-health gate failed for run {run_id} ({len(report.critical_failures)} critical "
+            "check(s)); nothing is scored and the owners were alerted"
+        )
+    return report
+
+
+def load_report(db_path: Path, run_id: str) -> HealthReport | None:
+    """A stored run's report (ops.data_health_runs / _checks), or None."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        if not _has_history(con):
+            return None
+        run = con.execute(
+            "SELECT as_of_date, checked_at FROM ops.data_health_runs WHERE run_id = ?", [run_id]
+        ).fetchone()
+        if run is None:
+            return None
+        rows = con.execute(
+            """SELECT table_name, check_name, column_name, severity, success, element_count, unexpected_count,
+                      unexpected_percent, threshold, example_ids, error, advice, passed_last_at
+               FROM ops.data_health_checks WHERE run_id = ? ORDER BY rowid""",
+            [run_id],
+        ).fetchall()
+    checks = [
+        CheckResult(
+            *row[:9],
+            example_ids=json.loads(row[9] or "[]"),
+            error=row[10],
+            advice=row[11] or "",
+            passed_last_at=row[12].isoformat() if row[12] else None,
+        )
+        for row in rows
+    ]
+    return HealthReport(run_id, run[0].isoformat(), run[1].isoformat(), checks)
+
+
+def health_summary(db_path: Path, start: date, end: date) -> dict:
+    """How healthy the data was between two dates (inclusive): for the weekly report and trends.
+
+    Per day the newest run counts (a re-run replaces a failed morning). Returns the days checked and
+    passed, and each check that failed at least once with how many days and when last.
+    """
+    empty = {"start": start.isoformat(), "end": end.isoformat(), "days_checked": 0, "days_passed": 0, "failing": []}
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        if not _has_history(con):
+            return empty
+        days = con.execute(
+            """SELECT as_of_date, run_id, passed FROM ops.data_health_runs
+               WHERE as_of_date BETWEEN ? AND ? QUALIFY row_number() OVER (
+                   PARTITION BY as_of_date ORDER BY checked_at DESC) = 1 ORDER BY as_of_date""",
+            [start, end],
+        ).fetchall()
+        failing = con.execute(
+            """SELECT c.table_name, c.column_name, c.check_name, c.severity, count(*) AS days_failed,
+                      max(r.as_of_date) AS last_failed, arg_max(c.unexpected_count, r.as_of_date) AS last_unexpected
+               FROM ops.data_health_checks c JOIN ops.data_health_runs r USING (run_id)
+               WHERE NOT c.success AND c.run_id IN (SELECT unnest(?))
+               GROUP BY ALL ORDER BY c.severity, days_failed DESC, c.table_name""",
+            [[d[1] for d in days]],
+        ).fetchall()
+    return {
+        **empty,
+        "days_checked": len(days),
+        "days_passed": sum(1 for d in days if d[2]),
+        "daily": [{"date": d[0].isoformat(), "passed": d[2]} for d in days],
+        "failing": [
+            {
+                "table": f[0],
+                "column": f[1],
+                "check": f[2],
+                "severity": f[3],
+                "days_failed": f[4],
+                "last_failed": f[5].isoformat(),
+                "last_unexpected_count": f[6],
+            }
+            for f in failing
+        ],
+    }

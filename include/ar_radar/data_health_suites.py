@@ -7,6 +7,7 @@ time (and what reviewers diff). A test fails while they and the config disagree.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class ChecksConfigError(ValueError):
 class CheckedTable:
     query: str
     example_id: str
+    advice: str = ""
 
 
 def load_config(root: Path) -> dict:
@@ -41,12 +43,14 @@ def checked_tables(root: Path) -> dict[str, CheckedTable]:
     return {name: CheckedTable(**spec) for name, spec in load_config(root)["tables"].items()}
 
 
-def _expectation(spec: dict, value_sets: dict[str, list]) -> object:
+def _expectation(spec: dict, value_sets: dict[str, list], advice: str) -> object:
     import great_expectations.expectations as gxe
 
     spec = dict(spec)
     check, severity = spec.pop("check"), spec.pop("severity", "critical")
     spec.pop("table", None)
+    # What to do travels with the expectation (GX meta), so Data Docs show it beside the result too.
+    spec["meta"] = {"advice": " ".join(str(spec.pop("advice", advice)).split())}
     if severity not in SEVERITIES:
         raise ChecksConfigError(f"{check}: severity must be one of {SEVERITIES}, not {severity!r}")
     if isinstance(spec.get("value_set"), str):
@@ -67,23 +71,45 @@ def suite_specs(root: Path) -> dict[str, list]:
 
     config = load_config(root)
     suites: dict[str, list] = {name: [] for name in config["tables"]}
+    advice = {name: " ".join(str(spec.get("advice", "")).split()) for name, spec in config["tables"].items()}
     required = config["required_fields"]
     tiers = (("critical", required["critical_above_percent"]), ("warning", required["warning_above_percent"]))
     for table, fields in required["fields"].items():
         for column in fields:
             for severity, above in tiers:
                 suites[table].append(
-                    gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=1 - above / 100, severity=severity)
+                    gxe.ExpectColumnValuesToNotBeNull(
+                        column=column, mostly=1 - above / 100, severity=severity, meta={"advice": advice[table]}
+                    )
                 )
     for spec in config["checks"]:
         if spec.get("table") not in suites:
             raise ChecksConfigError(f"{spec.get('check')}: table {spec.get('table')!r} is not under `tables:`")
-        suites[spec["table"]].append(_expectation(spec, config.get("value_sets", {})))
+        suites[spec["table"]].append(_expectation(spec, config.get("value_sets", {}), advice[spec["table"]]))
     return suites
 
 
+def expectation_key(expectation: object) -> tuple:
+    """What an expectation checks (not its id): for comparing committed suites with the config."""
+    config = expectation.configuration
+    return (
+        config.type,
+        json.dumps(config.kwargs, sort_keys=True, default=str),
+        str(config.severity.value),
+        json.dumps(config.meta or {}, sort_keys=True),
+    )
+
+
+def _unchanged(context: object, table: str, expectations: list) -> bool:
+    try:
+        committed = context.suites.get(table).expectations
+    except Exception:  # noqa: BLE001 - GX raises several kinds for "no such suite"
+        return False
+    return sorted(map(expectation_key, committed)) == sorted(map(expectation_key, expectations))
+
+
 def bootstrap(root: Path) -> None:
-    """(Re)write the file context: data source, one asset, suite and validation definition per table."""
+    """(Re)write the file context: data source, and per table an asset, suite, validation definition and checkpoint."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -92,7 +118,11 @@ def bootstrap(root: Path) -> None:
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.variables.analytics_enabled = False
     context.variables.save()
-    source = context.data_sources.add_or_update_pandas(DATASOURCE)
+    # Reuse what exists so re-running changes no ids: the committed JSON then diffs only where a check changed.
+    try:
+        source = context.data_sources.get(DATASOURCE)
+    except KeyError:
+        source = context.data_sources.add_pandas(DATASOURCE)
     for table, expectations in suite_specs(root).items():
         try:
             asset = source.get_asset(table)
@@ -102,5 +132,30 @@ def bootstrap(root: Path) -> None:
             batch = asset.get_batch_definition(BATCH_DEFINITION)
         except KeyError:
             batch = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
-        suite = context.suites.add_or_update(gx.ExpectationSuite(name=table, expectations=expectations))
-        context.validation_definitions.add_or_update(gx.ValidationDefinition(name=table, data=batch, suite=suite))
+        if _unchanged(context, table, expectations):
+            # keep its ids, so the committed JSON changes only where a check did
+            definition = context.validation_definitions.get(table)
+        else:
+            suite = context.suites.add_or_update(gx.ExpectationSuite(name=table, expectations=expectations))
+            definition = context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=table, data=batch, suite=suite)
+            )
+        # One checkpoint per table: a DataFrame asset takes its frame as a batch parameter, and a
+        # checkpoint passes the same parameters to all its definitions. Data Docs are built once per
+        # run by the gate (not by a per-checkpoint action that would rebuild the index eight times).
+        if _checkpoint_definition_id(context, table) != definition.id:
+            context.checkpoints.add_or_update(
+                gx.Checkpoint(
+                    name=table,
+                    validation_definitions=[definition],
+                    actions=[],
+                    result_format={"result_format": "SUMMARY"},
+                )
+            )
+
+
+def _checkpoint_definition_id(context: object, name: str) -> str | None:
+    try:
+        return context.checkpoints.get(name).validation_definitions[0].id
+    except Exception:  # noqa: BLE001 - GX raises several kinds for "no such checkpoint"
+        return None

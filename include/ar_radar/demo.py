@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from ar_radar.airflow_env import airflow_cli, airflow_environment
+from ar_radar.data_health import health_summary
 from ar_radar.sandbox.server import Sandbox
 from ar_radar.settings import Settings
 from ar_radar.smtp_sink import SmtpSink
@@ -52,6 +53,11 @@ def run_demo(demo_dir: Path, as_of: date) -> int:
         f"Done. {summary['queued']} invoices queued for action; {summary['overdue_invoices']} overdue "
         f"({summary['overdue_amount_base']:,.2f} in base currency)."
     )
+    health = health_summary(settings.db_path, as_of, as_of)
+    warnings = json.loads(queue_path.read_text())["data_health_warnings"]
+    passed = "passed" if health["days_passed"] else "did not pass"
+    print(f"  data health gate  : {passed}, {len(warnings)} warning(s) (listed in the finance email)")
+    print(f"  GX Data Docs      : {settings.gx_root / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}")
     print(f"  action queue JSON : {queue_path}")
     print(f"  DuckDB warehouse  : {settings.db_path}")
     print(f"  received emails   : {emails_dir}/ ({len(received)} message(s))")

@@ -25,6 +25,9 @@ class Settings:
     smtp_conn_id: str = "smtp_default"
     xero_conn_id: str = "xero_default"
     hubspot_conn_id: str = "hubspot_default"
+    # Where the GX Data Docs site (expectations/uncommitted/data_docs/local_site) is served, if it is:
+    # the alert then links each page; without it the alert attaches the pages of the failed tables.
+    data_docs_url: str | None = None
 
     @property
     def landing_dir(self) -> Path:
@@ -58,4 +61,5 @@ class Settings:
             finance_recipients=_addresses("AR_RADAR_FINANCE_RECIPIENTS", "finance@example.com"),
             owner_recipients=_addresses("AR_RADAR_OWNER_RECIPIENTS", "owners@example.com"),
             email_from=os.environ.get("AR_RADAR_EMAIL_FROM", "AR Radar <ar-radar@example.com>"),
+            data_docs_url=os.environ.get("AR_RADAR_DATA_DOCS_URL") or None,
         )

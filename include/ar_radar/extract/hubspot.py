@@ -58,7 +58,15 @@ STREAMS = (
     HubSpotStream(
         "tickets",
         ("tickets",),
-        ("subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority", "hs_ticket_category"),
+        (
+            "subject",
+            "content",
+            "hs_pipeline",
+            "hs_pipeline_stage",
+            "hs_ticket_priority",
+            "hs_ticket_category",
+            "closed_date",
+        ),
     ),
     HubSpotStream("notes", ("objects", "notes"), ("hs_note_body", "hs_timestamp")),
 )
