@@ -57,7 +57,9 @@ def run_demo(demo_dir: Path, as_of: date) -> int:
     warnings = json.loads(queue_path.read_text())["data_health_warnings"]
     passed = "passed" if health["days_passed"] else "did not pass"
     print(f"  data health gate  : {passed}, {len(warnings)} warning(s) (listed in the finance email)")
-    print(f"  GX Data Docs      : {settings.gx_root / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}")
+    docs = settings.gx_root / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    if docs.exists():  # rendered when a check fails
+        print(f"  GX Data Docs      : {docs}")
     print(f"  action queue JSON : {queue_path}")
     print(f"  DuckDB warehouse  : {settings.db_path}")
     print(f"  received emails   : {emails_dir}/ ({len(received)} message(s))")
