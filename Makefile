@@ -8,12 +8,12 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum 
 
 install: $(STAMP)
 
+# --compile-bytecode: every Airflow task is a fresh process; with PYTHONDONTWRITEBYTECODE set (as on this
+# machine) each would compile Airflow, GX and dbt from source on every import.
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "AR Radar needs Python 3.11, found " + sys.version' 
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
-	# --compile-bytecode: every Airflow task is a fresh process; with PYTHONDONTWRITEBYTECODE set (as here)
-	# it would compile Airflow, GX and dbt from source on each import.
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $(STAMP)

@@ -32,18 +32,19 @@ from warehouse_scale import AS_OF, _settings  # noqa: E402
 
 def child(folder: Path, step: str) -> None:
     from ar_radar import data_health
-    from ar_radar.data_health_suites import checked_tables
+    from ar_radar.data_health_suites import checked_tables, load_config
 
     settings = _settings(folder)
     if step == "read":
         import great_expectations as gx
 
         context = gx.get_context(mode="file", context_root_dir=str(settings.gx_root))
-        tables = checked_tables(settings.gx_root)
+        config = load_config(settings.gx_root)
+        tables = checked_tables(config)
         columns = {n: data_health.checked_columns(context.suites.get(n), t.example_id) for n, t in tables.items()}
     start = time.perf_counter()
     if step == "read":
-        frames = data_health.read_frames(settings.db_path, tables, AS_OF, settings.gx_root, columns)
+        frames = data_health.read_frames(settings.db_path, config, AS_OF, columns)
         outcome = {"rows": sum(len(f) for f in frames.values())}
     else:
         report = data_health.validate(settings.db_path, settings.gx_root, f"bench-{time.time_ns()}", AS_OF)

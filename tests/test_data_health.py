@@ -214,10 +214,13 @@ def test_source_schema_names_missing_retyped_and_new_fields(warehouse, tmp_path)
     )
     assert found.loc["Gone", "status"] == "missing" and "MaybeGone" not in found.index
     assert found.loc["EmailAddress", "status"] == "new" and "ContactStatus" not in found.index
+    config["streams"]["xero_contacts"]["fields"]["Name"] = "text"
     with pytest.raises(source_schema.SourceSchemaConfigError, match="xero_contacts.fields.Name"):
-        config["streams"]["xero_contacts"]["fields"]["Name"] = "text"
         with duckdb.connect(str(db)) as con:
             source_schema.compare(con, config)
+    with pytest.raises(source_schema.SourceSchemaConfigError, match="no raw table raw.xero_bills"):
+        with duckdb.connect(str(db)) as con:
+            source_schema.compare(con, {"streams": {"xero_bills": {"fields": {"BillID": "string"}}}})
 
 
 def test_history_says_since_when_each_check_fails_and_sums_up_a_week(damaged):

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlparse
 import duckdb
 
 from ar_radar import source_schema
-from ar_radar.data_health_suites import CheckedTable, checked_tables, load_config
+from ar_radar.data_health_suites import checked_tables, load_config
 
 log = logging.getLogger(__name__)
 
@@ -185,23 +185,17 @@ def checked_columns(suite: object, example_id: str) -> list[str] | None:
     return list(dict.fromkeys(c for c in columns if c))
 
 
-def read_frames(
-    db_path: Path,
-    tables: dict[str, CheckedTable],
-    as_of: date,
-    gx_root: Path,
-    columns: dict[str, list[str] | None] | None = None,
-) -> dict:
-    """Each checked table (expectations/checks.yml) as a DataFrame, read with a read-only connection.
+def read_frames(db_path: Path, config: dict, as_of: date, columns: dict[str, list[str] | None] | None = None) -> dict:
+    """Each checked table of the checks config as a DataFrame, read with a read-only connection.
 
-    Only the ``columns`` its checks use are read (at a million invoices the whole staging tables took
-    3.7 GiB in pandas). The queries may also read ``source_schema``: the raw streams' fields against
-    the config's ``source_schema`` section (see ar_radar.source_schema).
+    Only the ``columns`` its checks use are read (at a million invoices reading every column made the
+    gate 1.2x slower; BENCHMARKS.md). The queries may also read ``source_schema``: the raw streams'
+    fields against the config's ``source_schema`` section (see ar_radar.source_schema).
     """
     columns = columns or {}
+    tables = checked_tables(config)
     with duckdb.connect(str(db_path), read_only=True) as con:
-        schema_config = load_config(gx_root).get("source_schema") or {}
-        con.register("source_schema", source_schema.compare(con, schema_config))
+        con.register("source_schema", source_schema.compare(con, config.get("source_schema") or {}))
         frames = {}
         for name, table in tables.items():
             query = table.query.replace("{as_of_date}", as_of.isoformat())
@@ -244,9 +238,10 @@ def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthRe
     gx_run = RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
     checks: list[CheckResult] = []
     result_ids = {}
-    tables = checked_tables(gx_root)
+    config = load_config(gx_root)
+    tables = checked_tables(config)
     columns = {name: checked_columns(context.suites.get(name), table.example_id) for name, table in tables.items()}
-    for name, frame in read_frames(db_path, tables, as_of, gx_root, columns).items():
+    for name, frame in read_frames(db_path, config, as_of, columns).items():
         id_column = tables[name].example_id
         outcome = context.checkpoints.get(name).run(batch_parameters={"dataframe": frame}, run_id=gx_run)
         [(result_ids[name], result)] = outcome.run_results.items()

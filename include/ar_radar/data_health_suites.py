@@ -38,9 +38,9 @@ def load_config(root: Path) -> dict:
         raise ChecksConfigError(f"cannot read the data-health checks in {path}: {exc}") from exc
 
 
-def checked_tables(root: Path) -> dict[str, CheckedTable]:
-    """Table (= suite and validation definition name) -> the query the gate validates."""
-    return {name: CheckedTable(**spec) for name, spec in load_config(root)["tables"].items()}
+def checked_tables(config: dict) -> dict[str, CheckedTable]:
+    """Table (= suite, validation definition and checkpoint name) -> the query the gate validates."""
+    return {name: CheckedTable(**spec) for name, spec in config["tables"].items()}
 
 
 def _expectation(spec: dict, value_sets: dict[str, list], advice: str) -> object:

@@ -73,7 +73,15 @@ def compare(con: duckdb.DuckDBPyConnection, config: dict) -> pd.DataFrame:
     """One row per expected or observed field of every configured stream that has records."""
     rows = []
     sample_rows = int(config.get("sample_rows", 20000))
+    raw_tables = {
+        r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'raw'").fetchall()
+    }
     for stream, spec in (config.get("streams") or {}).items():
+        if stream not in raw_tables:
+            raise SourceSchemaConfigError(
+                f"source_schema.streams.{stream}: there is no raw table raw.{stream} (streams are named like "
+                "xero_invoices or hubspot_tickets)"
+            )
         expected = _expected(spec, stream)
         known = set(spec.get("known") or ())
         observed = observe(con, stream, spec.get("root", ""), sample_rows)
