@@ -144,6 +144,62 @@ def gx_bootstrap() -> None:
     click.echo(f"wrote suites, validation definitions and checkpoints under {settings.gx_root}")
 
 
+@main.command()
+@click.option("--csv", "csv_path", required=True, type=click.Path(exists=True, dir_okay=False), help="Invoice history.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--folds", default=5, show_default=True, help="Rolling test windows over the later half of the history.")
+@click.option("--grace-days", default=0, show_default=True, help="Paid more than this many days after due = late.")
+def backtest(csv_path: str, as_json: bool, folds: int, grace_days: int) -> None:
+    """How the payment-risk model would have done on an invoice history CSV.
+
+    Columns: customer_id, invoice_id, invoice_date, due_date (YYYY-MM-DD), amount, paid_date (empty if
+    unpaid); optional: disputed, currency, billing_channel, country. Columns that give the outcome away
+    (days_late, status, ...) are refused.
+    """
+    import json
+
+    from ar_radar.backtest import run_backtest
+    from ar_radar.payment_history import HistoryFormatError, read_history
+
+    try:
+        history, optional = read_history(csv_path)
+        report = run_backtest(history, optional, folds, grace_days)
+    except (HistoryFormatError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    click.echo(
+        f"{report['invoices_scored']:,} paid invoices scored in {folds} rolling windows; "
+        f"{report['late_share']:.1%} paid more than {grace_days} day(s) late"
+    )
+    rows = {"model": report, **report["baselines"], **report["variants"]}
+    click.echo(f"{'':32}{'ROC-AUC':>9}{'PR-AUC':>9}{'Brier':>8}{'MAE days':>10}")
+    for name, m in rows.items():
+        click.echo(f"{name:32}{m['roc_auc']:>9.3f}{m['pr_auc']:>9.3f}{m['brier']:>8.3f}{m['mae_days']:>10.1f}")
+    click.echo("calibration (predicted probability bin: invoices, mean predicted, observed late share)")
+    for row in report["calibration"]:
+        click.echo(f"  {row['bin']}: {row['invoices']:>7,}  {row['mean_predicted']:.3f}  {row['observed_late']:.3f}")
+
+
+@main.command("export-history")
+@click.option("--csv", "csv_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export_history(csv_path: Path) -> None:
+    """Write the warehouse's invoice history (AR_RADAR_DB) in the backtest's CSV format."""
+    import duckdb
+
+    with duckdb.connect(str(Settings.from_env().db_path), read_only=True) as con:
+        con.execute(
+            f"""copy (
+                select tenant_id || ':' || contact_id as customer_id, tenant_id || ':' || invoice_id as invoice_id,
+                       invoice_date, due_date, amount_base as amount, label_paid_on as paid_date,
+                       cast(label_disputed as integer) as disputed, currency_code as currency
+                from marts.invoice_features_history order by invoice_date, invoice_id
+            ) to '{str(csv_path).replace("'", "''")}' (header)"""
+        )
+    click.echo(f"wrote {csv_path}")
+
+
 @main.command("health-history")
 @click.option("--days", default=7, show_default=True, help="How many days back from --until.")
 @click.option("--until", callback=_date, help="Last day (default: today).")
