@@ -4,7 +4,7 @@ import shutil
 
 import duckdb
 import pytest
-from ar_radar.data_health import HealthReport, last_passing_run, store_report, validate
+from ar_radar.data_health import last_passing_run, load_report, store_report, validate
 from ar_radar.warehouse import build_warehouse
 
 from tests.conftest import AS_OF, make_settings
@@ -87,9 +87,8 @@ def test_reports_are_stored_and_round_trip(damaged):
     assert len(report.critical_failures) == 2
     assert checks == len(report.checks)
     assert last_passing_run(settings.db_path, "run-bad") is not None
-    assert (
-        HealthReport.from_dict(report.to_dict()).critical_failures[0].describe()
-        == report.critical_failures[0].describe()
+    assert load_report(settings.db_path, "run-bad").critical_failures[0].describe() == (
+        report.critical_failures[0].describe()
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ar_radar.payment_history import HISTORY_FEATURES, history_features, with_outcomes
+from ar_radar.risk_model import days_to_pay_model, late_model
 
 CATEGORICAL = ("currency", "billing_channel", "country")
 MIN_TRAINING_ROWS = 200
@@ -29,41 +30,6 @@ class Predictions:
     probability: np.ndarray
     days_to_pay: np.ndarray  # observed
     predicted_days: np.ndarray
-
-
-def _model(numeric: list[str], categorical: list[str]):  # noqa: ANN202 - sklearn objects
-    """Logistic regression on a spline basis of each numeric feature (a logistic GAM): each feature gets its
-    own shape (a late-share of 0.9 is not nine times 0.1), and its contribution to the log-odds is still
-    exact and additive, the sum of its own basis terms."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import MissingIndicator, SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, SplineTransformer
-
-    shape = make_pipeline(
-        SimpleImputer(strategy="median", keep_empty_features=True),
-        SplineTransformer(n_knots=5, degree=3, knots="quantile", extrapolation="constant"),
-    )
-    parts = [(f"shape_{c}", shape, [c]) for c in numeric]
-    parts.append(("missing", MissingIndicator(features="all", error_on_new=False), numeric))
-    if categorical:
-        parts.append(("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=20), categorical))
-    return make_pipeline(ColumnTransformer(parts), LogisticRegression(C=0.5, max_iter=3000))
-
-
-def _days_model(numeric: list[str], categorical: list[str]):  # noqa: ANN202
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
-    parts = [("num", "passthrough", numeric)]
-    if categorical:
-        parts.append(("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=20), categorical))
-    return make_pipeline(
-        ColumnTransformer(parts), HistGradientBoostingRegressor(loss="absolute_error", max_iter=100, random_state=0)
-    )
 
 
 def _window_edges(issue_dates: pd.Series, folds: int) -> list[pd.Timestamp]:
@@ -100,9 +66,9 @@ def predict(history: pd.DataFrame, columns: list[str], folds: int = 5, grace_day
         test = paid[(paid["invoice_date"] >= start) & (paid["invoice_date"] < end)]
         if len(train) < MIN_TRAINING_ROWS or train["late_then"].nunique() < 2 or test.empty:
             continue
-        classifier = _model(numeric, categorical).fit(train[numeric + categorical], train["late_then"])
+        classifier = late_model(numeric, categorical).fit(train[numeric + categorical], train["late_then"])
         settled = train[train["paid_date"] < start - pd.Timedelta(days=SETTLED_AFTER_DAYS)]
-        regressor = _days_model(numeric, categorical).fit(settled[numeric + categorical], settled["days_to_pay"])
+        regressor = days_to_pay_model(numeric, categorical).fit(settled[numeric + categorical], settled["days_to_pay"])
         x = test[numeric + categorical]
         late_rate = train["late"].mean()
         mean_late = train["days_late"].mean()

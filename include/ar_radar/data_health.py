@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -76,26 +76,6 @@ class HealthReport:
     @property
     def passed(self) -> bool:
         return not self.critical_failures
-
-    def to_dict(self) -> dict:
-        return {
-            "run_id": self.run_id,
-            "as_of_date": self.as_of_date,
-            "checked_at": self.checked_at,
-            "passed": self.passed,
-            "checks": [asdict(c) for c in self.checks],
-            "data_docs": self.data_docs,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> HealthReport:
-        return cls(
-            run_id=data["run_id"],
-            as_of_date=data["as_of_date"],
-            checked_at=data["checked_at"],
-            checks=[CheckResult(**c) for c in data["checks"]],
-            data_docs=data.get("data_docs", {}),
-        )
 
 
 def _threshold(check: str, kwargs: dict) -> str:
