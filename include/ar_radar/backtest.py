@@ -1,10 +1,10 @@
 """Backtest the payment-risk model on any invoice history, with rolling time-based splits.
 
 For each of ``folds`` consecutive test windows (the later half of the history, cut at equal numbers of
-invoices), the model is trained only on invoices whose outcome was known before the window opened (paid
-before it) and scores the invoices issued inside it; every feature comes from the customer's past
-(ar_radar.payment_history). Predictions of all windows are pooled and scored against two baselines:
-"always on time" and "the customer's own past average".
+invoices), the models (ar_radar.risk_model) are trained only on what was known when the window opened
+(invoices paid before it, or unpaid and already past due) and score the paid invoices issued inside it;
+every feature comes from the customer's past (ar_radar.payment_history). Predictions of all windows are
+pooled and scored against two baselines: "always on time" and "the customer's own past average".
 """
 
 from __future__ import annotations
