@@ -58,3 +58,16 @@ def test_health_history_prints_the_week(tmp_path):
     assert "freshness.hours_since_last_load" in text.stdout and "failed on 1 day(s), last 2026-11-19" in text.stdout
     summary = json.loads(_cli("health-history", "--until", "2026-11-20", "--json", env=env).stdout)
     assert (summary["days_checked"], summary["days_passed"]) == (3, 2)
+
+
+def test_export_history_round_trips_through_the_backtest_reader(warehouse, tmp_path):
+    from ar_radar.payment_history import read_history, warehouse_history
+
+    env = {**os.environ, "AR_RADAR_DB": str(warehouse.db_path)}
+    result = _cli("export-history", "--csv", str(tmp_path / "h.csv"), env=env)
+    assert result.returncode == 0, result.stderr
+    exported, optional = read_history(str(tmp_path / "h.csv"))
+    direct, _ = warehouse_history(warehouse.db_path)
+    assert optional == ["disputed", "currency"] and len(exported) == len(direct) > 3000
+    assert exported["disputed"].sum() == direct["disputed"].sum() > 0
+    assert exported["paid_date"].notna().sum() == direct["paid_date"].notna().sum()

@@ -40,7 +40,7 @@ def _window_edges(issue_dates: pd.Series, folds: int) -> list[pd.Timestamp]:
     return edges
 
 
-def _known_at(data: pd.DataFrame, cutoff: pd.Timestamp, grace_days: int) -> pd.DataFrame:
+def known_at(data: pd.DataFrame, cutoff: pd.Timestamp, grace_days: int) -> pd.DataFrame:
     """Invoices issued before cutoff whose lateness was known then, labelled as known then (late_then).
 
     Paid invoices alone would bias training: of the invoices issued just before the cutoff only the quickly
@@ -62,7 +62,7 @@ def predict(history: pd.DataFrame, columns: list[str], folds: int = 5, grace_day
     edges = _window_edges(paid["invoice_date"], folds)
     pooled: dict[str, list] = {"model": [], "always_on_time": [], "customer_past_average": []}
     for start, end in zip(edges[:-1], edges[1:], strict=True):
-        train = _known_at(data, start, grace_days)
+        train = known_at(data, start, grace_days)
         test = paid[(paid["invoice_date"] >= start) & (paid["invoice_date"] < end)]
         if len(train) < MIN_TRAINING_ROWS or train["late_then"].nunique() < 2 or test.empty:
             continue

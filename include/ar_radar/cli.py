@@ -186,18 +186,35 @@ def backtest(csv_path: str, as_json: bool, folds: int, grace_days: int) -> None:
 @click.option("--csv", "csv_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def export_history(csv_path: Path) -> None:
     """Write the warehouse's invoice history (AR_RADAR_DB) in the backtest's CSV format."""
-    import duckdb
+    from ar_radar.payment_history import warehouse_history
 
-    with duckdb.connect(str(Settings.from_env().db_path), read_only=True) as con:
-        con.execute(
-            f"""copy (
-                select tenant_id || ':' || contact_id as customer_id, tenant_id || ':' || invoice_id as invoice_id,
-                       invoice_date, due_date, amount_base as amount, label_paid_on as paid_date,
-                       cast(label_disputed as integer) as disputed, currency_code as currency
-                from marts.invoice_features_history order by invoice_date, invoice_id
-            ) to '{str(csv_path).replace("'", "''")}' (header)"""
-        )
-    click.echo(f"wrote {csv_path}")
+    history, _ = warehouse_history(Settings.from_env().db_path)
+    for column in ("invoice_date", "due_date", "paid_date"):
+        history[column] = history[column].dt.strftime("%Y-%m-%d")
+    history["disputed"] = history["disputed"].astype(int)
+    history.to_csv(csv_path, index=False)
+    click.echo(f"wrote {len(history):,} invoices to {csv_path}")
+
+
+@main.command("train-model")
+@click.option("--as-of", callback=_date, help="Train on what was known at the start of this day (default: today).")
+def train_model(as_of: date | None) -> None:
+    """Train the payment-risk model on the warehouse's history, backtest it, and record it (models.risk_models)."""
+    from ar_radar.model_registry import choose, train
+    from ar_radar.payment_history import warehouse_history
+
+    settings = Settings.from_env()
+    history, optional = warehouse_history(settings.db_path)
+    try:
+        record = train(history, optional, as_of or date.today(), settings.db_path, settings.data_dir / "models")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    m = record.metrics
+    click.echo(
+        f"trained {record.version} on {record.invoices:,} invoices: backtest ROC-AUC {m['roc_auc']:.3f}, "
+        f"Brier {m['brier']:.3f}, MAE {m['mae_days']:.1f} days"
+    )
+    click.echo(f"in use: {choose(settings.db_path).version}")
 
 
 @main.command("health-history")

@@ -80,12 +80,34 @@ def read_history(path: str) -> tuple[pd.DataFrame, list[str]]:
     optional = [c for c in OPTIONAL if c in frame.columns]
     for column in optional:
         if column == "disputed":
-            typed[column] = frame[column].str.strip().str.lower().isin(("1", "true", "yes", "y", "t")).astype(float)
+            typed[column] = (
+                frame[column].str.strip().str.lower().isin(("1", "1.0", "true", "yes", "y", "t")).astype(float)
+            )
         else:
             typed[column] = frame[column].str.strip().replace("", "unknown")
     if typed["invoice_id"].duplicated().any():
         raise HistoryFormatError(f"{path}: invoice_id repeats; each invoice must appear once")
     return typed, optional
+
+
+def warehouse_history(db_path: str) -> tuple[pd.DataFrame, list[str]]:
+    """The warehouse's sales invoices (marts.invoice_features_history) in read_history's shape.
+
+    Customers and invoices are prefixed with their organisation (ids are only unique within one);
+    amounts are in the base currency; disputed = a dispute ticket was ever raised on the invoice.
+    """
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        frame = con.sql(
+            """select tenant_id || ':' || contact_id as customer_id, tenant_id || ':' || invoice_id as invoice_id,
+                      invoice_date, due_date, cast(amount_base as double) as amount, label_paid_on as paid_date,
+                      cast(label_disputed as double) as disputed, coalesce(currency_code, 'unknown') as currency
+               from marts.invoice_features_history order by invoice_date, invoice_id"""
+        ).df()
+    for column in ("invoice_date", "due_date", "paid_date"):
+        frame[column] = pd.to_datetime(frame[column])
+    return frame, ["disputed", "currency"]
 
 
 def with_outcomes(history: pd.DataFrame, grace_days: int = 0) -> pd.DataFrame:

@@ -1,0 +1,42 @@
+"""Models are trained on what was known, kept with their backtest metrics, and a worse retrain is not used."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import duckdb
+import joblib
+from ar_radar.model_registry import choose, not_worse, train
+from ar_radar.payment_history import read_history
+
+from tests.test_backtest import write_history
+
+
+def test_train_records_a_model_and_choose_skips_a_worse_retrain(tmp_path):
+    path = tmp_path / "history.csv"
+    write_history(path, customers=60)
+    history, optional = read_history(str(path))
+    db, models = tmp_path / "ar.duckdb", tmp_path / "models"
+
+    first = train(history, optional, date(2026, 6, 1), db, models)
+    assert first.metrics["roc_auc"] > first.metrics["baselines"]["always_on_time"]["roc_auc"]  # 0.5
+    assert "customer_past_average" in first.metrics["baselines"]
+    saved = joblib.load(first.path)
+    future = history["invoice_date"] >= "2026-06-01"
+    assert len(saved["reference"]) > 0 and saved["numeric"][-1] == "disputed"
+    # trained on the past only: nothing issued on or after the training date is in its reference data
+    assert first.invoices < len(history) - future.sum() + 1
+    assert choose(db).version == first.version
+
+    second = train(history, optional, date(2026, 9, 1), db, models)
+    assert choose(db).version == second.version or not not_worse(second.metrics, first.metrics)
+    with duckdb.connect(str(db)) as con:  # a retrain that backtests worse is kept but not chosen
+        worse = dict(second.metrics, roc_auc=second.metrics["roc_auc"] - 0.2)
+        con.execute(
+            "insert into models.risk_models values ('gam-worse', now(), '2026-10-01', 1, ?, 'none')",
+            [json.dumps(worse)],
+        )
+        versions = con.execute("select count(*) from models.risk_models").fetchone()[0]
+    assert versions == 3
+    assert choose(db).version in (first.version, second.version)
