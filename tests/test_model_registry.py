@@ -25,8 +25,11 @@ def test_train_records_a_model_and_choose_skips_a_worse_retrain(tmp_path):
     saved = joblib.load(first.path)
     future = history["invoice_date"] >= "2026-06-01"
     assert len(saved["reference"]) > 0 and saved["numeric"][-1] == "disputed"
-    # trained on the past only: nothing issued on or after the training date is in its reference data
-    assert first.invoices < len(history) - future.sum() + 1
+    # trained on the past only: invoices issued before the training date, outcomes known by then
+    assert first.invoices <= len(history) - future.sum()
+    paid_by_then = (history["paid_date"] < "2026-06-01").sum()
+    assert 0 < first.metrics["invoices_scored"] <= paid_by_then  # a payment after the date is not an outcome
+    assert saved["late"].n_features_in_ == len(saved["numeric"]) + len(saved["categorical"])
     assert choose(db).version == first.version
 
     second = train(history, optional, date(2026, 9, 1), db, models)

@@ -47,7 +47,9 @@ def train(history: pd.DataFrame, optional: list[str], as_of: date, db_path: Path
     import joblib
 
     cutoff = pd.Timestamp(as_of)
+    # As of the cutoff: later invoices do not exist yet, later payments have not happened.
     known = history[history["invoice_date"] < cutoff]
+    known = known.assign(paid_date=known["paid_date"].where(known["paid_date"] < cutoff))
     pooled = backtest.predict(known, optional)  # the recipe's track record, rolling windows
     data = pd.concat([with_outcomes(known), history_features(known)], axis=1)
     numeric = list(HISTORY_FEATURES) + [c for c in optional if c not in backtest.CATEGORICAL]
