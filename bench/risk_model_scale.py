@@ -50,15 +50,15 @@ def synthetic_history(invoices: int, open_invoices: int, seed: int = 7) -> pd.Da
 
 
 def child(invoices: int, open_invoices: int) -> None:
-    from ar_radar.payment_history import HISTORY_FEATURES, history_features, with_outcomes
+    from ar_radar.backtest import feature_columns, features_frame
     from ar_radar.risk_model import contributions, days_to_pay_model, late_model, top_factors
 
     history = synthetic_history(invoices, open_invoices)
     timings = {}
     start = time.perf_counter()
-    data = pd.concat([with_outcomes(history), history_features(history)], axis=1)
+    data = features_frame(history)
     timings["features"] = time.perf_counter() - start
-    numeric = [*HISTORY_FEATURES, "disputed"]
+    numeric, _ = feature_columns(["disputed"])
     paid, unpaid = data[data["paid_date"].notna()], data[data["paid_date"].isna()]
     start = time.perf_counter()
     classifier = late_model(numeric, []).fit(paid[numeric], paid["late"])

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
-from ar_radar.backtest import CATEGORICAL
-from ar_radar.payment_history import HISTORY_FEATURES, history_features, read_history, with_outcomes
+from ar_radar.backtest import feature_columns, features_frame
+from ar_radar.payment_history import read_history
 from ar_radar.risk_model import baseline_log_odds, contributions, late_model, top_factors
 
 from tests.test_backtest import write_history
@@ -17,10 +16,10 @@ def fitted(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "history.csv"
     write_history(path, customers=40)
     history, optional = read_history(str(path))
-    data = pd.concat([with_outcomes(history), history_features(history)], axis=1)
+    data = features_frame(history)
     paid = data[data["paid_date"].notna()].reset_index(drop=True)
-    numeric = [*HISTORY_FEATURES, "disputed"]
-    categorical = [c for c in optional if c in CATEGORICAL]
+    numeric, categorical = feature_columns(optional)
+    assert numeric[-1] == "disputed" and categorical == ["currency"]
     model = late_model(numeric, categorical).fit(paid[numeric + categorical], paid["late"])
     return model, paid[numeric + categorical], paid
 

@@ -10,12 +10,16 @@ pooled and scored against two baselines: "always on time" and "the customer's ow
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ar_radar.payment_history import HISTORY_FEATURES, history_features, with_outcomes
 from ar_radar.risk_model import days_to_pay_model, late_model
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 CATEGORICAL = ("currency", "billing_channel", "country")
 MIN_TRAINING_ROWS = 200
@@ -53,11 +57,40 @@ def known_at(data: pd.DataFrame, cutoff: pd.Timestamp, grace_days: int) -> pd.Da
     return issued.assign(late_then=label)[label.notna()]
 
 
+def features_frame(history: pd.DataFrame, grace_days: int = 0) -> pd.DataFrame:
+    """The history with its outcomes and each invoice's point-in-time features, side by side."""
+    return pd.concat([with_outcomes(history, grace_days), history_features(history, grace_days)], axis=1)
+
+
+def feature_columns(optional: list[str]) -> tuple[list[str], list[str]]:
+    """The model's numeric and categorical inputs, given the optional columns a history has."""
+    return (
+        list(HISTORY_FEATURES) + [c for c in optional if c not in CATEGORICAL],
+        [c for c in optional if c in CATEGORICAL],
+    )
+
+
+def fit(known: pd.DataFrame, cutoff: pd.Timestamp, optional: list[str]) -> tuple[Pipeline, Pipeline]:
+    """The lateness and days-to-pay models, trained on known_at(data, cutoff, ...).
+
+    The days-to-pay model learns only from invoices settled SETTLED_AFTER_DAYS before the cutoff.
+    """
+    numeric, categorical = feature_columns(optional)
+    columns = numeric + categorical
+    settled = known[known["paid_date"] < cutoff - pd.Timedelta(days=SETTLED_AFTER_DAYS)]
+    classifier = late_model(numeric, categorical).fit(known[columns], known["late_then"])
+    regressor = days_to_pay_model(numeric, categorical).fit(settled[columns], settled["days_to_pay"])
+    return classifier, regressor
+
+
 def predict(history: pd.DataFrame, columns: list[str], folds: int = 5, grace_days: int = 0) -> dict[str, Predictions]:
     """Pooled test-window predictions of the model (with `columns` of the optional ones) and baselines."""
-    data = pd.concat([with_outcomes(history, grace_days), history_features(history, grace_days)], axis=1)
-    numeric = list(HISTORY_FEATURES) + [c for c in columns if c not in CATEGORICAL]
-    categorical = [c for c in columns if c in CATEGORICAL]
+    return predict_on(features_frame(history, grace_days), columns, folds, grace_days)
+
+
+def predict_on(data: pd.DataFrame, columns: list[str], folds: int = 5, grace_days: int = 0) -> dict[str, Predictions]:
+    """predict() on a features_frame() already computed."""
+    numeric, categorical = feature_columns(columns)
     paid = data[data["paid_date"].notna()]
     edges = _window_edges(paid["invoice_date"], folds)
     pooled: dict[str, list] = {"model": [], "always_on_time": [], "customer_past_average": []}
@@ -66,9 +99,7 @@ def predict(history: pd.DataFrame, columns: list[str], folds: int = 5, grace_day
         test = paid[(paid["invoice_date"] >= start) & (paid["invoice_date"] < end)]
         if len(train) < MIN_TRAINING_ROWS or train["late_then"].nunique() < 2 or test.empty:
             continue
-        classifier = late_model(numeric, categorical).fit(train[numeric + categorical], train["late_then"])
-        settled = train[train["paid_date"] < start - pd.Timedelta(days=SETTLED_AFTER_DAYS)]
-        regressor = days_to_pay_model(numeric, categorical).fit(settled[numeric + categorical], settled["days_to_pay"])
+        classifier, regressor = fit(train, start, columns)
         x = test[numeric + categorical]
         late_rate = train["late"].mean()
         mean_late = train["days_late"].mean()

@@ -17,8 +17,6 @@ import duckdb
 import pandas as pd
 
 from ar_radar import backtest
-from ar_radar.payment_history import HISTORY_FEATURES, history_features, with_outcomes
-from ar_radar.risk_model import days_to_pay_model, late_model
 
 # A newer model may be this much worse on the backtest and still count as "not worse" (noise between runs).
 ROC_AUC_TOLERANCE = 0.01
@@ -50,20 +48,18 @@ def train(history: pd.DataFrame, optional: list[str], as_of: date, db_path: Path
     # As of the cutoff: later invoices do not exist yet, later payments have not happened.
     known = history[history["invoice_date"] < cutoff]
     known = known.assign(paid_date=known["paid_date"].where(known["paid_date"] < cutoff))
-    pooled = backtest.predict(known, optional)  # the recipe's track record, rolling windows
-    data = pd.concat([with_outcomes(known), history_features(known)], axis=1)
-    numeric = list(HISTORY_FEATURES) + [c for c in optional if c not in backtest.CATEGORICAL]
-    categorical = [c for c in optional if c in backtest.CATEGORICAL]
+    data = backtest.features_frame(known)
+    pooled = backtest.predict_on(data, optional)  # the recipe's track record, rolling windows
     train_late = backtest.known_at(data, cutoff, 0)
-    settled = train_late[train_late["paid_date"] < cutoff - pd.Timedelta(days=backtest.SETTLED_AFTER_DAYS)]
-    columns = numeric + categorical
+    late, days_to_pay = backtest.fit(train_late, cutoff, optional)
+    numeric, categorical = backtest.feature_columns(optional)
     models = {
-        "late": late_model(numeric, categorical).fit(train_late[columns], train_late["late_then"]),
-        "days_to_pay": days_to_pay_model(numeric, categorical).fit(settled[columns], settled["days_to_pay"]),
+        "late": late,
+        "days_to_pay": days_to_pay,
         "numeric": numeric,
         "categorical": categorical,
         # the explanations' reference: contributions are relative to an average training invoice
-        "reference": train_late[columns].sample(min(len(train_late), 20_000), random_state=0),
+        "reference": train_late[numeric + categorical].sample(min(len(train_late), 20_000), random_state=0),
     }
     trained_at = datetime.now(UTC)
     version = f"gam-{as_of.isoformat()}-{trained_at:%H%M%S}"
