@@ -14,9 +14,10 @@ DOC = """
 ### AR Radar daily
 
 Extract Xero (one mapped task per organisation) and HubSpot, in parallel, to landing files
--> load raw into DuckDB -> `dbt build` -> Great Expectations data-health gate -> score open
-invoices -> action queue JSON -> email to finance. When the gate finds a critical problem it
-emails the owners one data-health alert and fails; scoring, the queue and its email are skipped.
+-> load raw into DuckDB -> `dbt build` -> Great Expectations data-health gate -> weekly retrain of
+each organisation's risk model -> score open invoices -> action queue JSON -> email to finance.
+When the gate finds a critical problem it emails the owners one data-health alert and fails;
+training, scoring, the queue and its email are skipped.
 `fail_run_if_a_step_failed` keeps the run red when any step failed.
 See ARCHITECTURE.md for the tables between stages.
 
@@ -121,6 +122,18 @@ def ar_radar_daily():  # noqa: ANN201
     # all_done: runs after a failed gate too, only to see that and skip itself, so the steps after
     # the gate show as skipped rather than upstream_failed.
     @task(trigger_rule="all_done")
+    def train_risk_models() -> list[dict]:
+        """Weekly: a model per organisation with enough history, kept with its backtest metrics."""
+        from ar_radar import daily
+        from ar_radar.data_health import GateNotPassed
+
+        try:
+            return daily.train_models(_settings(), *_run())
+        except GateNotPassed as exc:
+            raise AirflowSkipException(str(exc)) from None
+
+    # all_done: a failed retrain does not stop the day's queue (the models in use stay); a failed gate does.
+    @task(trigger_rule="all_done")
     def score_open_invoices() -> dict:
         from ar_radar import daily
         from ar_radar.data_health import GateNotPassed
@@ -152,11 +165,11 @@ def ar_radar_daily():  # noqa: ANN201
     xero = extract_xero.expand(organisation=organisations)
     hubspot = extract_hubspot()
     load, build, gate = load_raw(), build_warehouse(), check_data_health()
-    score = score_open_invoices()
+    train, score = train_risk_models(), score_open_invoices()
     queue = build_action_queue()
     email = email_action_queue(queue)
-    [xero, hubspot] >> load >> build >> gate >> score >> queue
-    [organisations, xero, hubspot, load, build, gate, score, queue, email] >> fail_run_if_a_step_failed()
+    [xero, hubspot] >> load >> build >> gate >> train >> score >> queue
+    [organisations, xero, hubspot, load, build, gate, train, score, queue, email] >> fail_run_if_a_step_failed()
 
 
 ar_radar_daily()

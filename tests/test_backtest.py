@@ -71,3 +71,13 @@ def test_cli_prints_one_json_object_and_refuses_leakage(history_csv, tmp_path):
     leaky.write_text(history_csv.read_text().replace("currency\n", "currency,status\n", 1))
     refused = subprocess.run([*command[:4], "--csv", str(leaky)], capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "status give the payment outcome away" in refused.stderr
+
+
+def test_features_line_up_with_their_invoices_whatever_the_index(history_csv):
+    from ar_radar.backtest import features_frame
+
+    history, _ = read_history(str(history_csv))
+    subset = history[history["customer_id"].isin(["C1", "C7"])]  # a gappy index, as after a filter
+    gappy = features_frame(subset).set_index("invoice_id")
+    fresh = features_frame(subset.reset_index(drop=True)).set_index("invoice_id")
+    assert gappy.equals(fresh) and gappy["prior_paid"].notna().all()

@@ -109,15 +109,23 @@ def test_healthy_run_emails_the_queue_to_finance(healthy):
     queue = json.loads(attachment.get_content())
     assert queue["as_of_date"] == AS_OF.isoformat()
     assert {i["tenant_id"] for i in queue["items"]} == {c.tenant_id for c in box.companies}
+    # the run trained each organisation's model, and every queued score carries it and its reasons
+    for item in queue["items"]:
+        assert item["model_version"].startswith("gam-") and len(item["risk"]["top_factors"]) == 3
+        assert item["risk"]["basis"].startswith(f"Model {item['model_version']}")
+    assert len({o["model_versions"] for o in queue["organisations"]}) == 2
+    assert 0 < queue["summary"]["expected_cash_in_7_days_base"] < queue["summary"]["expected_cash_in_30_days_base"]
     assert (settings.output_dir / f"action_queue_{AS_OF}.json").exists()
     assert mail.path.suffix == ".eml" and mail.path.exists()
 
 
 def test_rerun_adds_no_rows_and_sends_no_second_email(healthy):
-    _, _, (first, second), _ = healthy
+    _, settings, (first, second), _ = healthy
     assert second.returncode == 0, second.output[-4000:]
     assert len(second.received) == 1  # still the one message from the first run
     assert second.raw_counts == first.raw_counts and first.raw_counts["xero_invoices"] > 3000
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:  # retrained weekly, not per run
+        assert con.execute("select count(*) from models.risk_models").fetchone()[0] == 2
 
 
 def test_no_secret_reaches_logs_or_emails(healthy):
@@ -145,7 +153,7 @@ def test_gate_failure_shows_the_gate_failed_and_the_rest_skipped(broken):
     _, _, [run], _ = broken
     assert run.returncode != 0
     assert run.states["check_data_health"] == "failed"
-    for task in ("score_open_invoices", "build_action_queue", "email_action_queue"):
+    for task in ("train_risk_models", "score_open_invoices", "build_action_queue", "email_action_queue"):
         assert run.states[task] == "skipped", task
     assert run.states["fail_run_if_a_step_failed"] == "failed"  # the run is red, not green-with-skips
     assert "Data-health gate failed" in run.output and "owners alerted" in run.output

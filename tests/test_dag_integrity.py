@@ -38,15 +38,19 @@ def test_daily_dag_shape(dagbag):
         "load_raw",
         "build_warehouse",
         "check_data_health",
+        "train_risk_models",
         "score_open_invoices",
         "build_action_queue",
         "email_action_queue",
         "fail_run_if_a_step_failed",
     }
     gate = dag.get_task("check_data_health")
-    assert gate.downstream_task_ids == {"score_open_invoices", "fail_run_if_a_step_failed"}
-    # after a failed gate, scoring runs only to skip itself: the rest shows skipped, not upstream_failed
+    assert gate.downstream_task_ids == {"train_risk_models", "fail_run_if_a_step_failed"}
+    # after a failed gate, training and scoring run only to skip themselves: the rest shows skipped, not
+    # upstream_failed; after a failed retrain, scoring still runs with the models in use
+    assert dag.get_task("train_risk_models").trigger_rule == "all_done"
     assert dag.get_task("score_open_invoices").trigger_rule == "all_done"
+    assert dag.get_task("score_open_invoices").upstream_task_ids == {"train_risk_models"}
     watcher = dag.get_task("fail_run_if_a_step_failed")
     assert watcher.trigger_rule == "one_failed" and not watcher.downstream_task_ids
     assert watcher.upstream_task_ids == set(dag.task_ids) - {watcher.task_id}

@@ -37,7 +37,8 @@ def test_train_records_a_model_and_choose_skips_a_worse_retrain(tmp_path):
     with duckdb.connect(str(db)) as con:  # a retrain that backtests worse is kept but not chosen
         worse = dict(second.metrics, roc_auc=second.metrics["roc_auc"] - 0.2)
         con.execute(
-            "insert into models.risk_models values ('gam-worse', now(), '2026-10-01', 1, ?, 'none')",
+            "insert into models.risk_models (version, trained_at, as_of_date, invoices, metrics, path) "
+            "values ('gam-worse', now(), '2026-10-01', 1, ?, 'none')",
             [json.dumps(worse)],
         )
         versions = con.execute("select count(*) from models.risk_models").fetchone()[0]

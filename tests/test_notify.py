@@ -21,6 +21,7 @@ def _queue(name="Acme <script>alert(1)</script> Ltd"):
             "probability": 0.71,
             "band": "high",
             "top_factors": [{"label": "Paid 7 of 10 past invoices late", "weight": 0.84}],
+            "basis": "Cold start: 57 of this organisation's invoices have a known outcome",
         },
         "predicted_payment": {"date": "2026-12-01", "earliest": "2026-11-25", "latest": "2026-12-07"},
         "next_action": {"label": "Escalate", "reason": "19 days past due with high risk."},
@@ -36,6 +37,8 @@ def _queue(name="Acme <script>alert(1)</script> Ltd"):
             "overdue_amount_base": 1055.13,
             "open_amount_base": 5000.0,
             "by_action": {"escalation": 1},
+            "expected_cash_in_7_days_base": 812.4,
+            "expected_cash_in_30_days_base": 3120.0,
         },
     }
 
@@ -46,6 +49,8 @@ def test_queue_email_lists_items_with_reasons_and_escapes_crm_text():
     assert "INV-7" in email.html and "Paid 7 of 10 past invoices late: +0.84" in email.html
     assert "<script>" not in email.html and "&lt;script&gt;" in email.html
     assert "a warning line" in email.html and "not a certainty" in email.html
+    assert "812.40</b> within 7 days" in email.html and "3,120.00</b> within 30 days" in email.html
+    assert "rules-v1 prior (cold start)" in email.html and "Cold start: 57 of this organisation" in email.html
 
 
 def _report(page=None):

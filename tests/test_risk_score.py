@@ -1,12 +1,15 @@
-"""The transparent score: probabilities move the right way and every score carries its reasons."""
+"""Scores of open invoices: each organisation's model (or the rules-v1 prior at cold start), with reasons,
+a predicted payment date conditioned on being unpaid today, roll-ups and expected cash."""
 
 import json
 from datetime import date, timedelta
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
-from ar_radar.risk_score import BAND_NOTE, MODEL_VERSION, band, score_frame, score_open_invoices
+from ar_radar import model_registry
+from ar_radar.risk_score import BAND_NOTE, MODEL_VERSION, band, payment_timing, score_frame, score_open_invoices
 
 from tests.conftest import AS_OF
 
@@ -76,7 +79,7 @@ def test_missing_history_is_a_factor_not_a_crash():
             recent_negative_note_count=None,
         )
     )
-    assert "little_history" in scored.loc[0, "top_factors"]
+    assert "Only 0 paid invoices on record" in scored.loc[0, "top_factors"]
 
 
 def test_predicted_payment_date_is_never_in_the_past_and_has_an_interval():
@@ -128,3 +131,98 @@ def test_a_scores_table_from_an_older_version_gains_the_new_column(warehouse, tm
             "select count(*) filter (where collections_bucket is null), count(*) from scoring.invoice_risk_scores"
         ).fetchone()
     assert buckets[0] == 0 and buckets[1] > 0
+
+
+def test_payment_timing_is_conditioned_on_the_invoice_being_unpaid_today():
+    errors = np.repeat(np.arange(-10.0, 31.0), 2)  # the model's backtest errors: observed - predicted days to pay
+    predicted = np.array([30.0, 30.0, 30.0, 30.0])
+    age = np.array([0, 25, 45, 400])  # days since issue, still unpaid
+    t = payment_timing(predicted, age, errors)
+    assert t["median"][0] == 40 and (t["earliest"][0], t["latest"][0]) == (24, 56)  # 10th..90th percentile
+    assert (t["earliest"] >= age + 1).all()  # never before tomorrow
+    assert (t["earliest"] <= t["median"]).all() and (t["median"] <= t["latest"]).all()
+    assert (np.diff(t["median"]) >= 0).all()  # the longer unpaid, the later
+    assert (t["within_7"] <= t["within_30"]).all() and (t["within_30"] <= 1).all()
+    # unpaid at day 45 of a predicted 30: only errors of 15+ remain (32), 16 of them (15..22) within 7 days
+    assert t["within_7"][2] == pytest.approx(16 / 32)
+    assert t["median"][3] == 401  # far past every error: tomorrow, not a date in the past
+
+
+@pytest.fixture(scope="module")
+def trained(warehouse, tmp_path_factory):
+    """A copy of the warehouse whose organisations each have a model (the weekly retrain, run once)."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("trained")
+    db = folder / "db.duckdb"
+    shutil.copy(warehouse.db_path, db)
+    outcomes = model_registry.train_due(db, AS_OF, folder / "models")
+    assert [o["status"] for o in outcomes] == ["trained", "trained"]
+    return db, outcomes
+
+
+def test_each_organisation_is_scored_by_its_own_model_with_reasons(trained, sandbox):
+    db, outcomes = trained
+    scored = score_open_invoices(db, AS_OF)
+    in_use = {o["tenant_id"]: o["in_use"] for o in outcomes}
+    assert scored["model_version"].tolist() == scored["tenant_id"].map(in_use).tolist()
+    assert scored["model_note"].str.startswith("Model gam-").all()
+    for factors in scored["top_factors"].map(json.loads):
+        assert len(factors) == 3 and factors == sorted(factors, key=lambda f: -abs(f["weight"]))
+        assert all(f["label"] and f["factor"] for f in factors)
+    assert (scored["predicted_payment_earliest"] > AS_OF).all()
+    assert (scored["predicted_payment_earliest"] <= scored["predicted_payment_date"]).all()
+    assert (scored["predicted_payment_date"] <= scored["predicted_payment_latest"]).all()
+    # the generator's chronic late payers score above its reliable ones (its ground truth, not our output)
+    profile = {c.contact_id: c.profile for company in sandbox.companies for c in company.customers}
+    mean = scored.groupby(scored["contact_id"].map(profile))["risk_probability"].mean()
+    assert mean["chronic"] > mean["reliable"] + 0.3
+
+
+def test_customer_rollup_and_cash_forecast_add_up_to_the_invoices(trained):
+    db, _ = trained
+    scored = score_open_invoices(db, AS_OF)
+    with duckdb.connect(str(db), read_only=True) as con:
+        customers = con.sql("select * from scoring.customer_risk where as_of_date = '2026-11-20'").df()
+        forecast = con.sql("select * from scoring.cash_forecast where as_of_date = '2026-11-20'").df()
+    expected_7 = (scored["paid_within_7d"] * scored["amount_due_base"].astype(float)).sum()
+    assert forecast["expected_cash_7d_base"].sum() == pytest.approx(expected_7, abs=0.05)
+    assert customers["expected_cash_30d_base"].sum() == pytest.approx(forecast["expected_cash_30d_base"].sum(), 0.01)
+    assert (forecast["expected_cash_7d_base"] < forecast["expected_cash_30d_base"]).all()
+    assert (forecast["expected_cash_30d_base"] < forecast["open_amount_base"].astype(float)).all()
+    assert customers["open_invoices"].sum() == len(scored)
+
+
+def test_an_organisation_with_too_little_history_is_scored_by_the_prior_and_says_so(warehouse, tmp_path):
+    import shutil
+
+    db = tmp_path / "db.duckdb"
+    shutil.copy(warehouse.db_path, db)
+    with duckdb.connect(str(db)) as con:  # a young organisation: its 150 newest invoices only
+        small = con.execute("select min(tenant_id) from marts.invoice_features_history").fetchone()[0]
+        con.execute(
+            """delete from marts.invoice_features_history where tenant_id = ? and invoice_id not in (
+                 select invoice_id from marts.invoice_features_history where tenant_id = ?
+                 order by invoice_date desc limit 150)""",
+            [small, small],
+        )
+    outcomes = {o["tenant_id"]: o for o in model_registry.train_due(db, AS_OF, tmp_path / "models")}
+    assert outcomes[small]["status"].startswith("cold start") and outcomes[small]["in_use"] is None
+    scored = score_open_invoices(db, AS_OF)
+    young = scored[scored["tenant_id"] == small]
+    assert len(young) and (young["model_version"] == MODEL_VERSION).all()
+    assert young["model_note"].str.startswith("Cold start:").all()
+    assert young["model_note"].str.contains("scored by the rules-v1 prior").all()
+    assert (scored.loc[scored["tenant_id"] != small, "model_version"].str.startswith("gam-")).all()
+
+
+def test_the_weekly_retrain_trains_again_only_after_a_week(trained):
+    db, first = trained
+    same_week = model_registry.train_due(db, AS_OF + timedelta(days=6), db.parent / "models")
+    assert all(o["status"].startswith("current") for o in same_week)
+    assert [o["in_use"] for o in same_week] == [o["in_use"] for o in first]
+    week_later = model_registry.train_due(db, AS_OF + timedelta(days=7), db.parent / "models")
+    assert [o["status"] for o in week_later] == ["trained", "trained"]
+    for new, old in zip(week_later, first, strict=True):  # the newer one scores unless it backtests worse
+        better = model_registry.not_worse(new["metrics"], old["metrics"])
+        assert new["in_use"] == (new["version"] if better else old["in_use"])

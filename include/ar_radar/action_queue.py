@@ -46,6 +46,25 @@ def next_best_action(row: dict) -> tuple[str, str] | None:
     return None
 
 
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, as_of: date) -> list[dict]:
+    cursor = con.execute(sql, [as_of])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def _customer_rollup(row: dict | None) -> dict:
+    """The customer's whole open position (all its open invoices, queued or not)."""
+    if row is None:
+        return {}
+    return {
+        "open_invoices": int(row["open_invoices"]),
+        "open_amount_base": float(row["open_amount_base"]),
+        "overdue_amount_base": float(row["overdue_amount_base"]),
+        "expected_late_amount_base": float(row["expected_late_amount_base"]),
+        "risk_band": row["risk_band"],
+    }
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
@@ -53,14 +72,16 @@ def _iso(value: Any) -> str | None:
 def build_action_queue(db_path: Path, as_of: date, warnings: list[str] | None = None) -> dict:
     """The queue for ``as_of`` as a JSON-ready dict."""
     with duckdb.connect(str(db_path), read_only=True) as con:
-        cursor = con.execute(
-            """
-            SELECT * FROM scoring.invoice_risk_scores WHERE as_of_date = ?
-            ORDER BY tenant_id, invoice_number""",
-            [as_of],
+        scores = _rows(
+            con,
+            "SELECT * FROM scoring.invoice_risk_scores WHERE as_of_date = ? ORDER BY tenant_id, invoice_number",
+            as_of,
         )
-        names = [d[0] for d in cursor.description]
-        scores = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+        customers = {
+            (row["tenant_id"], row["contact_id"]): row
+            for row in _rows(con, "SELECT * FROM scoring.customer_risk WHERE as_of_date = ?", as_of)
+        }
+        organisations = _rows(con, "SELECT * FROM scoring.cash_forecast WHERE as_of_date = ? ORDER BY 2", as_of)
     items = []
     for row in scores:
         decision = next_best_action(row)
@@ -76,6 +97,7 @@ def build_action_queue(db_path: Path, as_of: date, warnings: list[str] | None = 
                     "contact_id": row["contact_id"],
                     "name": row["contact_name"],
                     "hubspot_company_id": row["hubspot_company_id"],
+                    **_customer_rollup(customers.get((row["tenant_id"], row["contact_id"]))),
                 },
                 "currency_code": row["currency_code"],
                 "amount_due": float(row["amount_due"]),
@@ -89,11 +111,14 @@ def build_action_queue(db_path: Path, as_of: date, warnings: list[str] | None = 
                     "band": row["risk_band"],
                     "band_note": "probability indicator, not a certainty",
                     "top_factors": json.loads(row["top_factors"]),
+                    "basis": row["model_note"],
                 },
                 "predicted_payment": {
                     "date": _iso(row["predicted_payment_date"]),
                     "earliest": _iso(row["predicted_payment_earliest"]),
                     "latest": _iso(row["predicted_payment_latest"]),
+                    "chance_within_7_days": row["paid_within_7d"],
+                    "chance_within_30_days": row["paid_within_30d"],
                 },
                 "next_action": {"code": code, "label": ACTIONS[code][0], "reason": reason},
                 "model_version": row["model_version"],
@@ -114,7 +139,20 @@ def build_action_queue(db_path: Path, as_of: date, warnings: list[str] | None = 
             "overdue_amount_base": round(sum(float(s["amount_due_base"]) for s in overdue), 2),
             "open_amount_base": round(sum(float(s["amount_due_base"]) for s in scores), 2),
             "by_action": {code: sum(1 for i in items if i["next_action"]["code"] == code) for code in ACTIONS},
+            "expected_cash_in_7_days_base": round(sum(float(o["expected_cash_7d_base"]) for o in organisations), 2),
+            "expected_cash_in_30_days_base": round(sum(float(o["expected_cash_30d_base"]) for o in organisations), 2),
         },
+        "organisations": [
+            {
+                "tenant_id": o["tenant_id"],
+                "open_invoices": int(o["open_invoices"]),
+                "open_amount_base": float(o["open_amount_base"]),
+                "expected_cash_in_7_days_base": float(o["expected_cash_7d_base"]),
+                "expected_cash_in_30_days_base": float(o["expected_cash_30d_base"]),
+                "model_versions": o["model_versions"],
+            }
+            for o in organisations
+        ],
         "data_health_warnings": list(warnings or []),
         "items": items,
     }

@@ -58,7 +58,8 @@ def known_at(data: pd.DataFrame, cutoff: pd.Timestamp, grace_days: int) -> pd.Da
 
 
 def features_frame(history: pd.DataFrame, grace_days: int = 0) -> pd.DataFrame:
-    """The history with its outcomes and each invoice's point-in-time features, side by side."""
+    """The history with its outcomes and each invoice's point-in-time features, side by side (index reset)."""
+    history = history.reset_index(drop=True)  # history_features' rows are positional
     return pd.concat([with_outcomes(history, grace_days), history_features(history, grace_days)], axis=1)
 
 

@@ -189,6 +189,7 @@ def export_history(csv_path: Path) -> None:
     from ar_radar.payment_history import warehouse_history
 
     history, _ = warehouse_history(Settings.from_env().db_path)
+    history = history.drop(columns="tenant_id")  # already in the ids; not a column of the CSV format
     for column in ("invoice_date", "due_date", "paid_date"):
         history[column] = history[column].dt.strftime("%Y-%m-%d")
     history["disputed"] = history["disputed"].astype(int)
@@ -199,22 +200,19 @@ def export_history(csv_path: Path) -> None:
 @main.command("train-model")
 @click.option("--as-of", callback=_date, help="Train on what was known at the start of this day (default: today).")
 def train_model(as_of: date | None) -> None:
-    """Train the payment-risk model on the warehouse's history, backtest it, and record it (models.risk_models)."""
-    from ar_radar.model_registry import choose, train
-    from ar_radar.payment_history import warehouse_history
+    """Train each organisation's payment-risk model on the warehouse's history now (the DAG does it weekly),
+    backtest it, and record it (models.risk_models)."""
+    from ar_radar.model_registry import train_due
 
     settings = Settings.from_env()
-    history, optional = warehouse_history(settings.db_path)
-    try:
-        record = train(history, optional, as_of or date.today(), settings.db_path, settings.data_dir / "models")
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    m = record.metrics
-    click.echo(
-        f"trained {record.version} on {record.invoices:,} invoices: backtest ROC-AUC {m['roc_auc']:.3f}, "
-        f"Brier {m['brier']:.3f}, MAE {m['mae_days']:.1f} days"
-    )
-    click.echo(f"in use: {choose(settings.db_path).version}")
+    for outcome in train_due(settings.db_path, as_of or date.today(), settings.model_dir, force=True):
+        click.echo(f"{outcome['tenant_id']}: {outcome['status']}")
+        if m := outcome.get("metrics"):
+            click.echo(
+                f"  {outcome['version']}: backtest ROC-AUC {m['roc_auc']:.3f}, Brier {m['brier']:.3f}, "
+                f"MAE {m['mae_days']:.1f} days on {m['invoices_scored']:,} invoices"
+            )
+        click.echo(f"  in use: {outcome['in_use'] or 'rules-v1 (cold start)'}")
 
 
 @main.command("health-history")

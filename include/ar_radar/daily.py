@@ -11,7 +11,7 @@ import logging
 from datetime import date
 from pathlib import Path
 
-from ar_radar import action_queue, data_health, notify, raw_store, risk_score, warehouse
+from ar_radar import action_queue, data_health, model_registry, notify, raw_store, risk_score, warehouse
 from ar_radar.connections import ApiConnection
 from ar_radar.extract import xero
 from ar_radar.extract.hubspot import extract_hubspot
@@ -100,11 +100,26 @@ def send_data_health_alert(settings: Settings, report: data_health.HealthReport)
     return {"sent": sent, "subject": email.subject, "failures": [c.describe() for c in report.critical_failures]}
 
 
+def train_models(settings: Settings, run_id: str, as_of: date) -> list[dict]:
+    """The weekly retrain, only if the gate passed this run (else data_health.GateNotPassed): each organisation
+    whose newest model is a week old (or that has none) gets one trained on its own invoices, if it has enough
+    history; scoring then uses its newest model that is not worse than the one before."""
+    data_health.require_passed(settings.db_path, run_id)
+    outcomes = model_registry.train_due(settings.db_path, as_of, settings.model_dir)
+    for outcome in outcomes:
+        log.info("risk model %s: %s; in use: %s", outcome["tenant_id"], outcome["status"], outcome["in_use"])
+    return [{k: v for k, v in o.items() if k != "metrics"} for o in outcomes]
+
+
 def score(settings: Settings, run_id: str, as_of: date) -> dict:
     """Score open invoices, only if the gate passed this run (else data_health.GateNotPassed)."""
     data_health.require_passed(settings.db_path, run_id)
     scored = risk_score.score_open_invoices(settings.db_path, as_of)
-    return {"scored": len(scored), "by_band": scored["risk_band"].value_counts().to_dict()}
+    return {
+        "scored": len(scored),
+        "by_band": scored["risk_band"].value_counts().to_dict(),
+        "by_model": scored["model_version"].value_counts().to_dict(),
+    }
 
 
 def build_queue(settings: Settings, run_id: str, as_of: date) -> str:

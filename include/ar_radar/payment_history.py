@@ -91,7 +91,7 @@ def read_history(path: str) -> tuple[pd.DataFrame, list[str]]:
 
 
 def warehouse_history(db_path: str) -> tuple[pd.DataFrame, list[str]]:
-    """The warehouse's sales invoices (marts.invoice_features_history) in read_history's shape.
+    """The warehouse's sales invoices (marts.invoice_features_history) in read_history's shape, plus tenant_id.
 
     Customers and invoices are prefixed with their organisation (ids are only unique within one);
     amounts are in the base currency; disputed = a dispute ticket was ever raised on the invoice.
@@ -100,8 +100,9 @@ def warehouse_history(db_path: str) -> tuple[pd.DataFrame, list[str]]:
 
     with duckdb.connect(str(db_path), read_only=True) as con:
         frame = con.sql(
-            """select tenant_id || ':' || contact_id as customer_id, tenant_id || ':' || invoice_id as invoice_id,
-                      invoice_date, due_date, cast(amount_base as double) as amount, label_paid_on as paid_date,
+            """select tenant_id, tenant_id || ':' || contact_id as customer_id,
+                      tenant_id || ':' || invoice_id as invoice_id, invoice_date, due_date,
+                      cast(amount_base as double) as amount, label_paid_on as paid_date,
                       cast(label_disputed as double) as disputed, coalesce(currency_code, 'unknown') as currency
                from marts.invoice_features_history order by invoice_date, invoice_id"""
         ).df()

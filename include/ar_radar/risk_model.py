@@ -135,6 +135,9 @@ def top_factors(parts: pd.DataFrame, rows: pd.DataFrame, n: int = 3) -> list[lis
     names = parts.columns.to_numpy()
     records = rows.to_dict("records")
     return [
-        [{"label": describe(names[j], record), "weight": round(float(values[i, j]), 2)} for j in order[i]]
+        [
+            {"factor": names[j], "label": describe(names[j], record), "weight": round(float(values[i, j]), 2)}
+            for j in order[i]
+        ]
         for i, record in enumerate(records)
     ]

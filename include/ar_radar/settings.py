@@ -43,6 +43,11 @@ class Settings:
         return self.data_dir / "output"
 
     @property
+    def model_dir(self) -> Path:
+        """Trained payment-risk models (joblib), one file per version (models.risk_models lists them)."""
+        return self.data_dir / "models"
+
+    @property
     def dbt_project_dir(self) -> Path:
         return self.home / "dbt_project"
 
