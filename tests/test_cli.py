@@ -71,3 +71,19 @@ def test_export_history_round_trips_through_the_backtest_reader(warehouse, tmp_p
     assert optional == ["disputed", "currency"] and len(exported) == len(direct) > 3000
     assert exported["disputed"].sum() == direct["disputed"].sum() > 0
     assert exported["paid_date"].notna().sum() == direct["paid_date"].notna().sum()
+
+
+def test_train_model_trains_each_organisation_and_says_what_it_measured(warehouse, tmp_path):
+    import shutil
+
+    db = tmp_path / "ar.duckdb"
+    shutil.copy(warehouse.db_path, db)
+    env = {**os.environ, "AR_RADAR_DB": str(db), "AR_RADAR_DATA_DIR": str(tmp_path / "data")}
+    result = _cli("train-model", "--as-of", "2026-11-20", env=env)
+    assert result.returncode == 0, result.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        versions = [v for (v,) in con.execute("select version from models.risk_models order by tenant_id").fetchall()]
+    assert len(versions) == 2 and all((tmp_path / "data" / "models" / f"{v}.joblib").exists() for v in versions)
+    out = result.stdout
+    assert out.count(": trained") == 2 and out.count("backtest ROC-AUC") == 2
+    assert out.count("CRM signals ") == 2 and all(f"in use: {v}" in out for v in versions)

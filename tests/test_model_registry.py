@@ -7,7 +7,8 @@ from datetime import date
 
 import duckdb
 import joblib
-from ar_radar.model_registry import choose, not_worse, train
+import numpy as np
+from ar_radar.model_registry import choose, crm_helps, not_worse, train
 from ar_radar.payment_history import read_history
 
 from tests.test_backtest import write_history
@@ -44,3 +45,27 @@ def test_train_records_a_model_and_choose_skips_a_worse_retrain(tmp_path):
         versions = con.execute("select count(*) from models.risk_models").fetchone()[0]
     assert versions == 3
     assert choose(db).version in (first.version, second.version)
+
+
+def test_crm_helps_needs_a_real_gain_and_no_worse_calibration():
+    base = {"roc_auc": 0.80, "brier": 0.15}
+    assert crm_helps({"roc_auc": 0.81, "brier": 0.149}, base)
+    assert not crm_helps({"roc_auc": 0.801, "brier": 0.149}, base)  # within noise
+    assert not crm_helps({"roc_auc": 0.83, "brier": 0.151}, base)  # ranks better, calibrated worse
+
+
+def test_crm_signals_are_kept_when_they_carry_news_and_left_out_when_noise(tmp_path):
+    path = tmp_path / "history.csv"
+    write_history(path, customers=60)
+    history, _ = read_history(str(path))
+    rng = np.random.default_rng(0)
+    db, models = tmp_path / "ar.duckdb", tmp_path / "models"
+    # dispute tickets in the CRM say which invoices will be paid late; nothing else in this history does
+    news = history.assign(crm_dispute_mentions=history["disputed"]).drop(columns="disputed")
+    kept = train(news, ["currency", "crm_dispute_mentions"], date(2026, 6, 1), db, models)
+    assert kept.metrics["crm_signals"]["kept"] and "crm_dispute_mentions" in joblib.load(kept.path)["numeric"]
+    noise = history.assign(crm_tone=rng.uniform(-1, 1, len(history)))
+    dropped = train(noise, ["disputed", "currency", "crm_tone"], date(2026, 6, 1), db, models)
+    report = dropped.metrics["crm_signals"]
+    assert not report["kept"] and "crm_tone" not in joblib.load(dropped.path)["numeric"]
+    assert dropped.metrics["roc_auc"] == report["without"]["roc_auc"]

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from ar_radar import model_registry
+from ar_radar.crm_signals import CRM_FEATURES
 from ar_radar.risk_score import BAND_NOTE, MODEL_VERSION, band, payment_timing, score_frame, score_open_invoices
 
 from tests.conftest import AS_OF
@@ -177,6 +178,24 @@ def test_each_organisation_is_scored_by_its_own_model_with_reasons(trained, sand
     profile = {c.contact_id: c.profile for company in sandbox.companies for c in company.customers}
     mean = scored.groupby(scored["contact_id"].map(profile))["risk_probability"].mean()
     assert mean["chronic"] > mean["reliable"] + 0.3
+
+
+def test_crm_signals_are_measured_and_kept_only_where_they_help(trained):
+    import joblib
+
+    db, outcomes = trained
+    for outcome in outcomes:
+        crm = outcome["metrics"]["crm_signals"]
+        assert crm["columns"] == list(CRM_FEATURES)
+        assert crm["kept"] == model_registry.crm_helps(crm["with"], crm["without"])
+        used = crm["with"] if crm["kept"] else crm["without"]
+        assert outcome["metrics"]["roc_auc"] == used["roc_auc"]  # the model's track record is the kept recipe's
+        with duckdb.connect(str(db), read_only=True) as con:
+            path = con.execute("select path from models.risk_models where version = ?", [outcome["version"]])
+            bundle = joblib.load(path.fetchone()[0])
+        assert set(CRM_FEATURES) & set(bundle["numeric"]) == (set(CRM_FEATURES) if crm["kept"] else set())
+    scored = score_open_invoices(db, AS_OF)
+    assert scored["model_note"].str.contains(r"CRM signals (?:used|left out) \(ROC-AUC [+-]\d\.\d{3} with them\)").all()
 
 
 def test_customer_rollup_and_cash_forecast_add_up_to_the_invoices(trained):

@@ -186,10 +186,12 @@ def backtest(csv_path: str, as_json: bool, folds: int, grace_days: int) -> None:
 @click.option("--csv", "csv_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def export_history(csv_path: Path) -> None:
     """Write the warehouse's invoice history (AR_RADAR_DB) in the backtest's CSV format."""
+    from ar_radar.crm_signals import CRM_FEATURES
     from ar_radar.payment_history import warehouse_history
 
     history, _ = warehouse_history(Settings.from_env().db_path)
-    history = history.drop(columns="tenant_id")  # already in the ids; not a column of the CSV format
+    # tenant_id is already in the ids; CRM signals are not columns of the CSV format
+    history = history.drop(columns=["tenant_id", *CRM_FEATURES])
     for column in ("invoice_date", "due_date", "paid_date"):
         history[column] = history[column].dt.strftime("%Y-%m-%d")
     history["disputed"] = history["disputed"].astype(int)
@@ -212,6 +214,12 @@ def train_model(as_of: date | None) -> None:
                 f"  {outcome['version']}: backtest ROC-AUC {m['roc_auc']:.3f}, Brier {m['brier']:.3f}, "
                 f"MAE {m['mae_days']:.1f} days on {m['invoices_scored']:,} invoices"
             )
+            if crm := m.get("crm_signals"):
+                click.echo(
+                    f"  CRM signals {'kept' if crm['kept'] else 'left out'}: ROC-AUC {crm['with']['roc_auc']:.3f} "
+                    f"with them, {crm['without']['roc_auc']:.3f} without; Brier {crm['with']['brier']:.3f} "
+                    f"with, {crm['without']['brier']:.3f} without"
+                )
         click.echo(f"  in use: {outcome['in_use'] or 'rules-v1 (cold start)'}")
 
 

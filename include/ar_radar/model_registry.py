@@ -4,7 +4,9 @@
 backtests the same recipe (rolling windows), saves both models (joblib, under the data directory) and
 records a row in ``models.risk_models``. ``choose`` returns the newest model that is not worse than the
 one before it: a retrain on a bad week of data does not replace a good model. ``train_due`` is the weekly
-retrain: one model per organisation, trained on that organisation's own invoices.
+retrain: one model per organisation, trained on that organisation's own invoices. CRM signals
+(``crm_signals``) are backtested with and without; the model keeps them only if they help (``crm_helps``),
+and its metrics record both.
 
 Cold start: an organisation gets its own model only when its history can be backtested, i.e. at least
 ``backtest.MIN_TRAINING_ROWS`` invoices with a known outcome before the first test window (the median paid
@@ -25,11 +27,14 @@ import numpy as np
 import pandas as pd
 
 from ar_radar import backtest
+from ar_radar.crm_signals import CRM_FEATURES
 
 # A newer model may be this much worse on the backtest and still count as "not worse" (noise between runs).
 ROC_AUC_TOLERANCE = 0.01
 BRIER_TOLERANCE = 0.005
 RETRAIN_EVERY_DAYS = 7
+# The least ROC-AUC gain for which CRM signals are worth their columns (below it the gain is noise).
+CRM_MIN_GAIN = 0.002
 
 
 class NotEnoughHistory(ValueError):
@@ -80,6 +85,16 @@ def train(
         raise NotEnoughHistory(
             f"{len(train_late):,} invoices with a known outcome (paid, or unpaid past due) before {as_of}: {exc}"
         ) from None
+    crm = [c for c in optional if c in CRM_FEATURES]
+    crm_report = None
+    if crm:  # CRM signals stay in the model only if its backtest shows they help
+        without_crm = [c for c in optional if c not in CRM_FEATURES]
+        pooled_without = backtest.predict_on(data, without_crm)
+        with_scores, without_scores = backtest.scores(pooled["model"]), backtest.scores(pooled_without["model"])
+        kept = crm_helps(with_scores, without_scores)
+        crm_report = {"columns": crm, "kept": kept, "with": with_scores, "without": without_scores}
+        if not kept:
+            optional, pooled = without_crm, pooled_without
     late, days_to_pay = backtest.fit(train_late, cutoff, optional)
     numeric, categorical = backtest.feature_columns(optional)
     models = {
@@ -103,6 +118,7 @@ def train(
         "baselines": {name: backtest.scores(p) for name, p in pooled.items() if name != "model"},
         "invoices_scored": len(pooled["model"].late),
         "calibration": backtest.calibration_table(pooled["model"].late, pooled["model"].probability),
+        "crm_signals": crm_report,
     }
     record = ModelRecord(
         version, tenant_id, trained_at.isoformat(), as_of.isoformat(), len(train_late), metrics, str(path)
@@ -115,6 +131,12 @@ def train(
             [version, tenant_id, trained_at, as_of, len(train_late), json.dumps(metrics), str(path)],
         )
     return record
+
+
+def crm_helps(with_crm: dict, without_crm: dict) -> bool:
+    """CRM signals are kept when the backtest with them ranks better by at least CRM_MIN_GAIN ROC-AUC and is
+    no worse calibrated (Brier): a column that only adds noise is left out."""
+    return with_crm["roc_auc"] >= without_crm["roc_auc"] + CRM_MIN_GAIN and with_crm["brier"] <= without_crm["brier"]
 
 
 def not_worse(newer: dict, older: dict) -> bool:

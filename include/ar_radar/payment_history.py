@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ar_radar import crm_signals
+
 REQUIRED = ("customer_id", "invoice_id", "invoice_date", "due_date", "amount", "paid_date")
 OPTIONAL = ("disputed", "currency", "billing_channel", "country")
 # Columns that give the outcome away: refused, not silently dropped, so nobody believes a leaky score.
@@ -91,7 +93,8 @@ def read_history(path: str) -> tuple[pd.DataFrame, list[str]]:
 
 
 def warehouse_history(db_path: str) -> tuple[pd.DataFrame, list[str]]:
-    """The warehouse's sales invoices (marts.invoice_features_history) in read_history's shape, plus tenant_id.
+    """The warehouse's sales invoices (marts.invoice_features_history) in read_history's shape, plus tenant_id
+    and each invoice's CRM signals (crm_signals.CRM_FEATURES, as known at issue).
 
     Customers and invoices are prefixed with their organisation (ids are only unique within one);
     amounts are in the base currency; disputed = a dispute ticket was ever raised on the invoice.
@@ -108,7 +111,8 @@ def warehouse_history(db_path: str) -> tuple[pd.DataFrame, list[str]]:
         ).df()
     for column in ("invoice_date", "due_date", "paid_date"):
         frame[column] = pd.to_datetime(frame[column])
-    return frame, ["disputed", "currency"]
+    frame = pd.concat([frame, crm_signals.signals(frame, crm_signals.warehouse_events(db_path))], axis=1)
+    return frame, ["disputed", "currency", *crm_signals.CRM_FEATURES]
 
 
 def with_outcomes(history: pd.DataFrame, grace_days: int = 0) -> pd.DataFrame:

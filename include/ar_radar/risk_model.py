@@ -97,6 +97,10 @@ def _plural(n: float, word: str) -> str:
     return f"{n:.0f} {word}{'' if round(n) == 1 else 's'}"
 
 
+def _tone_word(value: float) -> str:
+    return "negative" if value <= -0.05 else "positive" if value >= 0.05 else "neutral"
+
+
 def describe(feature: str, row: dict) -> str:
     """A feature's value for one invoice, in words a finance team reads."""
     value = row.get(feature)
@@ -106,6 +110,8 @@ def describe(feature: str, row: dict) -> str:
             return "No paid invoices on record yet"
         paid = row["prior_paid"]
         return f"Paid {value * paid:.0f} of {_plural(paid, 'past invoice')} late"
+    if missing and feature == "crm_tone":
+        return "No CRM notes or tickets in the 180 days before"
     if missing:
         return f"No {feature.replace('_', ' ')} on record"
     words = {
@@ -119,6 +125,11 @@ def describe(feature: str, row: dict) -> str:
         "log_amount": lambda v: f"Invoice amount {np.expm1(v):,.0f}",
         "terms_days": lambda v: f"{v:.0f}-day payment terms",
         "disputed": lambda v: "Disputed" if v else "Not disputed",
+        "crm_tone": lambda v: f"CRM notes and tickets read {_tone_word(v)} ({v:+.2f}, last 180 days)",
+        "crm_negative_count": lambda v: f"{_plural(v, 'negative CRM note')} or ticket(s) in the 180 days before",
+        "crm_dispute_mentions": lambda v: f"{_plural(v, 'CRM note')} or ticket(s) with dispute words (180 days)",
+        "crm_open_tickets": lambda v: f"{_plural(v, 'open HubSpot ticket')} when issued",
+        "crm_recent_deals": lambda v: f"{_plural(v, 'HubSpot deal')} in the 180 days before",
     }
     if feature in words:
         return words[feature](float(value))

@@ -184,11 +184,15 @@ def score_with_model(rows: pd.DataFrame, features: pd.DataFrame, bundle: dict, a
 def _model_note(record: model_registry.ModelRecord) -> str:
     m = record.metrics
     past = m["baselines"]["customer_past_average"]["roc_auc"]
-    return (
+    note = (
         f"Model {record.version}, trained on {record.invoices:,} of this organisation's invoices on "
         f"{record.as_of_date}; backtest ROC-AUC {m['roc_auc']:.2f} (customer's own past average: {past:.2f}), "
         f"days-to-pay error {m['mae_days']:.1f} days"
     )
+    if crm := m.get("crm_signals"):
+        gain = crm["with"]["roc_auc"] - crm["without"]["roc_auc"]
+        note += f"; CRM signals {'used' if crm['kept'] else 'left out'} (ROC-AUC {gain:+.3f} with them)"
+    return note
 
 
 def _cold_start_note(history: pd.DataFrame, as_of: date) -> str:
