@@ -89,6 +89,13 @@ def test_signals_only_see_the_180_days_before_the_issue_day():
     assert later.iloc[0]["crm_negative_count"] == 3
 
 
+def test_no_crm_activity_at_all_gives_empty_signals_not_an_error():
+    invoices = pd.DataFrame({"customer_id": ["a", "b"], "invoice_date": [ISSUED, ISSUED]})
+    none = text_events(_texts().astype({"is_ticket": bool}))
+    got = signals(invoices, none)
+    assert got["crm_tone"].isna().all() and (got.drop(columns="crm_tone") == 0).all().all()
+
+
 def test_the_warehouse_history_carries_crm_signals_from_hubspot(warehouse):
     history, optional = warehouse_history(warehouse.db_path)
     assert set(CRM_FEATURES) <= set(optional) <= set(history.columns)

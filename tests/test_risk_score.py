@@ -245,3 +245,6 @@ def test_the_weekly_retrain_trains_again_only_after_a_week(trained):
     for new, old in zip(week_later, first, strict=True):  # the newer one scores unless it backtests worse
         better = model_registry.not_worse(new["metrics"], old["metrics"])
         assert new["in_use"] == (new["version"] if better else old["in_use"])
+    # re-running the first day never scores with a model trained on what was only known a week later
+    rescored = score_open_invoices(db, AS_OF)
+    assert set(rescored["model_version"]) == {o["in_use"] for o in first}

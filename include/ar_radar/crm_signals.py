@@ -79,7 +79,7 @@ def text_events(texts: pd.DataFrame) -> pd.DataFrame:
             "texts": 1.0,
             "tone_sum": tones,
             "negative": (tones <= NEGATIVE_AT).astype(float),
-            "disputes": texts["text"].fillna("").str.contains(DISPUTE_WORDS).astype(float),
+            "disputes": texts["text"].fillna("").astype(str).str.contains(DISPUTE_WORDS).astype(float),
             "tickets_opened": texts["is_ticket"].astype(float),
         }
     )
@@ -97,12 +97,13 @@ def signals(invoices: pd.DataFrame, events: pd.DataFrame, recent_days: int = REC
     earlier."""
     events = events.reindex(columns=["customer_id", "on", *COUNTS]).fillna({c: 0.0 for c in COUNTS})
     events["on"] = pd.to_datetime(events["on"]).astype("datetime64[ns]")
+    events["customer_id"] = events["customer_id"].astype(str)  # one key dtype, even with no events at all
     daily = events.groupby(["customer_id", "on"], as_index=False)[list(COUNTS)].sum().sort_values("on")
     daily[list(COUNTS)] = daily.groupby("customer_id")[list(COUNTS)].cumsum()
     left = pd.DataFrame(
         {
             "_row": np.arange(len(invoices)),
-            "customer_id": invoices["customer_id"].to_numpy(),
+            "customer_id": invoices["customer_id"].astype(str).to_numpy(),
             "invoice_date": pd.to_datetime(invoices["invoice_date"]).astype("datetime64[ns]").to_numpy(),
         }
     )

@@ -145,11 +145,11 @@ def not_worse(newer: dict, older: dict) -> bool:
     )
 
 
-def _records(con: duckdb.DuckDBPyConnection, tenant_id: str | None) -> list[ModelRecord]:
+def _records(con: duckdb.DuckDBPyConnection, tenant_id: str | None, as_of: date | None) -> list[ModelRecord]:
     rows = con.execute(
         "SELECT version, tenant_id, trained_at, as_of_date, invoices, metrics, path FROM models.risk_models "
-        "WHERE tenant_id IS NOT DISTINCT FROM ? ORDER BY trained_at",
-        [tenant_id],
+        "WHERE tenant_id IS NOT DISTINCT FROM ? AND (? IS NULL OR as_of_date <= ?) ORDER BY as_of_date, trained_at",
+        [tenant_id, as_of, as_of],
     ).fetchall()
     return [
         ModelRecord(version, tenant, trained.isoformat(), as_of.isoformat(), invoices, json.loads(metrics), path)
@@ -157,11 +157,13 @@ def _records(con: duckdb.DuckDBPyConnection, tenant_id: str | None) -> list[Mode
     ]
 
 
-def choose(db_path: Path, tenant_id: str | None = None) -> ModelRecord | None:
-    """The organisation's newest model not worse than the model in use before it; None when none is trained."""
+def choose(db_path: Path, tenant_id: str | None = None, as_of: date | None = None) -> ModelRecord | None:
+    """The organisation's newest model not worse than the model in use before it; None when none is trained.
+    With as_of, only models trained on what was known by then (a re-run of an old day never uses a later model).
+    """
     with duckdb.connect(str(db_path)) as con:
         _ensure(con)
-        records = _records(con, tenant_id)
+        records = _records(con, tenant_id, as_of)
     chosen = None
     for record in records:
         if chosen is None or not_worse(record.metrics, chosen.metrics):
@@ -182,7 +184,8 @@ def train_due(
         newest = {
             tenant: as_of_date
             for tenant, as_of_date in con.execute(
-                "SELECT tenant_id, max(as_of_date) FROM models.risk_models GROUP BY tenant_id"
+                "SELECT tenant_id, max(as_of_date) FROM models.risk_models WHERE as_of_date <= ? GROUP BY tenant_id",
+                [as_of],
             ).fetchall()
         }
     outcomes = []
@@ -197,7 +200,7 @@ def train_due(
                 outcome.update(status="trained", version=record.version, metrics=record.metrics)
             except NotEnoughHistory as exc:
                 outcome["status"] = f"cold start: {exc}"
-        chosen = choose(db_path, tenant_id)
+        chosen = choose(db_path, tenant_id, as_of)
         outcome["in_use"] = chosen.version if chosen else None
         outcomes.append(outcome)
     return outcomes

@@ -216,7 +216,7 @@ def score_all(db_path: Path, frame: pd.DataFrame, as_of: date) -> pd.DataFrame:
     keys = frame["tenant_id"] + ":" + frame["invoice_id"]
     parts = []
     for tenant_id, rows in frame.groupby("tenant_id", sort=True):
-        record = model_registry.choose(db_path, tenant_id)
+        record = model_registry.choose(db_path, tenant_id, as_of)
         has_features = keys[rows.index].isin(features.index)
         if record is not None:
             modelled = rows[has_features.to_numpy()]
