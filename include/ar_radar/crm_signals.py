@@ -26,8 +26,8 @@ import pandas as pd
 
 RECENT_DAYS = 180
 CRM_FEATURES = ("crm_tone", "crm_negative_count", "crm_dispute_mentions", "crm_open_tickets", "crm_recent_deals")
-# VADER's own convention: a compound score at or below -0.05 is negative.
-NEGATIVE_AT = -0.05
+# VADER's own convention: a compound score at or below -0.05 is negative, at or above +0.05 positive.
+NEGATIVE_AT, POSITIVE_AT = -0.05, 0.05
 # Valence (VADER's -4..+4 scale) of words whose meaning in accounts receivable differs from everyday use.
 COLLECTIONS_LEXICON = {
     "overdue": -2.0,
@@ -67,6 +67,11 @@ def tone(texts: pd.Series) -> np.ndarray:
     """Each text's tone: VADER's compound score (-1..+1) with the collections lexicon; 0 for empty text."""
     analyzer = _analyzer()
     return np.array([analyzer.polarity_scores(t)["compound"] if t else 0.0 for t in texts.fillna("")], dtype=float)
+
+
+def tone_word(value: float) -> str:
+    """A tone score in a word, by VADER's thresholds."""
+    return "negative" if value <= NEGATIVE_AT else "positive" if value >= POSITIVE_AT else "neutral"
 
 
 def text_events(texts: pd.DataFrame) -> pd.DataFrame:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ar_radar.crm_signals import RECENT_DAYS, tone_word
+
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
@@ -97,10 +99,6 @@ def _plural(n: float, word: str) -> str:
     return f"{n:.0f} {word}{'' if round(n) == 1 else 's'}"
 
 
-def _tone_word(value: float) -> str:
-    return "negative" if value <= -0.05 else "positive" if value >= 0.05 else "neutral"
-
-
 def describe(feature: str, row: dict) -> str:
     """A feature's value for one invoice, in words a finance team reads."""
     value = row.get(feature)
@@ -111,7 +109,7 @@ def describe(feature: str, row: dict) -> str:
         paid = row["prior_paid"]
         return f"Paid {value * paid:.0f} of {_plural(paid, 'past invoice')} late"
     if missing and feature == "crm_tone":
-        return "No CRM notes or tickets in the 180 days before"
+        return f"No CRM notes or tickets in the {RECENT_DAYS} days before"
     if missing:
         return f"No {feature.replace('_', ' ')} on record"
     words = {
@@ -125,11 +123,15 @@ def describe(feature: str, row: dict) -> str:
         "log_amount": lambda v: f"Invoice amount {np.expm1(v):,.0f}",
         "terms_days": lambda v: f"{v:.0f}-day payment terms",
         "disputed": lambda v: "Disputed" if v else "Not disputed",
-        "crm_tone": lambda v: f"CRM notes and tickets read {_tone_word(v)} ({v:+.2f}, last 180 days)",
-        "crm_negative_count": lambda v: f"{_plural(v, 'negative CRM note')} or ticket(s) in the 180 days before",
-        "crm_dispute_mentions": lambda v: f"{_plural(v, 'CRM note')} or ticket(s) with dispute words (180 days)",
+        "crm_tone": lambda v: f"CRM notes and tickets read {tone_word(v)} ({v:+.2f}, last {RECENT_DAYS} days)",
+        "crm_negative_count": lambda v: (
+            f"{_plural(v, 'negative CRM note')} or ticket(s) in the {RECENT_DAYS} days before"
+        ),
+        "crm_dispute_mentions": lambda v: (
+            f"{_plural(v, 'CRM note')} or ticket(s) with dispute words ({RECENT_DAYS} days)"
+        ),
         "crm_open_tickets": lambda v: f"{_plural(v, 'open HubSpot ticket')} when issued",
-        "crm_recent_deals": lambda v: f"{_plural(v, 'HubSpot deal')} in the 180 days before",
+        "crm_recent_deals": lambda v: f"{_plural(v, 'HubSpot deal')} in the {RECENT_DAYS} days before",
     }
     if feature in words:
         return words[feature](float(value))

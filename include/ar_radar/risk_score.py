@@ -30,6 +30,7 @@ from ar_radar.risk_model import contributions, top_factors
 
 MODEL_VERSION = "rules-v1"  # the cold-start prior
 BAND_NOTE = "probability indicator, not a certainty"
+MEDIUM_AT, HIGH_AT = 0.3, 0.6  # band edges, for invoices (band) and customers (scoring.customer_risk)
 HORIZONS = (7, 30)  # days ahead of the expected cash in
 MIN_TAIL = 20  # errors kept to describe a very old invoice's payment date
 BIAS = -1.6
@@ -88,7 +89,7 @@ WEIGHTS = {
 
 
 def band(probability: float) -> str:
-    return "low" if probability < 0.3 else "medium" if probability < 0.6 else "high"
+    return "low" if probability < MEDIUM_AT else "medium" if probability < HIGH_AT else "high"
 
 
 def _chance_within(earliest: date, latest: date, as_of: date, days: int) -> float:
@@ -292,20 +293,23 @@ def score_open_invoices(db_path: Path, as_of: date) -> pd.DataFrame:
 
 # Per customer and per organisation, every scored day: what is open, how much is likely late, and the cash
 # expected in (each invoice's amount times its chance of payment within 7 / 30 days).
-ROLLUP_VIEWS = """
+ROLLUP_VIEWS = f"""
 CREATE OR REPLACE VIEW scoring.customer_risk AS
-SELECT as_of_date, tenant_id, contact_id, any_value(contact_name) AS contact_name,
-       count(*) AS open_invoices, sum(amount_due_base) AS open_amount_base,
-       coalesce(sum(amount_due_base) FILTER (WHERE days_overdue > 0), 0) AS overdue_amount_base,
-       round(sum(risk_probability * amount_due_base), 2) AS expected_late_amount_base,
-       round(sum(risk_probability * amount_due_base) / nullif(sum(amount_due_base), 0), 4) AS risk_probability,
-       CASE WHEN sum(risk_probability * amount_due_base) / nullif(sum(amount_due_base), 0) >= 0.6 THEN 'high'
-            WHEN sum(risk_probability * amount_due_base) / nullif(sum(amount_due_base), 0) >= 0.3 THEN 'medium'
-            ELSE 'low' END AS risk_band,
-       max(days_overdue) AS max_days_overdue, min(predicted_payment_date) AS next_predicted_payment,
-       round(sum(paid_within_7d * amount_due_base), 2) AS expected_cash_7d_base,
-       round(sum(paid_within_30d * amount_due_base), 2) AS expected_cash_30d_base
-FROM scoring.invoice_risk_scores GROUP BY as_of_date, tenant_id, contact_id;
+SELECT * EXCLUDE (weighted_probability),
+       round(weighted_probability, 4) AS risk_probability,
+       CASE WHEN weighted_probability >= {HIGH_AT} THEN 'high'
+            WHEN weighted_probability >= {MEDIUM_AT} THEN 'medium' ELSE 'low' END AS risk_band
+FROM (
+    SELECT as_of_date, tenant_id, contact_id, any_value(contact_name) AS contact_name,
+           count(*) AS open_invoices, sum(amount_due_base) AS open_amount_base,
+           coalesce(sum(amount_due_base) FILTER (WHERE days_overdue > 0), 0) AS overdue_amount_base,
+           round(sum(risk_probability * amount_due_base), 2) AS expected_late_amount_base,
+           sum(risk_probability * amount_due_base) / nullif(sum(amount_due_base), 0) AS weighted_probability,
+           max(days_overdue) AS max_days_overdue, min(predicted_payment_date) AS next_predicted_payment,
+           round(sum(paid_within_7d * amount_due_base), 2) AS expected_cash_7d_base,
+           round(sum(paid_within_30d * amount_due_base), 2) AS expected_cash_30d_base
+    FROM scoring.invoice_risk_scores GROUP BY as_of_date, tenant_id, contact_id
+);
 
 CREATE OR REPLACE VIEW scoring.cash_forecast AS
 SELECT as_of_date, tenant_id, count(*) AS open_invoices, sum(amount_due_base) AS open_amount_base,
