@@ -20,9 +20,9 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from ar_radar import daily
-from ar_radar.connections import connection_from_env
-from ar_radar.sandbox.server import Sandbox
+from ar_radar.extract.connections import connection_from_env
+from ar_radar.local.sandbox.server import Sandbox
+from ar_radar.pipeline import daily
 from ar_radar.settings import Settings
 
 AS_OF = date(2026, 11, 20)

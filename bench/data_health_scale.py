@@ -31,8 +31,8 @@ from warehouse_scale import AS_OF, _settings  # noqa: E402
 
 
 def child(folder: Path, step: str) -> None:
-    from ar_radar import data_health
-    from ar_radar.data_health_suites import checked_tables, load_config
+    from ar_radar.gate import validate as data_health
+    from ar_radar.gate.suites import checked_tables, load_config
 
     settings = _settings(folder)
     if step == "read":
@@ -83,7 +83,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         shutil.copy(raw, folder / "ar_radar.duckdb")
-        from ar_radar.warehouse import build_warehouse
+        from ar_radar.warehouse.build import build_warehouse
 
         start = time.perf_counter()
         build_warehouse(_settings(folder), AS_OF)

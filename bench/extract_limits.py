@@ -23,12 +23,12 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from ar_radar.connections import ApiConnection
+from ar_radar.extract.connections import ApiConnection
 from ar_radar.extract.hubspot import extract_hubspot
 from ar_radar.extract.rate_limit import SimulatedClock
 from ar_radar.extract.xero import STREAMS, extract_xero
-from ar_radar.sandbox.demo_company import generate_demo_company
-from ar_radar.sandbox.server import Sandbox
+from ar_radar.local.sandbox.demo_company import generate_demo_company
+from ar_radar.local.sandbox.server import Sandbox
 
 AS_OF = date(2026, 11, 20)
 CUSTOMERS_PER_1000_INVOICES = 35  # the generator makes about 28 invoices per customer over two years

@@ -4,8 +4,8 @@
 
 A synthetic history made with numpy (customers with their own lateness habit, a few disputes) and one CRM
 note or ticket per five invoices, then, in a fresh child process per run: point-in-time history features
-for every invoice (ar_radar.payment_history), the tone of every note and ticket and each invoice's CRM
-signals over its 180 days (ar_radar.crm_signals),
+for every invoice (ar_radar.scoring.features), the tone of every note and ticket and each invoice's CRM
+signals over its 180 days (ar_radar.scoring.crm_signals),
 fitting the lateness model (spline logistic regression) and the days-to-pay model on the paid invoices,
 scoring the open ones, and explaining each open invoice (exact contributions, top three factors in words).
 Wall time per step and the child's peak RSS.
@@ -85,9 +85,9 @@ def synthetic_crm_texts(history: pd.DataFrame, per_invoice: float = 0.2, seed: i
 
 
 def child(invoices: int, open_invoices: int) -> None:
-    from ar_radar.backtest import feature_columns, features_frame
-    from ar_radar.crm_signals import signals, text_events
-    from ar_radar.risk_model import contributions, days_to_pay_model, late_model, top_factors
+    from ar_radar.scoring.backtest import feature_columns, features_frame
+    from ar_radar.scoring.crm_signals import signals, text_events
+    from ar_radar.scoring.model import contributions, days_to_pay_model, late_model, top_factors
 
     history = synthetic_history(invoices, open_invoices)
     texts = synthetic_crm_texts(history)

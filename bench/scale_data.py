@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-from ar_radar.raw_store import ensure_raw_schema
+from ar_radar.raw.store import ensure_raw_schema
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def child(method: str, folder: Path, target: Path) -> None:
     settings = _settings(folder)
     start = time.perf_counter()
     if method == "dbt":
-        from ar_radar.warehouse import build_warehouse
+        from ar_radar.warehouse.build import build_warehouse
 
         build_warehouse(settings, AS_OF)
     elif method == "sql":
@@ -100,7 +100,7 @@ def _measure(method: str, raw: Path, work: Path, target: Path) -> dict:
     _fresh_copy(raw, folder)
     if method == "sql":
         # the seeds are part of the warehouse but not of the SQL being timed
-        from ar_radar.warehouse import _invoke
+        from ar_radar.warehouse.build import _invoke
 
         _invoke(_settings(folder), "seed", AS_OF)
     out = subprocess.run(

@@ -34,9 +34,9 @@ def _run() -> tuple[str, object]:
 def _xero_failures(settings: object) -> Iterator[None]:
     """Xero's own failure modes, as Airflow states: a used-up day limit skips (the other organisations go
     on, this one resumes next run); a dead refresh token fails without retrying and tells the owners."""
-    from ar_radar import daily
     from ar_radar.extract.xero import XeroDayLimitReached
     from ar_radar.extract.xero_auth import XeroReconnectRequired
+    from ar_radar.pipeline import daily
 
     try:
         yield
@@ -70,8 +70,8 @@ def _settings():  # noqa: ANN202 - imported lazily to keep DAG parsing fast
 def ar_radar_daily():  # noqa: ANN201
     @task
     def list_xero_organisations() -> list[dict]:
-        from ar_radar import daily
-        from ar_radar.connections import connection_from_airflow
+        from ar_radar.extract.connections import connection_from_airflow
+        from ar_radar.pipeline import daily
 
         settings = _settings()
         with _xero_failures(settings):
@@ -80,8 +80,8 @@ def ar_radar_daily():  # noqa: ANN201
     @task(map_index_template="{{ organisation_name }}")
     def extract_xero(organisation: dict) -> dict:
         """One mapped task per Xero organisation: limits and failures stay per organisation."""
-        from ar_radar import daily
-        from ar_radar.connections import connection_from_airflow
+        from ar_radar.extract.connections import connection_from_airflow
+        from ar_radar.pipeline import daily
 
         get_current_context()["organisation_name"] = organisation.get("tenant_name") or organisation["tenant_id"]
         settings = _settings()
@@ -91,32 +91,33 @@ def ar_radar_daily():  # noqa: ANN201
 
     @task
     def extract_hubspot() -> list[dict]:
-        from ar_radar import daily
-        from ar_radar.connections import connection_from_airflow
+        from ar_radar.extract.connections import connection_from_airflow
+        from ar_radar.pipeline import daily
 
         settings = _settings()
         return daily.extract("hubspot", connection_from_airflow(settings.hubspot_conn_id), settings, _run()[0])
 
     @task(trigger_rule="none_failed_min_one_success")
     def load_raw() -> dict:
-        from ar_radar import daily
+        from ar_radar.pipeline import daily
 
         return daily.load_raw(_settings())
 
     @task
     def build_warehouse() -> dict:
-        from ar_radar import daily
+        from ar_radar.pipeline import daily
 
         return daily.build_warehouse(_settings(), _run()[1])
 
     @task
     def check_data_health() -> dict:
         """The gate: on a critical failure it alerts the owners (one email) and fails, without retrying."""
-        from ar_radar import daily
+        from ar_radar.gate.report import GateNotPassed
+        from ar_radar.pipeline import daily
 
         try:
             return daily.check_data_health(_settings(), *_run())
-        except daily.DataHealthGateFailed as exc:
+        except GateNotPassed as exc:
             raise AirflowFailException(str(exc)) from None
 
     # all_done: runs after a failed gate too, only to see that and skip itself, so the steps after
@@ -124,8 +125,8 @@ def ar_radar_daily():  # noqa: ANN201
     @task(trigger_rule="all_done")
     def train_risk_models() -> list[dict]:
         """Weekly: a model per organisation with enough history, kept with its backtest metrics."""
-        from ar_radar import daily
-        from ar_radar.data_health import GateNotPassed
+        from ar_radar.gate.report import GateNotPassed
+        from ar_radar.pipeline import daily
 
         try:
             return daily.train_models(_settings(), *_run())
@@ -135,8 +136,8 @@ def ar_radar_daily():  # noqa: ANN201
     # all_done: a failed retrain does not stop the day's queue (the models in use stay); a failed gate does.
     @task(trigger_rule="all_done")
     def score_open_invoices() -> dict:
-        from ar_radar import daily
-        from ar_radar.data_health import GateNotPassed
+        from ar_radar.gate.report import GateNotPassed
+        from ar_radar.pipeline import daily
 
         try:
             return daily.score(_settings(), *_run())
@@ -145,13 +146,13 @@ def ar_radar_daily():  # noqa: ANN201
 
     @task
     def build_action_queue() -> str:
-        from ar_radar import daily
+        from ar_radar.pipeline import daily
 
         return daily.build_queue(_settings(), *_run())
 
     @task
     def email_action_queue(queue_path: str) -> dict:
-        from ar_radar import daily
+        from ar_radar.pipeline import daily
 
         return daily.email_queue(_settings(), queue_path)
 

@@ -24,7 +24,7 @@ def make_settings(tmp: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def sandbox():
-    from ar_radar.sandbox.server import Sandbox
+    from ar_radar.local.sandbox.server import Sandbox
 
     with Sandbox(as_of=AS_OF, organisations=2) as box:
         yield box
@@ -41,8 +41,8 @@ def sandbox_env(sandbox, monkeypatch):
 @pytest.fixture(scope="session")
 def warehouse(sandbox, tmp_path_factory):
     """Settings of a DuckDB file holding the sandbox's data, extracted, loaded and built by dbt."""
-    from ar_radar import daily
-    from ar_radar.connections import connection_from_env
+    from ar_radar.extract.connections import connection_from_env
+    from ar_radar.pipeline import daily
 
     settings = make_settings(tmp_path_factory.mktemp("warehouse"))
     saved = dict(os.environ)

@@ -45,7 +45,8 @@ def test_malformed_connection_does_not_echo_its_value(tmp_path):
 def test_health_history_prints_the_week(tmp_path):
     import json
 
-    from ar_radar.data_health import CheckResult, HealthReport, store_report
+    from ar_radar.gate.history import store_report
+    from ar_radar.gate.report import CheckResult, HealthReport
 
     db = tmp_path / "health.duckdb"
     for day, ok in (("2026-11-18", True), ("2026-11-19", False), ("2026-11-20", True)):
@@ -61,7 +62,7 @@ def test_health_history_prints_the_week(tmp_path):
 
 
 def test_export_history_round_trips_through_the_backtest_reader(warehouse, tmp_path):
-    from ar_radar.payment_history import read_history, warehouse_history
+    from ar_radar.scoring.features import read_history, warehouse_history
 
     env = {**os.environ, "AR_RADAR_DB": str(warehouse.db_path)}
     result = _cli("export-history", "--csv", str(tmp_path / "h.csv"), env=env)

@@ -50,7 +50,7 @@ def sandbox(
     hubspot_token: str | None,
 ) -> None:
     """Serve the Xero and HubSpot sandboxes until interrupted; print the connections to use."""
-    from ar_radar.sandbox.server import Sandbox
+    from ar_radar.local.sandbox.server import Sandbox
 
     credentials = {
         k: v
@@ -83,7 +83,7 @@ def sandbox(
 @click.option("--port", default=8025, show_default=True)
 def smtp_sink(folder: Path, port: int) -> None:
     """Run a local SMTP server that writes each received message as an .eml file."""
-    from ar_radar.smtp_sink import SmtpSink
+    from ar_radar.local.smtp_sink import SmtpSink
 
     with SmtpSink(folder, port=port) as sink:
         click.echo(f"SMTP sink on {sink.host}:{sink.port}, writing to {folder}")
@@ -107,8 +107,9 @@ def extract(source: str, db_path: Path) -> None:
 
     Landing files are kept in a ``landing/`` folder beside the DuckDB file.
     """
-    from ar_radar import daily, raw_store
-    from ar_radar.connections import ConnectionConfigError, connection_from_env
+    from ar_radar.extract.connections import ConnectionConfigError, connection_from_env
+    from ar_radar.pipeline import daily
+    from ar_radar.raw import store as raw_store
 
     db_path = db_path.resolve()
     settings = replace(Settings.from_env(), db_path=db_path, data_dir=db_path.parent)
@@ -128,7 +129,7 @@ def extract(source: str, db_path: Path) -> None:
 @click.option("--as-of", callback=_date, help="Run date (default: today).")
 def dbt_docs(as_of: date | None) -> None:
     """Generate dbt's documentation site for the warehouse in AR_RADAR_DB."""
-    from ar_radar.warehouse import generate_docs
+    from ar_radar.warehouse.build import generate_docs
 
     target = generate_docs(Settings.from_env(), as_of or date.today())
     click.echo(f"dbt docs written to {target}; serve with: python -m http.server --directory {target}")
@@ -137,7 +138,7 @@ def dbt_docs(as_of: date | None) -> None:
 @main.command("gx-bootstrap")
 def gx_bootstrap() -> None:
     """Rewrite the committed GX suites, validation definitions and checkpoints from expectations/checks.yml."""
-    from ar_radar.data_health_suites import bootstrap
+    from ar_radar.gate.suites import bootstrap
 
     settings = Settings.from_env()
     bootstrap(settings.gx_root)
@@ -158,8 +159,8 @@ def backtest(csv_path: str, as_json: bool, folds: int, grace_days: int) -> None:
     """
     import json
 
-    from ar_radar.backtest import run_backtest
-    from ar_radar.payment_history import HistoryFormatError, read_history
+    from ar_radar.scoring.backtest import run_backtest
+    from ar_radar.scoring.features import HistoryFormatError, read_history
 
     try:
         history, optional = read_history(csv_path)
@@ -186,8 +187,8 @@ def backtest(csv_path: str, as_json: bool, folds: int, grace_days: int) -> None:
 @click.option("--csv", "csv_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def export_history(csv_path: Path) -> None:
     """Write the warehouse's invoice history (AR_RADAR_DB) in the backtest's CSV format."""
-    from ar_radar.crm_signals import CRM_FEATURES
-    from ar_radar.payment_history import warehouse_history
+    from ar_radar.scoring.crm_signals import CRM_FEATURES
+    from ar_radar.scoring.features import warehouse_history
 
     history, _ = warehouse_history(Settings.from_env().db_path)
     # tenant_id is already in the ids; CRM signals are not columns of the CSV format
@@ -204,7 +205,7 @@ def export_history(csv_path: Path) -> None:
 def train_model(as_of: date | None) -> None:
     """Train each organisation's payment-risk model on the warehouse's history now (the DAG does it weekly),
     backtest it, and record it (models.risk_models)."""
-    from ar_radar.model_registry import train_due
+    from ar_radar.scoring.registry import train_due
 
     settings = Settings.from_env()
     for outcome in train_due(settings.db_path, as_of or date.today(), settings.model_dir, force=True):
@@ -232,7 +233,7 @@ def health_history(days: int, until: date | None, as_json: bool) -> None:
     import json
     from datetime import timedelta
 
-    from ar_radar.data_health import health_summary
+    from ar_radar.gate.history import health_summary
 
     end = until or date.today()
     summary = health_summary(Settings.from_env().db_path, end - timedelta(days=days - 1), end)
@@ -255,6 +256,6 @@ def health_history(days: int, until: date | None, as_json: bool) -> None:
 @click.option("--dir", "demo_dir", type=click.Path(path_type=Path), default=Path(".demo"), show_default=True)
 def demo(as_of: date | None, demo_dir: Path) -> None:
     """Run the daily DAG once on the sandbox with a local SMTP sink; print where the results are."""
-    from ar_radar.demo import run_demo
+    from ar_radar.local.demo import run_demo
 
     sys.exit(run_demo(demo_dir.resolve(), as_of or date.today()))

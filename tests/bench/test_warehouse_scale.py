@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from ar_radar.warehouse import build_warehouse
+from ar_radar.warehouse.build import build_warehouse
 
 from tests.conftest import AS_OF, make_settings
 

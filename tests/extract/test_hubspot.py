@@ -8,10 +8,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ar_radar.connections import ApiConnection, connection_from_env
+from ar_radar.extract.connections import ApiConnection, connection_from_env
 from ar_radar.extract.hubspot import STREAMS, HubSpotExtractError, extract_hubspot
 from ar_radar.extract.rate_limit import SimulatedClock
-from ar_radar.sandbox.server import Sandbox
+from ar_radar.local.sandbox.server import Sandbox
 
 
 def _landed(batch) -> list[dict]:

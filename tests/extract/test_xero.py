@@ -15,14 +15,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from ar_radar.connections import ApiConnection, connection_from_env
 from ar_radar.extract.checkpoints import CheckpointStore
+from ar_radar.extract.connections import ApiConnection, connection_from_env
 from ar_radar.extract.rate_limit import SimulatedClock
 from ar_radar.extract.xero import STREAMS, XeroApi, XeroExtractError, extract_xero
 from ar_radar.extract.xero_auth import XeroAuthError, XeroReconnectRequired
-from ar_radar.raw_store import load_landing
-from ar_radar.sandbox.demo_company import generate_demo_company
-from ar_radar.sandbox.server import Sandbox
+from ar_radar.local.sandbox.demo_company import generate_demo_company
+from ar_radar.local.sandbox.server import Sandbox
+from ar_radar.raw.store import load_landing
 
 AS_OF = date(2026, 11, 20)
 

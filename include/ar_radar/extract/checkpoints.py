@@ -11,7 +11,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from ar_radar.landing import safe_name
+from ar_radar.extract.landing import safe_name
 
 
 class CheckpointStore:

@@ -27,11 +27,11 @@ from pathlib import Path
 import urllib3
 from hubspot import HubSpot
 
-from ar_radar.connections import ApiConnection, ConnectionConfigError
 from ar_radar.extract.checkpoints import CheckpointStore
+from ar_radar.extract.connections import ApiConnection, ConnectionConfigError
 from ar_radar.extract.http_retry import bounded_retry
+from ar_radar.extract.landing import LandingBatch, write_batch
 from ar_radar.extract.rate_limit import Clock, RateLimiter, Window, header_int
-from ar_radar.landing import LandingBatch, write_batch
 
 log = logging.getLogger(__name__)
 

@@ -35,12 +35,12 @@ from xero_python.api_client.oauth2 import OAuth2Token
 from xero_python.exceptions import HTTPStatusException, RateLimitException
 from xero_python.identity import IdentityApi
 
-from ar_radar.connections import ApiConnection
 from ar_radar.extract.checkpoints import CheckpointStore
+from ar_radar.extract.connections import ApiConnection
 from ar_radar.extract.http_retry import pool_manager
+from ar_radar.extract.landing import LandingBatch, write_batch
 from ar_radar.extract.rate_limit import Clock, LimitExhausted, RateLimiter, Window, header_int
 from ar_radar.extract.xero_auth import TokenStore
-from ar_radar.landing import LandingBatch, write_batch
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from xero_python.api_client import ApiClient
 from xero_python.api_client.oauth2 import TokenApi
 from xero_python.exceptions import HTTPStatusException
 
-from ar_radar.connections import ApiConnection, ConnectionConfigError
+from ar_radar.extract.connections import ApiConnection, ConnectionConfigError
 
 XERO_TOKEN_URL = "https://identity.xero.com/connect/token"
 EXPIRY_MARGIN = 120  # refresh this many seconds before the access token expires

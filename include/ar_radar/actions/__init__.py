@@ -1,0 +1,1 @@
+"""Next best actions: the daily action queue."""

@@ -1,0 +1,78 @@
+"""The one way to open the DuckDB warehouse, and the one owner of every table Python writes.
+
+dbt owns the tables it builds (``reference``, ``staging``, ``intermediate``, ``marts``, ``snapshots``);
+``ar_radar.raw.store`` owns ``raw.*`` (one table per stream, made from its list of streams). Every other
+table a stage writes is declared here, once, with the columns added since its first release, so a
+warehouse of an older version is brought up to date in place and keeps its rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ar_radar.threads import task_threads
+
+TABLES: dict[str, str] = {
+    "ops.email_log": """(
+        kind VARCHAR, dedupe_key VARCHAR, subject VARCHAR, recipients VARCHAR, sent_at TIMESTAMPTZ,
+        PRIMARY KEY (kind, dedupe_key))""",
+    "ops.data_health_runs": """(
+        run_id VARCHAR PRIMARY KEY, as_of_date DATE, checked_at TIMESTAMPTZ, passed BOOLEAN,
+        critical_failures INTEGER, warnings INTEGER)""",
+    "ops.data_health_checks": """(
+        run_id VARCHAR, table_name VARCHAR, check_name VARCHAR, column_name VARCHAR, severity VARCHAR,
+        success BOOLEAN, element_count BIGINT, unexpected_count BIGINT, unexpected_percent DOUBLE,
+        threshold VARCHAR, example_ids JSON, error VARCHAR)""",
+    "models.risk_models": """(
+        version VARCHAR PRIMARY KEY, trained_at TIMESTAMPTZ, as_of_date DATE, invoices BIGINT, metrics JSON,
+        path VARCHAR, tenant_id VARCHAR)""",
+    "scoring.invoice_risk_scores": """(
+        as_of_date DATE, tenant_id VARCHAR, invoice_id VARCHAR, invoice_number VARCHAR,
+        contact_id VARCHAR, contact_name VARCHAR, hubspot_company_id VARCHAR, due_date DATE,
+        days_overdue INTEGER, aging_bucket VARCHAR, collections_bucket VARCHAR, currency_code VARCHAR,
+        amount_due DECIMAL(18, 2), amount_due_base DECIMAL(18, 2), risk_probability DOUBLE, risk_band VARCHAR,
+        top_factors JSON, predicted_payment_date DATE, predicted_payment_earliest DATE,
+        predicted_payment_latest DATE, open_dispute_count BIGINT, dispute_ticket_id VARCHAR,
+        model_version VARCHAR, scored_at TIMESTAMPTZ,
+        PRIMARY KEY (as_of_date, tenant_id, invoice_id))""",
+}
+# Columns added after a table's first release: (table, column, type).
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("ops.data_health_checks", "advice", "VARCHAR"),
+    ("ops.data_health_checks", "passed_last_at", "TIMESTAMPTZ"),
+    ("scoring.invoice_risk_scores", "collections_bucket", "VARCHAR"),
+    ("scoring.invoice_risk_scores", "invoice_date", "DATE"),
+    ("scoring.invoice_risk_scores", "model_note", "VARCHAR"),
+    ("scoring.invoice_risk_scores", "paid_within_7d", "DOUBLE"),
+    ("scoring.invoice_risk_scores", "paid_within_30d", "DOUBLE"),
+    ("scoring.invoice_risk_scores", "base_currency", "VARCHAR"),
+)
+
+
+def connect(db_path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse with DuckDB's threads bounded (``ar_radar.threads``).
+
+    read_only is explicit: DuckDB allows one writing process per file, and a reader must say so to open the
+    file while no writer holds it."""
+    return duckdb.connect(str(db_path), read_only=read_only, config={"threads": task_threads()})
+
+
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, name]
+        ).fetchone()[0]
+    )
+
+
+def ensure(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
+    """Create the named tables (of TABLES) if missing and add columns newer than them (a writer's first step)."""
+    for table in tables:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} {TABLES[table]}")
+        for owner, column, kind in ADDED_COLUMNS:
+            if owner == table:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")

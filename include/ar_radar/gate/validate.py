@@ -1,0 +1,193 @@
+"""The data-health gate: validate warehouse tables with Great Expectations before scoring.
+
+GX cannot validate DuckDB through SQL (see ARCHITECTURE.md), so each checked table is read
+read-only into a DataFrame and validated by the committed validation definition of the same
+name. Results are stored in ``ops.data_health_runs`` / ``ops.data_health_checks``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import duckdb
+
+from ar_radar.gate import source_schema
+from ar_radar.gate.report import CheckResult, HealthReport
+from ar_radar.gate.suites import checked_tables, load_config
+
+log = logging.getLogger(__name__)
+
+DATA_DOCS_SITE = "local_site"
+
+
+def _threshold(check: str, kwargs: dict) -> str:
+    """What the check allows, in words: its bounds, and how many rows may miss them."""
+    if "min_value" in kwargs and "column" not in kwargs:
+        return f"at least {kwargs['min_value']} rows"
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is not None and high is not None:
+        bounds = f"values equal to {low}" if low == high else f"values between {low} and {high}"
+    elif low is not None:
+        bounds = f"values of at least {low}"
+    elif high is not None:
+        bounds = f"values of at most {high}"
+    elif "value_set" in kwargs:
+        values = list(kwargs["value_set"])
+        shown = ", ".join(map(str, values)) if len(values) <= 8 else f"{len(values)} listed values"
+        bounds = f"values {'not ' if '_not_be_in_set' in check else ''}among {shown}"
+    else:
+        bounds = ""
+    mostly = kwargs.get("mostly", 1)
+    share = "none" if mostly >= 1 else f"up to {100 * (1 - mostly):.0f}% of rows"
+    return f"{bounds}, failing rows: {share}" if bounds else share
+
+
+def _clean(value: object) -> object:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _to_check(table: str, result: object, frame_ids: list[str]) -> CheckResult:
+    config = result.expectation_config
+    kwargs = dict(config.kwargs)
+    res = result.result or {}
+    column = (
+        kwargs.get("column")
+        or ",".join(kwargs.get("column_list", []))
+        or (f"{kwargs['column_A']}/{kwargs['column_B']}" if "column_A" in kwargs else None)
+    )
+    examples = list(
+        dict.fromkeys(
+            str(frame_ids[i])
+            for i in res.get("partial_unexpected_index_list") or []
+            if isinstance(i, int) and i < len(frame_ids)
+        )
+    )[:5]
+    error = None
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        error = str(result.exception_info.get("exception_message"))[:300]
+    unexpected = res.get("unexpected_count")
+    if config.type == "expect_table_row_count_to_be_between":
+        unexpected = None
+    return CheckResult(
+        table=table,
+        check=config.type,
+        column=column,
+        severity=str(getattr(config.severity, "value", config.severity) or "critical"),
+        success=bool(result.success),
+        element_count=res.get("element_count", res.get("observed_value")),
+        unexpected_count=unexpected,
+        unexpected_percent=_clean(res.get("unexpected_percent")),
+        threshold=_threshold(config.type, kwargs),
+        example_ids=examples,
+        error=error,
+        advice=str((config.meta or {}).get("advice", "")),
+    )
+
+
+# Expectations about the set of columns itself: a table checked by one of these is read whole.
+_WHOLE_TABLE_CHECKS = (
+    "expect_column_to_exist",
+    "expect_table_columns_to_match_set",
+    "expect_table_columns_to_match_ordered_list",
+    "expect_table_column_count_to_equal",
+    "expect_table_column_count_to_be_between",
+)
+
+
+def checked_columns(suite: object, example_id: str) -> list[str] | None:
+    """The columns a suite's expectations name, and the example id; None when it needs every column."""
+    columns = [example_id]
+    for expectation in suite.expectations:
+        config = expectation.configuration
+        if config.type in _WHOLE_TABLE_CHECKS:
+            return None
+        kwargs = config.kwargs
+        columns += [kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B")]
+        columns += list(kwargs.get("column_list") or [])
+    return list(dict.fromkeys(c for c in columns if c))
+
+
+def read_frames(db_path: Path, config: dict, as_of: date, columns: dict[str, list[str] | None] | None = None) -> dict:
+    """Each checked table of the checks config as a DataFrame, read with a read-only connection.
+
+    Only the ``columns`` its checks use are read (at a million invoices reading every column made the
+    gate 1.2x slower; BENCHMARKS.md). The queries may also read ``source_schema``: the raw streams'
+    fields against the config's ``source_schema`` section (see ar_radar.gate.source_schema).
+    """
+    columns = columns or {}
+    tables = checked_tables(config)
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        con.register("source_schema", source_schema.compare(con, config.get("source_schema") or {}))
+        frames = {}
+        for name, table in tables.items():
+            query = table.query.replace("{as_of_date}", as_of.isoformat())
+            if columns.get(name):
+                query = f"select {', '.join(_quoted(c) for c in columns[name])} from ({query})"
+            frames[name] = con.sql(query).df()
+        return frames
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _data_docs_pages(context: object, results: dict[str, object]) -> dict[str, str]:
+    """Render this run's validation results into the Data Docs site; table -> the page's file path.
+
+    Data Docs are a courtesy for the reader: if rendering fails the gate's verdict still stands.
+    """
+    if not results:
+        return {}
+    try:
+        context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=list(results.values()))
+        pages = {}
+        for table, identifier in results.items():
+            [site] = context.get_docs_sites_urls(resource_identifier=identifier, site_name=DATA_DOCS_SITE)
+            pages[table] = unquote(urlparse(site["site_url"]).path)
+        return pages
+    except Exception:  # noqa: BLE001 - any GX rendering failure; logged with its traceback
+        log.warning("could not build the Data Docs pages for this run", exc_info=True)
+        return {}
+
+
+def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthReport:
+    """Run every table's committed checkpoint against its DataFrame, as one GX run named after run_id."""
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    context = gx.get_context(mode="file", context_root_dir=str(gx_root))
+    gx_run = RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
+    checks: list[CheckResult] = []
+    result_ids = {}
+    config = load_config(gx_root)
+    tables = checked_tables(config)
+    columns = {name: checked_columns(context.suites.get(name), table.example_id) for name, table in tables.items()}
+    for name, frame in read_frames(db_path, config, as_of, columns).items():
+        id_column = tables[name].example_id
+        outcome = context.checkpoints.get(name).run(batch_parameters={"dataframe": frame}, run_id=gx_run)
+        [(result_ids[name], result)] = outcome.run_results.items()
+        ids = frame[id_column].astype(str).tolist() if id_column in frame else []
+        checks.extend(_to_check(name, r, ids) for r in result.results)
+    # Data Docs pages are rendered only for tables with a failed check (what the alert attaches): on a clean
+    # day that saves most of the gate's time. Every result is stored, so any page can be rendered later.
+    failed_tables = dict.fromkeys(c.table for c in checks if not c.success)
+    report = HealthReport(
+        run_id=run_id,
+        as_of_date=as_of.isoformat(),
+        checked_at=gx_run.run_time.isoformat(),
+        checks=checks,
+        data_docs=_data_docs_pages(context, {t: result_ids[t] for t in failed_tables}),
+    )
+    log.info(
+        "data health: %d checks, %d critical failures, %d warnings",
+        len(checks),
+        len(report.critical_failures),
+        len(report.warnings),
+    )
+    return report
+

@@ -1,0 +1,1 @@
+"""Emails: what they say (messages, templates) and sending them once (send)."""

@@ -1,0 +1,1 @@
+"""One module per DAG: the functions its tasks call, with Airflow kept out."""

@@ -1,0 +1,142 @@
+"""The daily pipeline's steps, one function each, as the DAG's tasks call them.
+
+Each step takes plain values, returns a small JSON-able summary (for XCom and logs) and keeps
+Airflow out of the pipeline's logic, so every step can be run and tested without a scheduler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from pathlib import Path
+
+from ar_radar.actions import queue as action_queue
+from ar_radar.extract import xero
+from ar_radar.extract.connections import ApiConnection
+from ar_radar.extract.hubspot import extract_hubspot
+from ar_radar.gate import history as gate_history
+from ar_radar.gate import validate as gate
+from ar_radar.gate.report import GateNotPassed, HealthReport
+from ar_radar.notify import messages
+from ar_radar.notify.send import send_once
+from ar_radar.raw import store as raw_store
+from ar_radar.scoring import registry
+from ar_radar.scoring import score as scoring
+from ar_radar.settings import Settings
+from ar_radar.warehouse import build as warehouse
+
+log = logging.getLogger(__name__)
+
+
+def _batches(batches: list) -> list[dict]:
+    return [
+        {"entity": b.entity, "tenant_id": b.tenant_id, "records": b.records, "missing_id": b.missing_id}
+        for b in batches
+    ]
+
+
+def list_xero_organisations(conn: ApiConnection, settings: Settings) -> list[dict]:
+    api = xero.XeroApi(conn, xero.token_store_path(conn, settings.state_dir))
+    return xero.list_tenants(api, conn)
+
+
+def extract_xero_organisation(conn: ApiConnection, settings: Settings, run_id: str, organisation: dict) -> dict:
+    """One organisation (as listed by list_xero_organisations). Raises XeroDayLimitReached (checkpoint
+    saved) when its day limit is used up."""
+    [result] = xero.extract_xero(conn, settings.landing_dir, run_id, settings.state_dir, tenants=[organisation])
+    if result.status == "day_limit":
+        raise xero.XeroDayLimitReached(result.message)
+    return {"tenant_id": result.tenant_id, "calls": result.calls, "streams": _batches(result.batches)}
+
+
+def extract(source: str, conn: ApiConnection, settings: Settings, run_id: str) -> list[dict]:
+    """Every organisation of a source in one go (CLI and tests; the DAG maps Xero per organisation)."""
+    if source == "hubspot":
+        return _batches(extract_hubspot(conn, settings.landing_dir, run_id, settings.state_dir))
+    results = xero.extract_xero(conn, settings.landing_dir, run_id, settings.state_dir)
+    for result in results:
+        if result.status != "complete":
+            log.warning("%s", result.message)
+    return [b for r in results for b in _batches(r.batches)]
+
+
+def send_reconnect_alert(settings: Settings, message: str) -> bool:
+    email = messages.reconnect_alert(message, settings.owner_recipients)
+    return send_once(settings.db_path, email, settings.smtp_conn_id, settings.email_from)
+
+
+def load_raw(settings: Settings) -> dict:
+    """Load every landing file not loaded yet (this run's, and any a failed run left behind)."""
+    results = raw_store.load_landing(settings.db_path, settings.landing_dir)
+    log.info("raw load: %s", {r.table: r.inserted for r in results})
+    return {
+        "files": len(results),
+        "inserted": sum(r.inserted for r in results),
+        "missing_id": sum(r.missing_id for r in results),
+    }
+
+
+def build_warehouse(settings: Settings, as_of: date) -> dict:
+    summary = warehouse.build_warehouse(settings, as_of)
+    return {"passed": summary.passed, "warned": summary.warned, "warnings": list(summary.warnings)}
+
+
+def check_data_health(settings: Settings, run_id: str, as_of: date) -> dict:
+    """Validate, keep the results, and on a critical failure alert the owners (once) and raise
+    GateNotPassed naming the failed checks."""
+    report = gate_history.add_history(
+        settings.db_path, gate.validate(settings.db_path, settings.gx_root, run_id, as_of)
+    )
+    gate_history.store_report(settings.db_path, report)
+    if not report.passed:
+        alert = send_data_health_alert(settings, report)
+        sent = "owners alerted" if alert["sent"] else "owners already alerted for these failures today"
+        raise GateNotPassed(
+            f"Data-health gate failed ({sent}; scoring and the queue are skipped): " + "; ".join(alert["failures"])
+        )
+    return {"passed": True, "checks": len(report.checks), "warnings": [c.describe() for c in report.warnings]}
+
+
+def send_data_health_alert(settings: Settings, report: HealthReport) -> dict:
+    last = gate_history.last_passing_run(settings.db_path, report.run_id)
+    email = messages.data_health_alert(report, settings.owner_recipients, last, settings.data_docs_url)
+    sent = send_once(settings.db_path, email, settings.smtp_conn_id, settings.email_from)
+    return {"sent": sent, "subject": email.subject, "failures": [c.describe() for c in report.critical_failures]}
+
+
+def train_models(settings: Settings, run_id: str, as_of: date) -> list[dict]:
+    """The weekly retrain, only if the gate passed this run (else GateNotPassed): each organisation
+    whose newest model is a week old (or that has none) gets one trained on its own invoices, if it has enough
+    history; scoring then uses its newest model that is not worse than the one before."""
+    gate_history.require_passed(settings.db_path, run_id)
+    outcomes = registry.train_due(settings.db_path, as_of, settings.model_dir)
+    for outcome in outcomes:
+        log.info("risk model %s: %s; in use: %s", outcome["tenant_id"], outcome["status"], outcome["in_use"])
+    return [{k: v for k, v in o.items() if k != "metrics"} for o in outcomes]
+
+
+def score(settings: Settings, run_id: str, as_of: date) -> dict:
+    """Score open invoices, only if the gate passed this run (else GateNotPassed)."""
+    gate_history.require_passed(settings.db_path, run_id)
+    scored = scoring.score_open_invoices(settings.db_path, as_of)
+    return {
+        "scored": len(scored),
+        "by_band": scored["risk_band"].value_counts().to_dict(),
+        "by_model": scored["model_version"].value_counts().to_dict(),
+    }
+
+
+def build_queue(settings: Settings, run_id: str, as_of: date) -> str:
+    """The action queue, with the gate's warnings for this run in its footer."""
+    report = gate_history.require_passed(settings.db_path, run_id)
+    queue = action_queue.build_action_queue(settings.db_path, as_of, [c.describe() for c in report.warnings])
+    return str(action_queue.write_action_queue(queue, settings.output_dir))
+
+
+def email_queue(settings: Settings, queue_path: str) -> dict:
+    path = Path(queue_path)
+    queue = json.loads(path.read_text(encoding="utf-8"))
+    email = messages.queue_email(queue, settings.finance_recipients, path)
+    sent = send_once(settings.db_path, email, settings.smtp_conn_id, settings.email_from)
+    return {"sent": sent, "subject": email.subject, "queued": queue["summary"]["queued"]}

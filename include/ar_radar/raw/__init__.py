@@ -1,0 +1,1 @@
+"""The raw layer: append-only versions of every record the APIs returned."""

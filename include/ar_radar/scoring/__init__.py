@@ -1,0 +1,1 @@
+"""Payment-risk scoring: features from the warehouse, the model, the prior, backtest, registry and scores."""

@@ -1,0 +1,156 @@
+"""The payment-risk model: what it is, and why it gave an invoice its probability.
+
+Lateness: logistic regression on a spline basis of each numeric feature (a logistic GAM), plus one-hot
+categorical columns. Each feature has its own shape, and its contribution to the log-odds is exact and
+additive (the sum of its own basis terms), so ``explain`` can say, for one invoice, which features pushed
+the probability up or down and by how much, relative to an average invoice of the training data.
+Days to pay: gradient boosting with absolute error (the median), on the same features.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ar_radar.scoring.crm_signals import RECENT_DAYS, tone_word
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+
+def late_model(numeric: list[str], categorical: list[str]) -> Pipeline:
+    """Logistic regression on a spline basis of each numeric feature (a logistic GAM): each feature gets its
+    own shape (a late-share of 0.9 is not nine times 0.1), and its contribution to the log-odds is still
+    exact and additive, the sum of its own basis terms."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import MissingIndicator, SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, SplineTransformer
+
+    shape = make_pipeline(
+        SimpleImputer(strategy="median", keep_empty_features=True),
+        SplineTransformer(n_knots=5, degree=3, knots="quantile", extrapolation="constant"),
+    )
+    parts = [(f"shape_{c}", shape, [c]) for c in numeric]
+    parts.append(("missing", MissingIndicator(features="all", error_on_new=False), numeric))
+    if categorical:
+        # no infrequent-category grouping: one output column per category keeps contributions exact
+        parts.append(("cat", OneHotEncoder(handle_unknown="ignore"), categorical))
+    return make_pipeline(ColumnTransformer(parts), LogisticRegression(C=0.5, max_iter=3000))
+
+
+def days_to_pay_model(numeric: list[str], categorical: list[str]) -> Pipeline:
+    """Gradient boosting on the same features, absolute error: the median days to pay."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    parts = [("num", "passthrough", numeric)]
+    if categorical:
+        parts.append(("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=20), categorical))
+    return make_pipeline(
+        ColumnTransformer(parts), HistGradientBoostingRegressor(loss="absolute_error", max_iter=100, random_state=0)
+    )
+
+
+def contributions(model: Pipeline, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Per invoice (row of frame) and feature: its signed contribution to the log-odds of being late,
+    relative to its mean over ``reference`` (the training data). Their row sum plus
+    ``baseline_log_odds(model, reference)`` is exactly the model's log-odds."""
+    transformer, regression = model[0], model[-1]
+    coef = regression.coef_[0]
+
+    def by_feature(data: pd.DataFrame) -> pd.DataFrame:
+        out = {}
+        for name, fitted, columns in transformer.transformers_:
+            if name == "remainder" or fitted == "drop":
+                continue
+            block = fitted.transform(data[columns])
+            block = block.toarray() if hasattr(block, "toarray") else np.asarray(block, dtype=float)
+            weights = coef[transformer.output_indices_[name]]
+            if name.startswith("shape_") or name == "missing":
+                # one output column per feature for "missing"; a spline basis per feature otherwise
+                per_column = np.split(np.arange(block.shape[1]), len(columns))
+                for column, idx in zip(columns, per_column, strict=True):
+                    out[column] = out.get(column, 0) + block[:, idx] @ weights[idx]
+            else:  # one-hot: each categorical column's own block of output columns
+                sizes = [len(c) for c in fitted.categories_]
+                start = 0
+                for column, size in zip(columns, sizes, strict=True):
+                    idx = np.arange(start, start + size)
+                    out[column] = out.get(column, 0) + block[:, idx] @ weights[idx] if size else 0
+                    start += size
+        return pd.DataFrame(out, index=data.index)
+
+    return by_feature(frame) - by_feature(reference).mean()
+
+
+def baseline_log_odds(model: Pipeline, reference: pd.DataFrame) -> float:
+    """The log-odds of an average invoice of the reference data (the intercept the contributions add to)."""
+    full = model.decision_function(reference.iloc[:1])[0]
+    return float(full - contributions(model, reference.iloc[:1], reference).sum(axis=1).iloc[0])
+
+
+def _plural(n: float, word: str) -> str:
+    return f"{n:.0f} {word}{'' if round(n) == 1 else 's'}"
+
+
+def describe(feature: str, row: dict) -> str:
+    """A feature's value for one invoice, in words a finance team reads."""
+    value = row.get(feature)
+    missing = value is None or pd.isna(value)
+    if feature == "prior_late_share":
+        if missing or not row.get("prior_paid"):
+            return "No paid invoices on record yet"
+        paid = row["prior_paid"]
+        return f"Paid {value * paid:.0f} of {_plural(paid, 'past invoice')} late"
+    if missing and feature == "crm_tone":
+        return f"No CRM notes or tickets in the {RECENT_DAYS} days before"
+    if missing:
+        return f"No {feature.replace('_', ' ')} on record"
+    words = {
+        "prior_paid": lambda v: f"{_plural(v, 'invoice')} paid before this one",
+        "prior_avg_days_late": lambda v: f"Pays on average {abs(v):.0f} days {'after' if v >= 0 else 'before'} due",
+        "last3_avg_days_late": lambda v: f"Last 3 payments averaged {abs(v):.0f} days {'late' if v >= 0 else 'early'}",
+        "prior_avg_days_to_pay": lambda v: f"Takes {v:.0f} days to pay on average",
+        "days_since_last_payment": lambda v: f"Last payment {_plural(v, 'day')} before this invoice",
+        "open_at_issue": lambda v: f"{_plural(v, 'other invoice')} open when this one was issued",
+        "amount_vs_customer_avg": lambda v: f"Amount {v:.1f}x the customer's average invoice",
+        "log_amount": lambda v: f"Invoice amount {np.expm1(v):,.0f}",
+        "terms_days": lambda v: f"{v:.0f}-day payment terms",
+        "disputed": lambda v: "Disputed" if v else "Not disputed",
+        "crm_tone": lambda v: f"CRM notes and tickets read {tone_word(v)} ({v:+.2f}, last {RECENT_DAYS} days)",
+        "crm_negative_count": lambda v: (
+            f"{_plural(v, 'negative CRM note')} or ticket(s) in the {RECENT_DAYS} days before"
+        ),
+        "crm_dispute_mentions": lambda v: (
+            f"{_plural(v, 'CRM note')} or ticket(s) with dispute words ({RECENT_DAYS} days)"
+        ),
+        "crm_open_tickets": lambda v: f"{_plural(v, 'open HubSpot ticket')} when issued",
+        "crm_recent_deals": lambda v: f"{_plural(v, 'HubSpot deal')} in the {RECENT_DAYS} days before",
+    }
+    if feature in words:
+        return words[feature](float(value))
+    return f"{feature.replace('_', ' ').capitalize()}: {value}"
+
+
+def top_factors(parts: pd.DataFrame, rows: pd.DataFrame, n: int = 3) -> list[list[dict]]:
+    """Per invoice, the n features that moved its log-odds most, in words with their signed weights.
+
+    parts: contributions() for the invoices; rows: the same invoices' feature values (same order).
+    """
+    values = parts.to_numpy()
+    order = np.argsort(-np.abs(values), axis=1)[:, :n]
+    names = parts.columns.to_numpy()
+    records = rows.to_dict("records")
+    return [
+        [
+            {"factor": names[j], "label": describe(names[j], record), "weight": round(float(values[i, j]), 2)}
+            for j in order[i]
+        ]
+        for i, record in enumerate(records)
+    ]

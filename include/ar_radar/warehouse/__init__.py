@@ -1,0 +1,1 @@
+"""The dbt warehouse: build, unit tests and docs of dbt_project/."""

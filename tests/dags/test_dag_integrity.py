@@ -1,0 +1,59 @@
+"""DagBag integrity: every DAG imports, and every task retries."""
+
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert "ar_radar_daily" in dagbag.dags
+
+
+def test_every_task_has_retries(dagbag):
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            if task.task_id == "fail_run_if_a_step_failed":
+                continue  # its job is to fail; retrying would only delay the run's red state
+            assert task.retries >= 1, f"{dag.dag_id}.{task.task_id} has no retries"
+
+
+def test_daily_dag_shape(dagbag):
+    dag = dagbag.dags["ar_radar_daily"]
+    assert dag.catchup is False and dag.max_active_runs == 1 and dag.doc_md and dag.tags
+    assert dag.timetable.expression == "0 6 * * *"
+    assert set(dag.task_ids) == {
+        "extract_xero",
+        "extract_hubspot",
+        "list_xero_organisations",
+        "load_raw",
+        "build_warehouse",
+        "check_data_health",
+        "train_risk_models",
+        "score_open_invoices",
+        "build_action_queue",
+        "email_action_queue",
+        "fail_run_if_a_step_failed",
+    }
+    gate = dag.get_task("check_data_health")
+    assert gate.downstream_task_ids == {"train_risk_models", "fail_run_if_a_step_failed"}
+    # after a failed gate, training and scoring run only to skip themselves: the rest shows skipped, not
+    # upstream_failed; after a failed retrain, scoring still runs with the models in use
+    assert dag.get_task("train_risk_models").trigger_rule == "all_done"
+    assert dag.get_task("score_open_invoices").trigger_rule == "all_done"
+    assert dag.get_task("score_open_invoices").upstream_task_ids == {"train_risk_models"}
+    watcher = dag.get_task("fail_run_if_a_step_failed")
+    assert watcher.trigger_rule == "one_failed" and not watcher.downstream_task_ids
+    assert watcher.upstream_task_ids == set(dag.task_ids) - {watcher.task_id}
+    assert dag.get_task("load_raw").upstream_task_ids == {"extract_xero", "extract_hubspot"}
+    assert dag.get_task("load_raw").trigger_rule == "none_failed_min_one_success"  # a day-limited org skips
+    assert dag.get_task("list_xero_organisations").downstream_task_ids == {"extract_xero", watcher.task_id}

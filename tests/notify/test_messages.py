@@ -1,0 +1,114 @@
+"""Emails: content, escaping, and sent once through Airflow's SMTP hook to a real SMTP server."""
+
+import json
+
+import pytest
+from ar_radar.gate.report import CheckResult, HealthReport
+from ar_radar.local.smtp_sink import SmtpSink
+from ar_radar.notify.messages import data_health_alert, queue_email
+from ar_radar.notify.send import send_once
+
+
+def _queue(name="Acme <script>alert(1)</script> Ltd"):
+    item = {
+        "rank": 1,
+        "invoice_number": "INV-7",
+        "customer": {"name": name},
+        "currency_code": "EUR",
+        "amount_due": 1234.5,
+        "due_date": "2026-11-01",
+        "days_overdue": 19,
+        "risk": {
+            "probability": 0.71,
+            "band": "high",
+            "top_factors": [{"label": "Paid 7 of 10 past invoices late", "weight": 0.84}],
+            "basis": "Cold start: 57 of this organisation's invoices have a known outcome",
+        },
+        "predicted_payment": {"date": "2026-12-01", "earliest": "2026-11-25", "latest": "2026-12-07"},
+        "next_action": {"label": "Escalate", "reason": "19 days past due with high risk."},
+        "model_version": "rules-v1",
+    }
+    return {
+        "as_of_date": "2026-11-20",
+        "items": [item],
+        "data_health_warnings": ["a warning line"],
+        "summary": {
+            "queued": 1,
+            "overdue_invoices": 1,
+            "overdue_amount_base": 1055.13,
+            "open_amount_base": 5000.0,
+            "by_action": {"escalation": 1},
+            "expected_cash_in_7_days_base": 812.4,
+            "expected_cash_in_30_days_base": 3120.0,
+        },
+    }
+
+
+def test_queue_email_lists_items_with_reasons_and_escapes_crm_text():
+    email = queue_email(_queue(), ("finance@example.com",))
+    assert email.subject == "AR Radar action queue 2026-11-20: 1 invoices to act on, 1,055.13 overdue"
+    assert "INV-7" in email.html and "Paid 7 of 10 past invoices late: +0.84" in email.html
+    assert "<script>" not in email.html and "&lt;script&gt;" in email.html
+    assert "a warning line" in email.html and "not a certainty" in email.html
+    assert "812.40</b> within 7 days" in email.html and "3,120.00</b> within 30 days" in email.html
+    assert "rules-v1 prior (cold start)" in email.html and "Cold start: 57 of this organisation" in email.html
+
+
+def _report(page=None):
+    failure = CheckResult(
+        "stg_xero__invoices",
+        "expect_column_values_to_be_between",
+        "amount_due",
+        "critical",
+        False,
+        100,
+        3,
+        3.0,
+        "none",
+        ["INV-1", "INV-2"],
+        advice="Open the example invoices in Xero.",
+        passed_last_at="2026-11-18T06:00:00+00:00",
+    )
+    docs = {"stg_xero__invoices": str(page)} if page else {}
+    return HealthReport("run-1", "2026-11-20", "2026-11-20T06:00:00+00:00", [failure], docs)
+
+
+def test_alert_says_what_where_how_many_since_when_and_what_to_do():
+    email = data_health_alert(_report(), ("owners@example.com",), "2026-11-19T06:00:00+00:00")
+    assert "1 critical check(s) failed" in email.subject
+    for text in ("amount_due", "3 of 100 rows", "INV-1, INV-2", "2026-11-19", "2026-11-18", "What to do"):
+        assert text in email.html
+    assert "<li>Open the example invoices in Xero.</li>" in email.html
+    assert "not available for this run" in email.html and email.attachments == ()
+
+
+def test_alert_attaches_the_data_docs_page_or_links_the_served_site(tmp_path):
+    page = tmp_path / "local_site" / "validations" / "stg_xero__invoices" / "run-1" / "t" / "page.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<html>GX</html>")
+    attached = data_health_alert(_report(page), ("owners@example.com",), None)
+    assert attached.attachments == (page,) and "attached: page.html" in attached.html
+    linked = data_health_alert(_report(page), ("owners@example.com",), None, "https://dq.example.com/docs/")
+    assert linked.attachments == ()
+    assert '<a href="https://dq.example.com/docs/validations/stg_xero__invoices/run-1/t/page.html">' in linked.html
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    with SmtpSink(None) as sink:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", sink.airflow_connection())
+        yield sink
+
+
+def test_send_once_delivers_once_with_attachment(smtp, tmp_path):
+    attachment = tmp_path / "action_queue_2026-11-20.json"
+    attachment.write_text(json.dumps(_queue()))
+    email = queue_email(_queue(), ("finance@example.com", "cfo@example.com"), attachment)
+    db = tmp_path / "db.duckdb"
+    assert send_once(db, email, "smtp_default", "AR Radar <ar@example.com>") is True
+    assert send_once(db, email, "smtp_default", "AR Radar <ar@example.com>") is False
+    [received] = smtp.received
+    assert sorted(received.recipients) == ["cfo@example.com", "finance@example.com"]
+    assert received.message["Subject"] == email.subject
+    names = [part.get_filename() for part in received.message.iter_attachments()]
+    assert names == ["action_queue_2026-11-20.json"]

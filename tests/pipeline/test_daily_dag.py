@@ -1,0 +1,218 @@
+"""The whole daily DAG under `airflow dags test`: sandbox APIs over HTTP, real dbt, GX, DuckDB, SMTP."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+from ar_radar.local.airflow_env import airflow_cli, airflow_environment
+from ar_radar.local.sandbox.server import Sandbox
+from ar_radar.local.smtp_sink import Received, SmtpSink
+
+from tests.conftest import AS_OF, make_settings
+
+
+@dataclass
+class DagRun:
+    returncode: int
+    output: str
+    states: dict[str, str]
+    received: list[Received]
+    raw_counts: dict[str, int]
+
+
+def _states(airflow_home: Path) -> dict[str, str]:
+    with sqlite3.connect(airflow_home / "airflow.db") as con:
+        run_id = con.execute("select run_id from dag_run order by id desc limit 1").fetchone()[0]
+        rows = con.execute("select task_id, map_index, state from task_instance where run_id = ?", [run_id])
+        return {task if index < 0 else f"{task}[{index}]": state for task, index, state in rows}
+
+
+def _email_text(mail: Received) -> str:
+    """Headers, body and attachments, decoded (the .eml's body is base64: grep would find nothing)."""
+    parts = [str(mail.message)] + [part.get_content() for part in mail.message.walk() if not part.is_multipart()]
+    return "\n".join(p if isinstance(p, str) else p.decode(errors="replace") for p in parts)
+
+
+def _raw_counts(db: Path) -> dict[str, int]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'raw' "
+                "and table_name not in ('load_log', 'missing_fields')"
+            ).fetchall()
+        ]
+        return {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
+
+
+def _run(env: dict, airflow_home: Path, sink: SmtpSink, db: Path) -> DagRun:
+    result = airflow_cli(env, "dags", "test", "ar_radar_daily", AS_OF.isoformat())
+    logs = "\n".join(p.read_text(errors="replace") for p in (airflow_home / "logs").rglob("*") if p.is_file())
+    return DagRun(
+        result.returncode,
+        result.stdout + result.stderr + logs,
+        _states(airflow_home),
+        list(sink.received),
+        _raw_counts(db),
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """Yields a function running the DAG against a sandbox with the given faults; one run or two."""
+
+    def run(faults: tuple[str, ...] = (), times: int = 1, configure=None, **sandbox_args):
+        tmp = tmp_path_factory.mktemp("e2e")
+        settings = make_settings(tmp / "data")
+        with (
+            Sandbox(as_of=AS_OF, organisations=2, faults=faults, **sandbox_args) as box,
+            SmtpSink(tmp / "emails") as sink,
+        ):
+            if configure:
+                configure(box)
+            connections = {**box.airflow_connections(), "AIRFLOW_CONN_SMTP_DEFAULT": sink.airflow_connection()}
+            env = airflow_environment(settings, tmp / "airflow", connections)
+            migrate = airflow_cli(env, "db", "migrate")
+            assert migrate.returncode == 0, migrate.stderr[-3000:]
+            runs = [_run(env, tmp / "airflow", sink, settings.db_path) for _ in range(times)]
+            return box, settings, runs, box.secrets()
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def healthy(pipeline):
+    return pipeline(times=2)
+
+
+def test_healthy_run_emails_the_queue_to_finance(healthy):
+    box, settings, (first, _), _ = healthy
+    assert first.returncode == 0, first.output[-4000:]
+    assert set(first.states.values()) <= {"success", "skipped"}
+    assert first.states["fail_run_if_a_step_failed"] == "skipped"
+    [mail] = first.received
+    assert mail.recipients == ["finance@example.com"]
+    assert mail.message["Subject"].startswith(f"AR Radar action queue {AS_OF}:")
+    html = mail.message.get_body(("html",)).get_content()
+    overdue = {n for c in box.companies for n in c.open_overdue_invoice_numbers()}
+    paid = {n for c in box.companies for n in c.paid_invoice_numbers()}
+    assert overdue and all(f">{n}<" in html for n in overdue)
+    # Invoice numbers repeat across the two organisations: only numbers paid in both must be absent.
+    paid_everywhere = paid - {n for c in box.companies for n, t in c.truth.items() if t["state"] == "open"}
+    assert paid_everywhere and not any(f">{n}<" in html for n in paid_everywhere)
+    attachment = next(mail.message.iter_attachments())
+    queue = json.loads(attachment.get_content())
+    assert queue["as_of_date"] == AS_OF.isoformat()
+    assert {i["tenant_id"] for i in queue["items"]} == {c.tenant_id for c in box.companies}
+    # the run trained each organisation's model, and every queued score carries it and its reasons
+    for item in queue["items"]:
+        assert item["model_version"].startswith("gam-") and len(item["risk"]["top_factors"]) == 3
+        assert item["risk"]["basis"].startswith(f"Model {item['model_version']}")
+    assert len({o["model_versions"] for o in queue["organisations"]}) == 2
+    assert 0 < queue["summary"]["expected_cash_in_7_days_base"] < queue["summary"]["expected_cash_in_30_days_base"]
+    assert (settings.output_dir / f"action_queue_{AS_OF}.json").exists()
+    assert mail.path.suffix == ".eml" and mail.path.exists()
+
+
+def test_rerun_adds_no_rows_and_sends_no_second_email(healthy):
+    _, settings, (first, second), _ = healthy
+    assert second.returncode == 0, second.output[-4000:]
+    assert len(second.received) == 1  # still the one message from the first run
+    assert second.raw_counts == first.raw_counts and first.raw_counts["xero_invoices"] > 3000
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:  # retrained weekly, not per run
+        assert con.execute("select count(*) from models.risk_models").fetchone()[0] == 2
+
+
+def test_no_secret_reaches_logs_or_emails(healthy):
+    _, _, runs, secrets = healthy
+    assert len(secrets) >= 3
+    emails = "\n".join(_email_text(m) for m in runs[0].received)
+    assert "INV-" in emails  # decoded: a secret in the body would show
+    for secret in secrets:
+        for run in runs:
+            assert secret not in run.output
+        assert secret not in emails
+
+
+@pytest.fixture(scope="module")
+def broken(pipeline):
+    """Corrupt invoices (negative amounts, no currency) and an API change (Total sent as text), at once."""
+
+    def change_schema(box):
+        box.xero_faults.drift = "change_type"
+
+    return pipeline(faults=("corrupt_invoices",), configure=change_schema)
+
+
+def test_gate_failure_shows_the_gate_failed_and_the_rest_skipped(broken):
+    _, _, [run], _ = broken
+    assert run.returncode != 0
+    assert run.states["check_data_health"] == "failed"
+    for task in ("train_risk_models", "score_open_invoices", "build_action_queue", "email_action_queue"):
+        assert run.states[task] == "skipped", task
+    assert run.states["fail_run_if_a_step_failed"] == "failed"  # the run is red, not green-with-skips
+    assert "Data-health gate failed" in run.output and "owners alerted" in run.output
+
+
+def test_gate_failure_alerts_owners_once_with_every_failed_check(broken):
+    _, settings, [run], _ = broken
+    [mail] = run.received  # one alert for the run, however many checks failed
+    assert mail.recipients == ["owners@example.com"]
+    assert "data-health alert" in mail.message["Subject"]
+    html = mail.message.get_body(("html",)).get_content()
+    for text in ("amount_due", "currency_code", "xero_invoices.Total: expected number, arrived as VARCHAR"):
+        assert text in html, text
+    assert "What to do" in html and "Open the example invoices in Xero" in html and "staging model" in html
+    attached = {part.get_filename() for part in mail.message.iter_attachments()}
+    assert {"ar_radar_frames-stg_xero__invoices.html", "ar_radar_frames-source_schema.html"} <= attached
+    assert not (settings.output_dir / f"action_queue_{AS_OF}.json").exists()
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        scored = con.execute("select count(*) from duckdb_tables() where schema_name = 'scoring'").fetchone()[0]
+    assert scored == 0
+
+
+def test_gate_failure_keeps_the_raw_data_as_served(broken):
+    box, settings, [run], _ = broken
+    served = {i["InvoiceID"]: float(i["AmountDue"]) for c in box.companies for i in c.invoices if i["Type"] == "ACCREC"}
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        landed = dict(
+            con.execute("select record_id, (payload->>'AmountDue')::double from raw.xero_invoices").fetchall()
+        )
+    assert landed == served  # including the corrupt (negative) amounts: nothing dropped or "fixed"
+    assert any(v < 0 for v in landed.values())
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        types = con.execute("select distinct json_type(payload->'Total') from raw.xero_invoices").fetchall()
+    assert types == [("VARCHAR",)]  # the changed type is kept as Xero sent it
+
+
+def test_a_day_limited_organisation_is_skipped_and_the_others_are_queued(pipeline):
+    def block_first(box):
+        box.xero_faults.day_429_tenants.add(box.companies[0].tenant_id)
+
+    box, settings, [run], _ = pipeline(configure=block_first)
+    assert run.returncode == 0, run.output[-4000:]
+    assert sorted(v for k, v in run.states.items() if k.startswith("extract_xero[")) == ["skipped", "success"]
+    assert run.states["load_raw"] == run.states["email_action_queue"] == "success"
+    [mail] = run.received
+    queue = json.loads(next(mail.message.iter_attachments()).get_content())
+    assert {i["tenant_id"] for i in queue["items"]} == {box.companies[1].tenant_id}
+
+
+def test_a_dead_refresh_token_stops_xero_and_asks_the_owners_to_reconnect(pipeline):
+    def forget_token(box):  # Xero no longer knows the connection's refresh token (revoked, or rotated away)
+        box.xero_app.config["refresh_tokens"].pop("stale-refresh-token")
+
+    box, settings, [run], secrets = pipeline(configure=forget_token, xero_refresh_token="stale-refresh-token")
+    assert run.states["list_xero_organisations"] == "failed"
+    assert run.states["email_action_queue"] == "skipped"
+    assert run.states["fail_run_if_a_step_failed"] == "failed"
+    [mail] = run.received
+    assert mail.recipients == ["owners@example.com"] and "reconnect Xero" in mail.message["Subject"]
+    text = _email_text(mail)
+    assert "Reconnect Xero" in text and "invalid_grant" in text
+    assert not any(secret in text for secret in secrets)
