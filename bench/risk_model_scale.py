@@ -2,13 +2,13 @@
 
     .venv/bin/python bench/risk_model_scale.py [--repeat 3] [--invoices 1000000] [--open 100000]
 
-A synthetic history made with numpy (customers with their own lateness habit, a few disputes) and one CRM
-note or ticket per five invoices, then, in a fresh child process per run: point-in-time history features
-for every invoice (ar_radar.scoring.features), the tone of every note and ticket and each invoice's CRM
-signals over its 180 days (ar_radar.scoring.crm_signals),
+A synthetic history made with numpy (customers with their own lateness habit, a few disputes), then, in a
+fresh child process per run: every invoice's features through the warehouse's own path (the CSV backtest's:
+Xero-shaped landing files, the raw layer, dbt's invoice_features_history; ar_radar.scoring.history_csv),
 fitting the lateness model (spline logistic regression) and the days-to-pay model on the paid invoices,
-scoring the open ones, and explaining each open invoice (exact contributions, top three factors in words).
-Wall time per step and the child's peak RSS.
+scoring the open ones, and explaining each open invoice (exact contributions, top three factors in words),
+with threads bounded as in the pipeline (ar_radar.threads). Wall time per step and the child's peak RSS.
+The tone of CRM texts is part of the dbt build now (int_crm_texts): bench/warehouse_scale.py times it.
 """
 
 from __future__ import annotations
@@ -51,72 +51,36 @@ def synthetic_history(invoices: int, open_invoices: int, seed: int = 7) -> pd.Da
     )
 
 
-NOTE_TEMPLATES = (
-    "{name} says cash flow is tight this month, promised payment next week.",
-    "Quarterly check-in with {name} went well, they are happy with the service.",
-    "Call with {name} about next quarter's volumes. No issues raised.",
-    "Invoice {number} disputed: {name} says the quantity billed is wrong.",
-    "Chased overdue invoice {number} again, no reply from {name}.",
-)
-
-
-def synthetic_crm_texts(history: pd.DataFrame, per_invoice: float = 0.2, seed: int = 11) -> pd.DataFrame:
-    """One note or ticket per 1/per_invoice invoices, dated within a year before a random invoice."""
-    rng = np.random.default_rng(seed)
-    n = int(len(history) * per_invoice)
-    anchor = rng.integers(0, len(history), n)
-    names = np.array(["Dana", "Raj", "Sofia", "Ola", "Kim"])[rng.integers(0, 5, n)]
-    texts = [
-        NOTE_TEMPLATES[t].format(name=name, number=f"INV-{i}")
-        for t, name, i in zip(rng.integers(0, len(NOTE_TEMPLATES), n), names, anchor, strict=True)
-    ]
-    on = history["invoice_date"].to_numpy()[anchor] - pd.to_timedelta(rng.integers(1, 365, n), unit="D")
-    is_ticket = rng.random(n) < 0.2
-    closed = pd.Series(on + pd.to_timedelta(rng.integers(1, 30, n), unit="D")).where(is_ticket)
-    return pd.DataFrame(
-        {
-            "customer_id": history["customer_id"].to_numpy()[anchor],
-            "on": on,
-            "text": texts,
-            "is_ticket": is_ticket,
-            "closed_on": closed,
-        }
-    )
-
-
 def child(invoices: int, open_invoices: int) -> None:
-    from ar_radar.scoring.backtest import feature_columns, features_frame
-    from ar_radar.scoring.crm_signals import signals, text_events
+    from ar_radar.scoring.backtest import feature_columns
+    from ar_radar.scoring.features import with_outcomes
+    from ar_radar.scoring.history_csv import csv_features
     from ar_radar.scoring.model import contributions, days_to_pay_model, late_model, top_factors
+    from ar_radar.threads import bounded
 
     history = synthetic_history(invoices, open_invoices)
-    texts = synthetic_crm_texts(history)
     timings = {}
     start = time.perf_counter()
-    data = features_frame(history)
+    data = with_outcomes(csv_features(history, ["disputed"]))  # landing -> raw -> dbt -> the feature mart
     timings["features"] = time.perf_counter() - start
-    start = time.perf_counter()
-    events = text_events(texts)  # VADER tone of every note and ticket
-    timings["crm_tone"] = time.perf_counter() - start
-    start = time.perf_counter()
-    signals(history, events)
-    timings["crm_signals"] = time.perf_counter() - start
     numeric, _ = feature_columns(["disputed"])
     paid, unpaid = data[data["paid_date"].notna()], data[data["paid_date"].isna()]
-    start = time.perf_counter()
-    classifier = late_model(numeric, []).fit(paid[numeric], paid["late"])
-    timings["fit_late"] = time.perf_counter() - start
-    start = time.perf_counter()
-    regressor = days_to_pay_model(numeric, []).fit(paid[numeric], paid["days_to_pay"])
-    timings["fit_days"] = time.perf_counter() - start
-    start = time.perf_counter()
-    classifier.predict_proba(unpaid[numeric])
-    regressor.predict(unpaid[numeric])
-    timings["score_open"] = time.perf_counter() - start
-    start = time.perf_counter()
-    reference = paid[numeric].sample(min(len(paid), 100_000), random_state=0)
-    top_factors(contributions(classifier, unpaid[numeric], reference), unpaid)
-    timings["explain_open"] = time.perf_counter() - start
+    with bounded() as threads:
+        timings["threads"] = threads
+        start = time.perf_counter()
+        classifier = late_model(numeric, []).fit(paid[numeric], paid["late"])
+        timings["fit_late"] = time.perf_counter() - start
+        start = time.perf_counter()
+        regressor = days_to_pay_model(numeric, []).fit(paid[numeric], paid["days_to_pay"])
+        timings["fit_days"] = time.perf_counter() - start
+        start = time.perf_counter()
+        classifier.predict_proba(unpaid[numeric])
+        regressor.predict(unpaid[numeric])
+        timings["score_open"] = time.perf_counter() - start
+        start = time.perf_counter()
+        reference = paid[numeric].sample(min(len(paid), 100_000), random_state=0)
+        top_factors(contributions(classifier, unpaid[numeric], reference), unpaid)
+        timings["explain_open"] = time.perf_counter() - start
     timings["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(timings))
 

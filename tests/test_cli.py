@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import duckdb
+import pandas as pd
 
 
 def _cli(*args, env):
@@ -62,16 +63,26 @@ def test_health_history_prints_the_week(tmp_path):
 
 
 def test_export_history_round_trips_through_the_backtest_reader(warehouse, tmp_path):
-    from ar_radar.scoring.features import read_history, warehouse_history
+    from ar_radar.scoring.history_csv import read_history
 
     env = {**os.environ, "AR_RADAR_DB": str(warehouse.db_path)}
     result = _cli("export-history", "--csv", str(tmp_path / "h.csv"), env=env)
     assert result.returncode == 0, result.stderr
     exported, optional = read_history(str(tmp_path / "h.csv"))
-    direct, _ = warehouse_history(warehouse.db_path)
-    assert optional == ["disputed", "currency"] and len(exported) == len(direct) > 3000
-    assert exported["disputed"].sum() == direct["disputed"].sum() > 0
-    assert exported["paid_date"].notna().sum() == direct["paid_date"].notna().sum()
+    with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+        direct = con.sql(
+            """select tenant_id || ':' || invoice_id as invoice_id, invoice_date, label_paid_on as paid_date,
+                      cast(amount_base as double) as amount, currency_code from marts.invoice_features_history"""
+        ).df()
+    # no dispute column: "ever disputed" would hand the backtest the outcome
+    assert optional == ["currency"] and len(exported) == len(direct) > 3000
+    merged = exported.merge(direct, on="invoice_id", suffixes=("", "_mart"))
+    assert len(merged) == len(direct)
+    assert (merged["amount"] - merged["amount_mart"]).abs().max() < 0.005
+    assert (merged["currency"] == merged["currency_code"]).all()
+    assert merged["paid_date"].isna().sum() == merged["paid_date_mart"].isna().sum() > 0
+    paid = merged.dropna(subset=["paid_date"])
+    assert (paid["paid_date"] == pd.to_datetime(paid["paid_date_mart"])).all()
 
 
 def test_train_model_trains_each_organisation_and_says_what_it_measured(warehouse, tmp_path):

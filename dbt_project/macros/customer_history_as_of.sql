@@ -6,7 +6,7 @@
   invoice_features_history (training) and customer_risk_features (today) both call this macro, so the
   model is trained on exactly the features it is scored with.
 -#}
-{% macro customer_history_as_of(spine, as_of_column, recent_days=var('recent_activity_days', 180)) %}
+{% macro customer_history_as_of(spine, as_of_column, recent_days=var('recent_activity_days')) %}
     select
         s.*,
         coalesce(h.invoices_issued, 0) as prior_invoice_count,
@@ -15,6 +15,7 @@
         coalesce(h.invoices_paid_late, 0) as paid_late_count,
         round(h.invoices_paid_late / nullif(h.invoices_paid, 0), 4) as share_paid_late,
         round(h.days_late_sum / nullif(h.invoices_paid, 0), 2) as avg_days_late,
+        round(h.days_to_pay_sum / nullif(h.invoices_paid, 0), 2) as avg_days_to_pay,
         round(h.recent_avg_days_late, 2) as recent_avg_days_late,
         round(h.recent_avg_days_late - h.days_late_sum / nullif(h.invoices_paid, 0), 2) as days_late_trend,
         round(h.amount_days_late_sum / nullif(h.amount_paid_invoices_base, 0), 2) as amount_weighted_days_late,
@@ -30,7 +31,12 @@
         coalesce(h.notes_logged, 0) - coalesce(w.notes_logged, 0) as recent_note_count,
         coalesce(h.negative_notes_logged, 0) - coalesce(w.negative_notes_logged, 0) as recent_negative_note_count,
         coalesce(h.deals_created, 0) - coalesce(w.deals_created, 0) as recent_deal_count,
-        coalesce(h.deals_won, 0) as won_deal_count
+        coalesce(h.deals_won, 0) as won_deal_count,
+        coalesce(h.crm_texts_logged, 0) - coalesce(w.crm_texts_logged, 0) as recent_crm_text_count,
+        round((h.crm_tone_sum - coalesce(w.crm_tone_sum, 0))
+            / nullif(coalesce(h.crm_texts_logged, 0) - coalesce(w.crm_texts_logged, 0), 0), 4) as recent_crm_tone,
+        coalesce(h.negative_texts_logged, 0) - coalesce(w.negative_texts_logged, 0) as recent_negative_text_count,
+        coalesce(h.dispute_texts_logged, 0) - coalesce(w.dispute_texts_logged, 0) as recent_dispute_text_count
     from {{ spine }} as s
     asof left join {{ ref('int_customer_daily_history') }} as h
         on h.tenant_id = s.tenant_id

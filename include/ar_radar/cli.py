@@ -160,12 +160,13 @@ def backtest(csv_path: str, as_json: bool, folds: int, grace_days: int) -> None:
     import json
 
     from ar_radar.scoring.backtest import run_backtest
-    from ar_radar.scoring.features import HistoryFormatError, read_history
+    from ar_radar.scoring.history_csv import HistoryFormatError, csv_features, read_history
+    from ar_radar.warehouse.build import WarehouseBuildError
 
     try:
         history, optional = read_history(csv_path)
-        report = run_backtest(history, optional, folds, grace_days)
-    except (HistoryFormatError, ValueError) as exc:
+        report = run_backtest(csv_features(history, optional, grace_days), optional, folds, grace_days)
+    except (HistoryFormatError, WarehouseBuildError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(report))
@@ -186,16 +187,17 @@ def backtest(csv_path: str, as_json: bool, folds: int, grace_days: int) -> None:
 @main.command("export-history")
 @click.option("--csv", "csv_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def export_history(csv_path: Path) -> None:
-    """Write the warehouse's invoice history (AR_RADAR_DB) in the backtest's CSV format."""
-    from ar_radar.scoring.crm_signals import CRM_FEATURES
+    """Write the warehouse's invoice history (AR_RADAR_DB) in the backtest's CSV format.
+
+    Ids carry their organisation; amounts are in base currency. No dispute column: the warehouse knows when a
+    dispute was raised, and a CSV column "ever disputed" would leak the outcome into the backtest."""
     from ar_radar.scoring.features import warehouse_history
+    from ar_radar.scoring.history_csv import REQUIRED
 
     history, _ = warehouse_history(Settings.from_env().db_path)
-    # tenant_id is already in the ids; CRM signals are not columns of the CSV format
-    history = history.drop(columns=["tenant_id", *CRM_FEATURES])
+    history = history.rename(columns={"currency_code": "currency"})[[*REQUIRED, "currency"]]
     for column in ("invoice_date", "due_date", "paid_date"):
         history[column] = history[column].dt.strftime("%Y-%m-%d")
-    history["disputed"] = history["disputed"].astype(int)
     history.to_csv(csv_path, index=False)
     click.echo(f"wrote {len(history):,} invoices to {csv_path}")
 

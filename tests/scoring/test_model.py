@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ar_radar.scoring.backtest import feature_columns, features_frame
-from ar_radar.scoring.features import read_history
+from ar_radar.scoring.backtest import feature_columns
+from ar_radar.scoring.features import with_outcomes
 from ar_radar.scoring.model import baseline_log_odds, contributions, late_model, top_factors
-
-from tests.scoring.test_backtest import write_history
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "history.csv"
-    write_history(path, customers=40)
-    history, optional = read_history(str(path))
-    data = features_frame(history)
+def fitted(history_features):
+    frame, optional = history_features
+    data = with_outcomes(frame)
     paid = data[data["paid_date"].notna()].reset_index(drop=True)
     numeric, categorical = feature_columns(optional)
     assert numeric[-1] == "disputed" and categorical == ["currency"]
@@ -37,7 +33,7 @@ def test_top_factors_name_the_reason_in_words_with_signed_weights(fitted):
     model, x, paid = fitted
     parts = contributions(model, x, x)
     probability = model.predict_proba(x)[:, 1]
-    worst = int(np.argmax(np.where(paid["prior_paid"] >= 5, probability, 0)))
+    worst = int(np.argmax(np.where(paid["paid_invoice_count"] >= 5, probability, 0)))
     [factors] = top_factors(parts.iloc[[worst]], paid.iloc[[worst]])
     assert len(factors) == 3 and factors[0]["weight"] > 0
     assert abs(factors[0]["weight"]) >= abs(factors[1]["weight"]) >= abs(factors[2]["weight"])

@@ -68,8 +68,10 @@ paid_daily as (
         contact_id,
         fully_paid_on_date as activity_date,
         count(*) as invoices_paid,
-        count(*) filter (where days_late > 0) as invoices_paid_late,
+        -- Late = paid more than var grace_days after the due date (the model's label uses the same var).
+        count(*) filter (where days_late > {{ var('grace_days') }}) as invoices_paid_late,
         sum(days_late) as days_late_sum,
+        sum(fully_paid_on_date - invoice_date) as days_to_pay_sum,
         sum(total_base) as amount_paid_invoices_base,
         sum(total_base * days_late) as amount_days_late_sum,
         count(*) filter (where paid_in_instalments) as invoices_paid_in_instalments,
@@ -87,32 +89,39 @@ credit_notes_daily as (
     group by all
 ),
 
-tickets as (
-    select m.tenant_id, m.contact_id, t.*
-    from {{ ref('stg_hubspot__tickets') }} as t
-    inner join matched as m on m.company_id = t.company_id
+crm_texts as (
+    -- Notes and tickets with their tone (int_crm_texts, the one definition of a negative text).
+    select m.tenant_id, m.contact_id, x.*
+    from {{ ref('int_crm_texts') }} as x
+    inner join matched as m on m.company_id = x.company_id
 ),
 
 tickets_opened_daily as (
-    select tenant_id, contact_id, cast(created_at as date) as activity_date,
+    select tenant_id, contact_id, cast(logged_at as date) as activity_date,
         count(*) as tickets_opened, count(*) filter (where mentions_dispute) as dispute_tickets_opened
-    from tickets
+    from crm_texts
+    where text_kind = 'ticket'
     group by all
 ),
 
 tickets_closed_daily as (
     select tenant_id, contact_id, cast(closed_at as date) as activity_date,
         count(*) as tickets_closed, count(*) filter (where mentions_dispute) as dispute_tickets_closed
-    from tickets
-    where closed_at is not null
+    from crm_texts
+    where text_kind = 'ticket' and closed_at is not null
     group by all
 ),
 
-notes_daily as (
-    select m.tenant_id, m.contact_id, cast(n.noted_at as date) as activity_date,
-        count(*) as notes_logged, count(*) filter (where {{ negative_tone('n.body_text') }}) as negative_notes_logged
-    from {{ ref('stg_hubspot__notes') }} as n
-    inner join matched as m on m.company_id = n.company_id
+texts_daily as (
+    select tenant_id, contact_id, cast(logged_at as date) as activity_date,
+        count(*) as crm_texts_logged,
+        sum(tone) as crm_tone_sum,
+        count(*) filter (where is_negative) as negative_texts_logged,
+        count(*) filter (where mentions_dispute) as dispute_texts_logged,
+        count(*) filter (where text_kind = 'note') as notes_logged,
+        count(*) filter (where text_kind = 'note' and is_negative) as negative_notes_logged
+    from crm_texts
+    where logged_at is not null
     group by all
 ),
 
@@ -144,7 +153,7 @@ events as (
     union all by name select * from credit_notes_daily
     union all by name select * from tickets_opened_daily
     union all by name select * from tickets_closed_daily
-    union all by name select * from notes_daily
+    union all by name select * from texts_daily
     union all by name select * from deals_created_daily
     union all by name select * from deals_won_daily
 ),
@@ -161,6 +170,7 @@ daily as (
         coalesce(sum(cast(invoices_paid as double)), 0) as invoices_paid,
         coalesce(sum(cast(invoices_paid_late as double)), 0) as invoices_paid_late,
         coalesce(sum(cast(days_late_sum as double)), 0) as days_late_sum,
+        coalesce(sum(cast(days_to_pay_sum as double)), 0) as days_to_pay_sum,
         coalesce(sum(cast(amount_paid_invoices_base as double)), 0) as amount_paid_invoices_base,
         coalesce(sum(cast(amount_days_late_sum as double)), 0) as amount_days_late_sum,
         coalesce(sum(cast(invoices_paid_in_instalments as double)), 0) as invoices_paid_in_instalments,
@@ -170,6 +180,10 @@ daily as (
         coalesce(sum(cast(dispute_tickets_opened as double)), 0) as dispute_tickets_opened,
         coalesce(sum(cast(tickets_closed as double)), 0) as tickets_closed,
         coalesce(sum(cast(dispute_tickets_closed as double)), 0) as dispute_tickets_closed,
+        coalesce(sum(cast(crm_texts_logged as double)), 0) as crm_texts_logged,
+        coalesce(sum(crm_tone_sum), 0) as crm_tone_sum,
+        coalesce(sum(cast(negative_texts_logged as double)), 0) as negative_texts_logged,
+        coalesce(sum(cast(dispute_texts_logged as double)), 0) as dispute_texts_logged,
         coalesce(sum(cast(notes_logged as double)), 0) as notes_logged,
         coalesce(sum(cast(negative_notes_logged as double)), 0) as negative_notes_logged,
         coalesce(sum(cast(deals_created as double)), 0) as deals_created,
@@ -189,6 +203,7 @@ select
     cast(sum(invoices_paid) over w as bigint) as invoices_paid,
     cast(sum(invoices_paid_late) over w as bigint) as invoices_paid_late,
     cast(sum(days_late_sum) over w as bigint) as days_late_sum,
+    cast(sum(days_to_pay_sum) over w as bigint) as days_to_pay_sum,
     cast(sum(amount_paid_invoices_base) over w as double) as amount_paid_invoices_base,
     cast(sum(amount_days_late_sum) over w as double) as amount_days_late_sum,
     cast(sum(invoices_paid_in_instalments) over w as bigint) as invoices_paid_in_instalments,
@@ -199,6 +214,10 @@ select
     cast(sum(dispute_tickets_opened) over w as bigint) as dispute_tickets_opened,
     cast(sum(tickets_closed) over w as bigint) as tickets_closed,
     cast(sum(dispute_tickets_closed) over w as bigint) as dispute_tickets_closed,
+    cast(sum(crm_texts_logged) over w as bigint) as crm_texts_logged,
+    cast(sum(crm_tone_sum) over w as double) as crm_tone_sum,
+    cast(sum(negative_texts_logged) over w as bigint) as negative_texts_logged,
+    cast(sum(dispute_texts_logged) over w as bigint) as dispute_texts_logged,
     cast(sum(notes_logged) over w as bigint) as notes_logged,
     cast(sum(negative_notes_logged) over w as bigint) as negative_notes_logged,
     cast(sum(deals_created) over w as bigint) as deals_created,

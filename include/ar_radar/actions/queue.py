@@ -15,6 +15,9 @@ from typing import Any
 
 import duckdb
 
+from ar_radar import database
+from ar_radar.scoring.bands import BAND_NOTE
+
 SCHEMA_VERSION = 1
 OWNER_REVIEW_AMOUNT = float(os.environ.get("AR_RADAR_OWNER_REVIEW_AMOUNT", "10000"))
 
@@ -71,7 +74,7 @@ def _iso(value: Any) -> str | None:
 
 def build_action_queue(db_path: Path, as_of: date, warnings: list[str] | None = None) -> dict:
     """The queue for ``as_of`` as a JSON-ready dict."""
-    with duckdb.connect(str(db_path), read_only=True) as con:
+    with database.connect(db_path, read_only=True) as con:
         scores = _rows(
             con,
             "SELECT * FROM scoring.invoice_risk_scores WHERE as_of_date = ? ORDER BY tenant_id, invoice_number",
@@ -109,7 +112,7 @@ def build_action_queue(db_path: Path, as_of: date, warnings: list[str] | None = 
                 "risk": {
                     "probability": row["risk_probability"],
                     "band": row["risk_band"],
-                    "band_note": "probability indicator, not a certainty",
+                    "band_note": BAND_NOTE,
                     "top_factors": json.loads(row["top_factors"]),
                     "basis": row["model_note"],
                 },

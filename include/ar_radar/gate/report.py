@@ -58,7 +58,6 @@ class HealthReport:
         return not self.critical_failures
 
 
-
 class GateNotPassed(RuntimeError):
     """The data-health gate did not pass a run (a critical check failed, or it never ran), so nothing that
     depends on healthy data (training, scoring, the queue, reminders) may use that run's data."""

@@ -13,8 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-import duckdb
-
+from ar_radar import database
 from ar_radar.gate import source_schema
 from ar_radar.gate.report import CheckResult, HealthReport
 from ar_radar.gate.suites import checked_tables, load_config
@@ -120,7 +119,7 @@ def read_frames(db_path: Path, config: dict, as_of: date, columns: dict[str, lis
     """
     columns = columns or {}
     tables = checked_tables(config)
-    with duckdb.connect(str(db_path), read_only=True) as con:
+    with database.connect(db_path, read_only=True) as con:
         con.register("source_schema", source_schema.compare(con, config.get("source_schema") or {}))
         frames = {}
         for name, table in tables.items():
@@ -190,4 +189,3 @@ def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthRe
         len(report.warnings),
     )
     return report
-

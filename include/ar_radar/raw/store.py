@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from ar_radar import database
+
 RAW_TABLES = {
     "xero": ("invoices", "credit_notes", "payments", "overpayments", "prepayments", "contacts"),
     "hubspot": ("companies", "contacts", "deals", "tickets", "notes"),
@@ -106,7 +108,7 @@ def load_landing(db_path: str | Path, landing_root: str | Path) -> list[LoadResu
     landing_root = Path(landing_root)
     files = sorted(landing_root.glob("*/*/*/*/*.jsonl"))
     results: list[LoadResult] = []
-    with duckdb.connect(str(db_path)) as con:
+    with database.connect(db_path, read_only=False) as con:
         ensure_raw_schema(con)
         loaded = {row[0] for row in con.execute("SELECT file FROM raw.load_log").fetchall()}
         for path in files:

@@ -3,7 +3,8 @@
 For each of ``folds`` consecutive test windows (the later half of the history, cut at equal numbers of
 invoices), the models (ar_radar.scoring.model) are trained only on what was known when the window opened
 (invoices paid before it, or unpaid and already past due) and score the paid invoices issued inside it;
-every feature comes from the customer's past (ar_radar.scoring.features). Predictions of all windows are
+every feature comes from the customer's past (dbt's invoice_features_history, ar_radar.scoring.features).
+Predictions of all windows are
 pooled and scored against two baselines: "always on time" and "the customer's own past average".
 """
 
@@ -15,13 +16,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ar_radar.scoring.features import HISTORY_FEATURES, history_features, with_outcomes
+from ar_radar.scoring.features import ACCOUNTING_FEATURES, CATEGORICAL, with_outcomes
 from ar_radar.scoring.model import days_to_pay_model, late_model
+from ar_radar.threads import bounded
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
-CATEGORICAL = ("currency", "billing_channel", "country")
 MIN_TRAINING_ROWS = 200
 # The days-to-pay model learns from invoices paid at least this long before the cutoff, so slow payers are
 # not missing from its most recent months.
@@ -57,16 +58,10 @@ def known_at(data: pd.DataFrame, cutoff: pd.Timestamp, grace_days: int) -> pd.Da
     return issued.assign(late_then=label)[label.notna()]
 
 
-def features_frame(history: pd.DataFrame, grace_days: int = 0) -> pd.DataFrame:
-    """The history with its outcomes and each invoice's point-in-time features, side by side (index reset)."""
-    history = history.reset_index(drop=True)  # history_features' rows are positional
-    return pd.concat([with_outcomes(history, grace_days), history_features(history, grace_days)], axis=1)
-
-
 def feature_columns(optional: list[str]) -> tuple[list[str], list[str]]:
     """The model's numeric and categorical inputs, given the optional columns a history has."""
     return (
-        list(HISTORY_FEATURES) + [c for c in optional if c not in CATEGORICAL],
+        list(ACCOUNTING_FEATURES) + [c for c in optional if c not in CATEGORICAL],
         [c for c in optional if c in CATEGORICAL],
     )
 
@@ -79,18 +74,20 @@ def fit(known: pd.DataFrame, cutoff: pd.Timestamp, optional: list[str]) -> tuple
     numeric, categorical = feature_columns(optional)
     columns = numeric + categorical
     settled = known[known["paid_date"] < cutoff - pd.Timedelta(days=SETTLED_AFTER_DAYS)]
-    classifier = late_model(numeric, categorical).fit(known[columns], known["late_then"])
-    regressor = days_to_pay_model(numeric, categorical).fit(settled[columns], settled["days_to_pay"])
+    with bounded():
+        classifier = late_model(numeric, categorical).fit(known[columns], known["late_then"])
+        regressor = days_to_pay_model(numeric, categorical).fit(settled[columns], settled["days_to_pay"])
     return classifier, regressor
 
 
 def predict(history: pd.DataFrame, columns: list[str], folds: int = 5, grace_days: int = 0) -> dict[str, Predictions]:
-    """Pooled test-window predictions of the model (with `columns` of the optional ones) and baselines."""
-    return predict_on(features_frame(history, grace_days), columns, folds, grace_days)
+    """Pooled test-window predictions of the model (with `columns` of the optional ones) and baselines.
+    history: invoices with their features (features.warehouse_history or history_csv.csv_features)."""
+    return predict_on(with_outcomes(history, grace_days), columns, folds, grace_days)
 
 
 def predict_on(data: pd.DataFrame, columns: list[str], folds: int = 5, grace_days: int = 0) -> dict[str, Predictions]:
-    """predict() on a features_frame() already computed."""
+    """predict() on a history that already has its outcomes (features.with_outcomes)."""
     numeric, categorical = feature_columns(columns)
     paid = data[data["paid_date"].notna()]
     edges = _window_edges(paid["invoice_date"], folds)
@@ -104,13 +101,14 @@ def predict_on(data: pd.DataFrame, columns: list[str], folds: int = 5, grace_day
         x = test[numeric + categorical]
         late_rate = train["late"].mean()
         mean_late = train["days_late"].mean()
-        pooled["model"].append((test, classifier.predict_proba(x)[:, 1], regressor.predict(x)))
+        with bounded():
+            pooled["model"].append((test, classifier.predict_proba(x)[:, 1], regressor.predict(x)))
         pooled["always_on_time"].append((test, np.zeros(len(test)), test["terms_days"].to_numpy(dtype=float)))
         pooled["customer_past_average"].append(
             (
                 test,
-                test["prior_late_share"].fillna(late_rate).to_numpy(),
-                test["prior_avg_days_to_pay"].fillna(test["terms_days"] + mean_late).to_numpy(dtype=float),
+                test["share_paid_late"].fillna(late_rate).to_numpy(),
+                test["avg_days_to_pay"].fillna(test["terms_days"] + mean_late).to_numpy(dtype=float),
             )
         )
     if not pooled["model"]:

@@ -9,6 +9,8 @@ Days to pay: gradient boosting with absolute error (the median), on the same fea
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +20,40 @@ from ar_radar.scoring.crm_signals import RECENT_DAYS, tone_word
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """One organisation's fitted models, saved as one joblib file (``registry`` records where)."""
+
+    late: Pipeline
+    days_to_pay: Pipeline
+    numeric: list[str]
+    categorical: list[str]
+    # The explanations' reference: contributions are relative to an average training invoice.
+    reference: pd.DataFrame
+    # Out-of-window errors of the days-to-pay model (observed - predicted), sorted: the predicted date's interval.
+    residuals: np.ndarray
+    tenant_id: str | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        return self.numeric + self.categorical
+
+    def save(self, path: Path) -> None:
+        import joblib
+
+        joblib.dump(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelBundle:
+        """A saved bundle; files written before the bundle was a dataclass hold a dict of the same fields."""
+        import joblib
+
+        loaded = joblib.load(path)
+        if isinstance(loaded, dict):
+            loaded = cls(**{f.name: loaded[f.name] for f in fields(cls) if f.name in loaded})
+        return loaded
 
 
 def late_model(numeric: list[str], categorical: list[str]) -> Pipeline:
@@ -100,38 +136,46 @@ def _plural(n: float, word: str) -> str:
 
 
 def describe(feature: str, row: dict) -> str:
-    """A feature's value for one invoice, in words a finance team reads."""
+    """A feature's value for one invoice, in words a finance team reads (features: dbt's feature mart)."""
     value = row.get(feature)
     missing = value is None or pd.isna(value)
-    if feature == "prior_late_share":
-        if missing or not row.get("prior_paid"):
+    days = RECENT_DAYS
+    if feature == "share_paid_late":
+        paid = row.get("paid_invoice_count") or 0
+        if missing or not paid:
             return "No paid invoices on record yet"
-        paid = row["prior_paid"]
         return f"Paid {value * paid:.0f} of {_plural(paid, 'past invoice')} late"
-    if missing and feature == "crm_tone":
-        return f"No CRM notes or tickets in the {RECENT_DAYS} days before"
+    if missing and feature == "recent_crm_tone":
+        return f"No CRM notes or tickets in the {days} days before"
     if missing:
         return f"No {feature.replace('_', ' ')} on record"
     words = {
-        "prior_paid": lambda v: f"{_plural(v, 'invoice')} paid before this one",
-        "prior_avg_days_late": lambda v: f"Pays on average {abs(v):.0f} days {'after' if v >= 0 else 'before'} due",
-        "last3_avg_days_late": lambda v: f"Last 3 payments averaged {abs(v):.0f} days {'late' if v >= 0 else 'early'}",
-        "prior_avg_days_to_pay": lambda v: f"Takes {v:.0f} days to pay on average",
+        "prior_invoice_count": lambda v: f"{_plural(v, 'earlier invoice')} to this customer",
+        "paid_invoice_count": lambda v: f"{_plural(v, 'invoice')} paid before this one",
+        "avg_days_late": lambda v: f"Pays on average {v:.0f} days after due" if v >= 0.5 else "Pays on time on average",
+        "recent_avg_days_late": lambda v: f"Last 3 payments averaged {v:.0f} days late",
+        "days_late_trend": lambda v: f"Lately paying {abs(v):.0f} days {'slower' if v >= 0 else 'faster'} than usual",
+        "amount_weighted_days_late": lambda v: f"Weighted by amount, pays {v:.0f} days late",
+        "avg_days_to_pay": lambda v: f"Takes {v:.0f} days to pay on average",
         "days_since_last_payment": lambda v: f"Last payment {_plural(v, 'day')} before this invoice",
-        "open_at_issue": lambda v: f"{_plural(v, 'other invoice')} open when this one was issued",
-        "amount_vs_customer_avg": lambda v: f"Amount {v:.1f}x the customer's average invoice",
-        "log_amount": lambda v: f"Invoice amount {np.expm1(v):,.0f}",
+        "share_paid_in_instalments": lambda v: f"Paid {100 * v:.0f}% of past invoices in instalments",
+        "unpaid_invoice_count": lambda v: f"{_plural(v, 'other invoice')} unpaid when this one was issued",
+        "overdue_invoice_count": lambda v: f"{_plural(v, 'invoice')} overdue when this one was issued",
+        "credit_note_count": lambda v: f"{_plural(v, 'credit note')} so far",
+        "credited_share_of_invoiced": lambda v: f"{100 * v:.0f}% of the amount invoiced was credited",
+        "amount_vs_customer_average": lambda v: f"Amount {v:.1f}x the customer's average invoice",
+        "amount_base": lambda v: f"Invoice amount {v:,.0f}",
         "terms_days": lambda v: f"{v:.0f}-day payment terms",
         "disputed": lambda v: "Disputed" if v else "Not disputed",
-        "crm_tone": lambda v: f"CRM notes and tickets read {tone_word(v)} ({v:+.2f}, last {RECENT_DAYS} days)",
-        "crm_negative_count": lambda v: (
-            f"{_plural(v, 'negative CRM note')} or ticket(s) in the {RECENT_DAYS} days before"
-        ),
-        "crm_dispute_mentions": lambda v: (
-            f"{_plural(v, 'CRM note')} or ticket(s) with dispute words ({RECENT_DAYS} days)"
-        ),
-        "crm_open_tickets": lambda v: f"{_plural(v, 'open HubSpot ticket')} when issued",
-        "crm_recent_deals": lambda v: f"{_plural(v, 'HubSpot deal')} in the {RECENT_DAYS} days before",
+        "recent_crm_tone": lambda v: f"CRM notes and tickets read {tone_word(v)} ({v:+.2f}, last {days} days)",
+        "recent_crm_text_count": lambda v: f"{_plural(v, 'CRM note')} or ticket(s) in the {days} days before",
+        "recent_negative_text_count": lambda v: f"{_plural(v, 'negative CRM note')} or ticket(s) ({days} days)",
+        "recent_dispute_text_count": lambda v: f"{_plural(v, 'CRM note')} or ticket(s) using dispute words",
+        "open_ticket_count": lambda v: f"{_plural(v, 'open HubSpot ticket')} when issued",
+        "dispute_ticket_count": lambda v: f"{_plural(v, 'dispute ticket')} raised before",
+        "open_dispute_count": lambda v: f"{_plural(v, 'open dispute ticket')} when issued",
+        "recent_deal_count": lambda v: f"{_plural(v, 'HubSpot deal')} in the {days} days before",
+        "won_deal_count": lambda v: f"{_plural(v, 'HubSpot deal')} won before",
     }
     if feature in words:
         return words[feature](float(value))

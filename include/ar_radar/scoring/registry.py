@@ -4,14 +4,14 @@
 backtests the same recipe (rolling windows), saves both models (joblib, under the data directory) and
 records a row in ``models.risk_models``. ``choose`` returns the newest model that is not worse than the
 one before it: a retrain on a bad week of data does not replace a good model. ``train_due`` is the weekly
-retrain: one model per organisation, trained on that organisation's own invoices. CRM signals
-(``crm_signals``) are backtested with and without; the model keeps them only if they help (``crm_helps``),
-and its metrics record both.
+retrain: one model per organisation, trained on that organisation's own invoices (its rows of dbt's
+``marts.invoice_features_history``). The CRM features (``features.CRM_FEATURES``) are backtested with and
+without; the model keeps them only if they help (``crm_helps``), and its metrics record both.
 
 Cold start: an organisation gets its own model only when its history can be backtested, i.e. at least
 ``backtest.MIN_TRAINING_ROWS`` invoices with a known outcome before the first test window (the median paid
 invoice), so about twice that in all. Until then its invoices are scored by the documented prior
-(``risk_score``'s rules-v1) and the score says so.
+(``prior``'s rules-v1) and the score says so.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ar_radar import database
 from ar_radar.scoring import backtest
-from ar_radar.scoring.crm_signals import CRM_FEATURES
+from ar_radar.scoring.features import CRM_FEATURES, FEATURE_SET, warehouse_history, with_outcomes
+from ar_radar.scoring.model import ModelBundle
 
 # A newer model may be this much worse on the backtest and still count as "not worse" (noise between runs).
 ROC_AUC_TOLERANCE = 0.01
@@ -52,14 +54,6 @@ class ModelRecord:
     path: str
 
 
-def _ensure(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("CREATE SCHEMA IF NOT EXISTS models")
-    con.execute("""CREATE TABLE IF NOT EXISTS models.risk_models (
-        version VARCHAR PRIMARY KEY, trained_at TIMESTAMPTZ, as_of_date DATE, invoices BIGINT, metrics JSON,
-        path VARCHAR, tenant_id VARCHAR)""")
-    con.execute("ALTER TABLE models.risk_models ADD COLUMN IF NOT EXISTS tenant_id VARCHAR")  # older tables
-
-
 def train(
     history: pd.DataFrame,
     optional: list[str],
@@ -71,13 +65,11 @@ def train(
     """Fit on what is known at the start of as_of, backtest the recipe, save and record it.
 
     Raises NotEnoughHistory (cold start) when the history cannot be backtested."""
-    import joblib
-
     cutoff = pd.Timestamp(as_of)
     # As of the cutoff: later invoices do not exist yet, later payments have not happened.
     known = history[history["invoice_date"] < cutoff]
     known = known.assign(paid_date=known["paid_date"].where(known["paid_date"] < cutoff))
-    data = backtest.features_frame(known)
+    data = with_outcomes(known)
     train_late = backtest.known_at(data, cutoff, 0)
     try:
         pooled = backtest.predict_on(data, optional)  # the recipe's track record, rolling windows
@@ -97,34 +89,33 @@ def train(
             optional, pooled = without_crm, pooled_without
     late, days_to_pay = backtest.fit(train_late, cutoff, optional)
     numeric, categorical = backtest.feature_columns(optional)
-    models = {
-        "late": late,
-        "days_to_pay": days_to_pay,
-        "numeric": numeric,
-        "categorical": categorical,
-        # the explanations' reference: contributions are relative to an average training invoice
-        "reference": train_late[numeric + categorical].sample(min(len(train_late), 20_000), random_state=0),
-        # out-of-window errors of the days-to-pay model (observed - predicted): the predicted date's interval
-        "residuals": np.sort(pooled["model"].days_to_pay - pooled["model"].predicted_days).astype("float32"),
-        "tenant_id": tenant_id,
-    }
+    bundle = ModelBundle(
+        late=late,
+        days_to_pay=days_to_pay,
+        numeric=numeric,
+        categorical=categorical,
+        reference=train_late[numeric + categorical].sample(min(len(train_late), 20_000), random_state=0),
+        residuals=np.sort(pooled["model"].days_to_pay - pooled["model"].predicted_days).astype("float32"),
+        tenant_id=tenant_id,
+    )
     trained_at = datetime.now(UTC)
     version = f"gam-{as_of.isoformat()}-{uuid.uuid4().hex[:6]}"
     model_dir.mkdir(parents=True, exist_ok=True)
     path = model_dir / f"{version}.joblib"
-    joblib.dump(models, path)
+    bundle.save(path)
     metrics = {
         **backtest.scores(pooled["model"]),
         "baselines": {name: backtest.scores(p) for name, p in pooled.items() if name != "model"},
         "invoices_scored": len(pooled["model"].late),
         "calibration": backtest.calibration_table(pooled["model"].late, pooled["model"].probability),
         "crm_signals": crm_report,
+        "feature_set": FEATURE_SET,
     }
     record = ModelRecord(
         version, tenant_id, trained_at.isoformat(), as_of.isoformat(), len(train_late), metrics, str(path)
     )
-    with duckdb.connect(str(db_path)) as con:
-        _ensure(con)
+    with database.connect(db_path, read_only=False) as con:
+        database.ensure(con, "models.risk_models")
         con.execute(
             "INSERT INTO models.risk_models (version, tenant_id, trained_at, as_of_date, invoices, metrics, path) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -148,8 +139,9 @@ def not_worse(newer: dict, older: dict) -> bool:
 def _records(con: duckdb.DuckDBPyConnection, tenant_id: str | None, as_of: date | None) -> list[ModelRecord]:
     rows = con.execute(
         "SELECT version, tenant_id, trained_at, as_of_date, invoices, metrics, path FROM models.risk_models "
-        "WHERE tenant_id IS NOT DISTINCT FROM ? AND (? IS NULL OR as_of_date <= ?) ORDER BY as_of_date, trained_at",
-        [tenant_id, as_of, as_of],
+        "WHERE tenant_id IS NOT DISTINCT FROM ? AND (? IS NULL OR as_of_date <= ?) "
+        "AND coalesce(try_cast(metrics ->> 'feature_set' AS INTEGER), 1) = ? ORDER BY as_of_date, trained_at",
+        [tenant_id, as_of, as_of, FEATURE_SET],
     ).fetchall()
     return [
         ModelRecord(version, tenant, trained.isoformat(), as_of.isoformat(), invoices, json.loads(metrics), path)
@@ -161,8 +153,9 @@ def choose(db_path: Path, tenant_id: str | None = None, as_of: date | None = Non
     """The organisation's newest model not worse than the model in use before it; None when none is trained.
     With as_of, only models trained on what was known by then (a re-run of an old day never uses a later model).
     """
-    with duckdb.connect(str(db_path)) as con:
-        _ensure(con)
+    with database.connect(db_path, read_only=True) as con:
+        if not database.has_table(con, "models.risk_models"):
+            return None
         records = _records(con, tenant_id, as_of)
     chosen = None
     for record in records:
@@ -176,16 +169,15 @@ def train_due(
 ) -> list[dict]:
     """The weekly retrain: per organisation in the warehouse, train a model on its own invoices when its newest
     one is every_days old or more (or force). Returns per organisation what happened and which model scores."""
-    from ar_radar.scoring.features import warehouse_history
-
     history, optional = warehouse_history(db_path)
-    with duckdb.connect(str(db_path)) as con:
-        _ensure(con)
+    with database.connect(db_path, read_only=False) as con:
+        database.ensure(con, "models.risk_models")
         newest = {
             tenant: as_of_date
             for tenant, as_of_date in con.execute(
-                "SELECT tenant_id, max(as_of_date) FROM models.risk_models WHERE as_of_date <= ? GROUP BY tenant_id",
-                [as_of],
+                "SELECT tenant_id, max(as_of_date) FROM models.risk_models WHERE as_of_date <= ? "
+                "AND coalesce(try_cast(metrics ->> 'feature_set' AS INTEGER), 1) = ? GROUP BY tenant_id",
+                [as_of, FEATURE_SET],
             ).fetchall()
         }
     outcomes = []

@@ -9,6 +9,15 @@ from datetime import date
 from pathlib import Path
 
 from ar_radar.settings import Settings
+from ar_radar.threads import task_threads
+
+
+def project_var(name: str) -> object:
+    """A var's default in dbt_project.yml (one definition, for the Python that must agree with the SQL)."""
+    import yaml
+
+    project = Settings.from_env().dbt_project_dir / "dbt_project.yml"
+    return yaml.safe_load(project.read_text(encoding="utf-8"))["vars"][name]
 
 
 class WarehouseBuildError(RuntimeError):
@@ -22,7 +31,7 @@ class BuildSummary:
     warnings: tuple[str, ...]
 
 
-def dbt_args(settings: Settings, command: str, as_of: date) -> list[str]:
+def dbt_args(settings: Settings, command: str, as_of: date, variables: dict | None = None) -> list[str]:
     return [
         *command.split(),
         "--project-dir",
@@ -34,7 +43,7 @@ def dbt_args(settings: Settings, command: str, as_of: date) -> list[str]:
         "--log-path",
         str(settings.data_dir / "dbt" / "logs"),
         "--vars",
-        json.dumps({"as_of_date": as_of.isoformat()}),
+        json.dumps({"as_of_date": as_of.isoformat(), **(variables or {})}),
     ]
 
 
@@ -49,15 +58,16 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def _invoke(settings: Settings, command: str, as_of: date) -> object:
+def _invoke(settings: Settings, command: str, as_of: date, variables: dict | None = None) -> object:
     """Run a dbt command in-process against the settings' DuckDB file; returns dbt's result."""
     from dbt.cli.main import dbtRunner  # heavy import: only when dbt runs
 
     os.environ["AR_RADAR_DB"] = str(settings.db_path)
+    os.environ["AR_RADAR_THREADS"] = str(task_threads())  # the profile's DuckDB threads
     # No usage pings from a pipeline host (it has no internet; the attempt only costs time).
     os.environ.setdefault("DO_NOT_TRACK", "1")
     try:
-        return dbtRunner().invoke(dbt_args(settings, command, as_of))
+        return dbtRunner().invoke(dbt_args(settings, command, as_of, variables))
     finally:
         _release_duckdb()
 
@@ -92,6 +102,15 @@ def build_warehouse(settings: Settings, as_of: date) -> BuildSummary:
         warned=len(warned),
         warnings=tuple(f"{n.node.name}: {(n.message or '').strip()}" for n in warned),
     )
+
+
+def build_features(settings: Settings, as_of: date, grace_days: int = 0) -> None:
+    """Only ``marts.invoice_features_history`` and the models and seeds it needs, without tests: the CSV
+    backtest's warehouse (a file of its own, so its data tests would only repeat what read_history checked)."""
+    command = "build --quiet --select +invoice_features_history --resource-type model --resource-type seed"
+    nodes, failure = _nodes_or_failure(_invoke(settings, command, as_of, {"grace_days": grace_days}), 500)
+    if failure:
+        raise WarehouseBuildError(f"dbt could not build the features of the invoice history: {failure}")
 
 
 def run_unit_tests(settings: Settings, as_of: date) -> int:

@@ -12,11 +12,8 @@ select
     coalesce(payload -> 'properties' ->> 'hs_pipeline_stage', '') <> '4' as is_open,
     payload -> 'properties' ->> 'hs_ticket_priority' as priority,
     payload -> 'properties' ->> 'hs_ticket_category' as category,
-    regexp_matches(
-        lower(coalesce(payload -> 'properties' ->> 'subject', '') || ' '
-              || coalesce(payload -> 'properties' ->> 'content', '')),
-        'disput|refuse|wrong|incorrect|already paid'
-    ) as mentions_dispute,
+    {{ mentions_dispute("coalesce(payload -> 'properties' ->> 'subject', '') || ' ' || "
+                        "coalesce(payload -> 'properties' ->> 'content', '')") }} as mentions_dispute,
     payload -> 'associations' -> 'companies' -> 'results' -> 0 ->> 'id' as company_id,
     cast(payload ->> 'createdAt' as timestamptz) as created_at,
     -- closed_date is set by HubSpot when a ticket enters a closed stage; older tickets may lack it.

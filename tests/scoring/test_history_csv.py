@@ -1,10 +1,10 @@
-"""Point-in-time history features from an invoice history CSV, and the CSV's validation."""
+"""An invoice history CSV: its validation, and its features from the warehouse's own dbt models."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
-from ar_radar.scoring.features import HistoryFormatError, history_features, read_history
+from ar_radar.scoring.history_csv import HistoryFormatError, csv_features, read_history
 
 
 def _history(rows: list[tuple]) -> pd.DataFrame:
@@ -14,7 +14,8 @@ def _history(rows: list[tuple]) -> pd.DataFrame:
     return frame
 
 
-def test_features_see_only_payments_made_before_the_issue_day():
+def test_the_warehouse_sql_sees_only_payments_made_before_the_issue_day():
+    """The CSV goes through dbt's own models: expected values worked out by hand from the five invoices."""
     history = _history(
         [
             ("A", "1", "2026-01-01", "2026-01-31", 100.0, "2026-02-10"),  # 10 days late
@@ -24,17 +25,21 @@ def test_features_see_only_payments_made_before_the_issue_day():
             ("B", "5", "2026-02-20", "2026-03-22", 50.0, "2026-05-01"),
         ]
     )
-    features = history_features(history).set_index(history["invoice_id"])
-    assert features.loc["1", "prior_paid"] == 0 and pd.isna(features.loc["1", "prior_late_share"])
-    # invoice 3: invoice 1's payment on the same day is not yet known; invoices 1 and 2 are open
-    assert features.loc["3", "prior_paid"] == 0 and features.loc["3", "open_at_issue"] == 2
+    features = csv_features(history, []).set_index("invoice_id")
+    assert features.loc["1", "paid_invoice_count"] == 0 and pd.isna(features.loc["1", "share_paid_late"])
+    # invoice 3: invoice 1's payment on the same day is not yet known; invoices 1 and 2 are unpaid, 1 overdue
+    assert features.loc["3", "prior_invoice_count"] == 2 and features.loc["3", "paid_invoice_count"] == 0
+    assert features.loc["3", "unpaid_invoice_count"] == 2 and features.loc["3", "overdue_invoice_count"] == 1
     # invoice 4: both earlier payments known; one of two was late, by 10 days, on average 5
-    assert features.loc["4", "prior_paid"] == 2
-    assert features.loc["4", "prior_late_share"] == 0.5 and features.loc["4", "prior_avg_days_late"] == 5
-    assert features.loc["4", "days_since_last_payment"] == 6 and features.loc["4", "open_at_issue"] == 1
-    assert features.loc["4", "amount_vs_customer_avg"] == 100 / 200  # issued before: 100, 300, 200
-    assert features.loc["5", "prior_paid"] == 0  # another customer's history is not this one's
+    assert features.loc["4", "paid_invoice_count"] == 2
+    assert features.loc["4", "share_paid_late"] == 0.5 and features.loc["4", "avg_days_late"] == 5
+    assert features.loc["4", "avg_days_to_pay"] == (40 + 30) / 2
+    assert features.loc["4", "days_since_last_payment"] == 6 and features.loc["4", "unpaid_invoice_count"] == 1
+    assert features.loc["4", "amount_vs_customer_average"] == 100 / 200  # issued before: 100, 300, 200
+    assert features.loc["5", "paid_invoice_count"] == 0  # another customer's history is not this one's
     assert list(features["terms_days"]) == [30] * 5
+    # the outcome stays an outcome: the paid date is the CSV's, never an input
+    assert features.loc["3", "paid_date"] == pd.Timestamp("2026-03-01") and pd.isna(features.loc["4", "paid_date"])
 
 
 def _csv(tmp_path, header: str, *lines: str):
