@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test lint format dbt-docs gx-bootstrap sandbox clean
+.PHONY: install demo test test-fast lint format dbt-docs gx-bootstrap sandbox clean
 
 install: $(STAMP)
 
@@ -23,7 +23,13 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# The inner loop: everything but whole-DAG runs, per-fault pipeline runs and scale benchmarks.
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not dag and not pipeline and not bench"
 
 lint: install
 	$(BIN)/ruff check .
@@ -42,5 +48,6 @@ gx-bootstrap: install
 sandbox: install
 	$(BIN)/python -m ar_radar sandbox
 
+# Never data/: it holds the raw history, checkpoints and the Xero token store.
 clean:
-	rm -rf .demo data dbt_project/target dbt_project/logs expectations/uncommitted .pytest_cache
+	rm -rf .demo dbt_project/target dbt_project/logs expectations/uncommitted .pytest_cache

@@ -11,6 +11,9 @@ import pytest
 from ar_radar.settings import Settings
 
 AS_OF = date(2026, 11, 20)
+# The shared sandbox's two organisations report in different base currencies, so every total is tested
+# for never adding pounds to euros.
+SANDBOX_CURRENCIES = ("GBP", "EUR")
 
 # Keep any Airflow import in this process away from the developer's ~/airflow.
 os.environ.setdefault("AIRFLOW_HOME", str(Path(__file__).parent / ".airflow-home-unused"))
@@ -26,7 +29,7 @@ def make_settings(tmp: Path) -> Settings:
 def sandbox():
     from ar_radar.local.sandbox.server import Sandbox
 
-    with Sandbox(as_of=AS_OF, organisations=2) as box:
+    with Sandbox(as_of=AS_OF, organisations=2, base_currencies=SANDBOX_CURRENCIES) as box:
         yield box
 
 
@@ -36,6 +39,17 @@ def sandbox_env(sandbox, monkeypatch):
     for name, value in sandbox.airflow_connections().items():
         monkeypatch.setenv(name, value)
     return sandbox
+
+
+@pytest.fixture(scope="session")
+def airflow_db(tmp_path_factory) -> Path:
+    """A migrated Airflow metadata database (SQLite), made once per session: each DAG run starts from a copy."""
+    from ar_radar.local.airflow_env import airflow_cli, airflow_environment
+
+    home = tmp_path_factory.mktemp("airflow-template")
+    migrate = airflow_cli(airflow_environment(make_settings(home / "data"), home, {}), "db", "migrate")
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    return home / "airflow.db"
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,8 @@ import pandas_warehouse  # noqa: E402
 import warehouse_scale  # noqa: E402
 from scale_data import Scale, generate  # noqa: E402
 
+pytestmark = pytest.mark.bench
+
 FEATURES = [
     "paid_invoice_count",
     "paid_late_count",

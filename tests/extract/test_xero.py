@@ -87,6 +87,55 @@ def test_archived_contacts_are_carried_as_deletions(tmp_path):
     assert contacts[company.contacts[0]["ContactID"]]["ContactStatus"] == "ARCHIVED"
 
 
+def test_boolean_query_values_are_the_specs_true_not_pythons_true(tmp_path):
+    """The sandbox, like a mock serving Xero's OpenAPI spec, refuses includeArchived=True: the SDK's own
+    serialisation of a Python bool would fail here, and the archived contact would never arrive."""
+    import urllib.error
+    import urllib.request
+
+    with _small_box() as box:
+        api = XeroApi(_conn(box), tmp_path / "token.json")
+        api.authenticate()
+        tenant = box.companies[0].tenant_id
+        request = urllib.request.Request(
+            f"{box.xero_url}/api.xro/2.0/Contacts?includeArchived=True",
+            headers={"Authorization": f"Bearer {api._access}", "xero-tenant-id": tenant},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 400 and b"includeArchived must be true or false" in refused.value.read()
+        [contacts] = [s for s in STREAMS if s.entity == "contacts"]
+        body = api.page(tenant, contacts, None, 1)
+    assert len(body["Contacts"]) == len(box.companies[0].contacts)
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ("connections", "Xero /connections: the answer is not the documented list of connections"),
+        ("page", "Xero Organisations for organisation"),  # the first stream read
+    ],
+)
+def test_an_answer_of_another_shape_is_a_clear_error_naming_the_endpoint(tmp_path, shape, message):
+    with _small_box() as box:
+        box.xero_faults.wrong_shape = shape
+        with pytest.raises(XeroExtractError) as err:
+            extract_xero(_conn(box), tmp_path / "landing", "run")
+    assert message in str(err.value) and "got an object with keys" in str(err.value)
+    assert not list((tmp_path / "landing").rglob("*.jsonl"))  # nothing of the odd answer was landed
+
+
+def test_each_organisation_and_its_base_currency_is_extracted(tmp_path):
+    company = generate_demo_company(seed=5, as_of=AS_OF, n_customers=4, base_currency="EUR")
+    with Sandbox(companies=[company]) as box:
+        [result] = extract_xero(_conn(box), tmp_path / "landing", "run")
+    [organisation] = _landed(next(b for b in result.batches if b.entity == "organisations"))
+    assert organisation["record_id"] == company.tenant_id
+    assert organisation["payload"]["BaseCurrency"] == "EUR"
+    served = {i["CurrencyCode"] for i in company.invoices}
+    assert served == {"EUR", "GBP"}  # a euro organisation with some customers billed in pounds
+
+
 def test_tenant_ids_extra_narrows_the_organisations(sandbox_env, tmp_path):
     only = sandbox_env.companies[1].tenant_id
     conn = connection_from_env("xero_default")

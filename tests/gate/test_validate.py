@@ -24,6 +24,7 @@ def test_healthy_warehouse_passes(warehouse):
         "staging_row_counts",
         "freshness",
         "matching_coverage",
+        "base_currencies",
     }
     assert len(report.checks) >= 40
 

@@ -35,23 +35,47 @@ def _queue(name="Acme <script>alert(1)</script> Ltd"):
         "summary": {
             "queued": 1,
             "overdue_invoices": 1,
-            "overdue_amount_base": 1055.13,
-            "open_amount_base": 5000.0,
             "by_action": {"escalation": 1},
-            "expected_cash_in_7_days_base": 812.4,
-            "expected_cash_in_30_days_base": 3120.0,
+            "by_currency": [
+                {
+                    "base_currency": "GBP",
+                    "organisations": 1,
+                    "overdue_amount_base": 1055.13,
+                    "open_amount_base": 5000.0,
+                    "expected_cash_in_7_days_base": 812.4,
+                    "expected_cash_in_30_days_base": 3120.0,
+                }
+            ],
         },
     }
 
 
 def test_queue_email_lists_items_with_reasons_and_escapes_crm_text():
     email = queue_email(_queue(), ("finance@example.com",))
-    assert email.subject == "AR Radar action queue 2026-11-20: 1 invoices to act on, 1,055.13 overdue"
+    assert email.subject == "AR Radar action queue 2026-11-20: 1 invoices to act on, GBP 1,055.13 overdue"
     assert "INV-7" in email.html and "Paid 7 of 10 past invoices late: +0.84" in email.html
     assert "<script>" not in email.html and "&lt;script&gt;" in email.html
     assert "a warning line" in email.html and "not a certainty" in email.html
-    assert "812.40</b> within 7 days" in email.html and "3,120.00</b> within 30 days" in email.html
+    assert "GBP 812.40</b> within 7 days" in email.html and "GBP 3,120.00</b> within 30 days" in email.html
+    assert "EUR 1,234.50" in email.html  # the invoice's own amount, in its own currency
     assert "rules-v1 prior (cold start)" in email.html and "Cold start: 57 of this organisation" in email.html
+
+
+def test_organisations_in_different_base_currencies_are_never_added_up():
+    queue = _queue()
+    euros = {
+        "base_currency": "EUR",
+        "organisations": 1,
+        "overdue_amount_base": 200.0,
+        "open_amount_base": 900.0,
+        "expected_cash_in_7_days_base": 50.0,
+        "expected_cash_in_30_days_base": 300.0,
+    }
+    queue["summary"]["by_currency"].append(euros)
+    email = queue_email(queue, ("finance@example.com",))
+    assert email.subject.endswith("GBP 1,055.13 and EUR 200.00 overdue")
+    assert "GBP 1,055.13 past due" in email.html and "EUR 200.00 past due" in email.html
+    assert "Organisations in EUR" in email.html and "1,255.13" not in email.html
 
 
 def _report(page=None):

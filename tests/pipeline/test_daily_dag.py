@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,9 @@ from ar_radar.local.airflow_env import airflow_cli, airflow_environment
 from ar_radar.local.sandbox.server import Sandbox
 from ar_radar.local.smtp_sink import Received, SmtpSink
 
-from tests.conftest import AS_OF, make_settings
+from tests.conftest import AS_OF, SANDBOX_CURRENCIES, make_settings
+
+pytestmark = pytest.mark.dag
 
 
 @dataclass
@@ -63,22 +66,24 @@ def _run(env: dict, airflow_home: Path, sink: SmtpSink, db: Path) -> DagRun:
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
+def pipeline(tmp_path_factory, airflow_db):
     """Yields a function running the DAG against a sandbox with the given faults; one run or two."""
 
     def run(faults: tuple[str, ...] = (), times: int = 1, configure=None, **sandbox_args):
         tmp = tmp_path_factory.mktemp("e2e")
         settings = make_settings(tmp / "data")
         with (
-            Sandbox(as_of=AS_OF, organisations=2, faults=faults, **sandbox_args) as box,
+            Sandbox(
+                as_of=AS_OF, organisations=2, base_currencies=SANDBOX_CURRENCIES, faults=faults, **sandbox_args
+            ) as box,
             SmtpSink(tmp / "emails") as sink,
         ):
             if configure:
                 configure(box)
             connections = {**box.airflow_connections(), "AIRFLOW_CONN_SMTP_DEFAULT": sink.airflow_connection()}
             env = airflow_environment(settings, tmp / "airflow", connections)
-            migrate = airflow_cli(env, "db", "migrate")
-            assert migrate.returncode == 0, migrate.stderr[-3000:]
+            (tmp / "airflow").mkdir()
+            shutil.copy(airflow_db, tmp / "airflow" / "airflow.db")  # migrated once per session
             runs = [_run(env, tmp / "airflow", sink, settings.db_path) for _ in range(times)]
             return box, settings, runs, box.secrets()
 
@@ -114,7 +119,15 @@ def test_healthy_run_emails_the_queue_to_finance(healthy):
         assert item["model_version"].startswith("gam-") and len(item["risk"]["top_factors"]) == 3
         assert item["risk"]["basis"].startswith(f"Model {item['model_version']}")
     assert len({o["model_versions"] for o in queue["organisations"]}) == 2
-    assert 0 < queue["summary"]["expected_cash_in_7_days_base"] < queue["summary"]["expected_cash_in_30_days_base"]
+    by_currency = {c["base_currency"]: c for c in queue["summary"]["by_currency"]}
+    assert sorted(by_currency) == ["EUR", "GBP"]  # one organisation each: never added together
+    for c in by_currency.values():
+        assert 0 < c["expected_cash_in_7_days_base"] < c["expected_cash_in_30_days_base"] < c["open_amount_base"]
+    assert (
+        " overdue" in mail.message["Subject"]
+        and "GBP " in mail.message["Subject"]
+        and " EUR " in mail.message["Subject"]
+    )
     assert (settings.output_dir / f"action_queue_{AS_OF}.json").exists()
     assert mail.path.suffix == ".eml" and mail.path.exists()
 

@@ -23,6 +23,8 @@ from ar_radar.warehouse.build import build_warehouse
 
 from tests.conftest import AS_OF, make_settings
 
+pytestmark = pytest.mark.pipeline
+
 OPEN = "payload->>'Type' = 'ACCREC' and payload->>'Status' = 'AUTHORISED'"
 NO_CONTACT = """json_merge_patch(payload, '{"Contact": {"ContactID": null}}')"""
 NO_NUMBER = """json_merge_patch(payload, '{"InvoiceNumber": null}')"""  # a JSON merge patch's null removes the key
@@ -124,6 +126,11 @@ CRITICAL = {
     "aging_with_nothing_due": Case(
         on_two_aging_rows("update marts.fct_ar_aging set amount_due = 0"),
         "fct_ar_aging", "amount_due", "expect_column_values_to_be_between", "could not place",
+    ),
+    "base_currency_unknown": Case(
+        built("delete from staging.stg_xero__organisations where tenant_id = "
+              "(select min(tenant_id) from staging.stg_xero__invoices)"),
+        "base_currencies", "base_currency", "expect_column_values_to_not_be_null", "accounting.settings.read",
     ),
     "extract_stalled": Case(
         built("update staging.stg_xero__invoices set loaded_at = loaded_at - interval 4 day"),

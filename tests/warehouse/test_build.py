@@ -33,12 +33,13 @@ def test_amounts_in_base_currency_and_buckets(warehouse):
     rows = _query(
         warehouse,
         """select currency_code, amount_due, currency_rate, amount_due_base, days_overdue,
-                                       aging_bucket from marts.fct_ar_aging""",
+                  aging_bucket, base_currency from marts.fct_ar_aging""",
     )
-    assert {r[0] for r in rows} == {"GBP", "EUR"}
-    for currency, due, rate, base, days, bucket in rows:
+    # a GBP and a EUR organisation, each with some customers billed in the other currency
+    assert {(r[0], r[6]) for r in rows} == {("GBP", "GBP"), ("EUR", "GBP"), ("EUR", "EUR"), ("GBP", "EUR")}
+    for currency, due, rate, base, days, bucket, base_currency in rows:
         assert abs(float(base) - float(due) / float(rate)) < 0.01
-        if currency == "GBP":
+        if currency == base_currency:
             assert base == due
         assert (bucket == "current") == (days <= 0)
 

@@ -37,8 +37,10 @@ select
     coalesce(o.partially_paid_open_count, 0) as partially_paid_open_count,
     coalesce(u.unapplied_credit_base, 0) as unapplied_credit_base,
     cast(coalesce(o.open_amount_base, 0) - coalesce(u.unapplied_credit_base, 0) as decimal(38, 2))
-        as net_exposure_base
+        as net_exposure_base,
+    org.base_currency
 from history as h
+left join {{ ref('stg_xero__organisations') }} as org using (tenant_id)
 left join {{ ref('stg_xero__contacts') }} as c using (tenant_id, contact_id)
 left join {{ ref('int_customer_matches') }} as m using (tenant_id, contact_id)
 left join open_ar as o using (tenant_id, contact_id)

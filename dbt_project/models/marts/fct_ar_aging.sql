@@ -29,8 +29,10 @@ select
     o.amount_paid,
     o.amount_credited,
     o.amount_due,
-    o.amount_due_base
+    o.amount_due_base,
+    org.base_currency
 from open_invoices as o
+left join {{ ref('stg_xero__organisations') }} as org using (tenant_id)
 left join {{ ref('aging_buckets') }} as b
     on b.scheme = 'standard' and o.days_overdue between b.min_days_overdue and b.max_days_overdue
 left join {{ ref('aging_buckets') }} as c

@@ -194,7 +194,9 @@ select
     cast(round(b.collected_within_7_days_of_due, 2) as decimal(18, 2)) as collected_within_7_days_of_due_base,
     round(100 * b.collected_within_7_days_of_due / nullif(b.amount_falling_due, 0), 1)
         as collected_within_7_days_of_due_percent,
-    coalesce(r.repeat_late_payer_count, 0) as repeat_late_payer_count
+    coalesce(r.repeat_late_payer_count, 0) as repeat_late_payer_count,
+    org.base_currency
 from with_begin as b
+left join {{ ref('stg_xero__organisations') }} as org using (tenant_id)
 left join countback as c using (tenant_id, month_start)
 left join repeat_late as r using (tenant_id, month_start)

@@ -18,7 +18,9 @@ import duckdb
 from ar_radar import database
 from ar_radar.scoring.bands import BAND_NOTE
 
-SCHEMA_VERSION = 1
+# 2: amounts in base currency name their currency; totals are per base currency (summary.by_currency),
+# never added across organisations whose base currencies differ.
+SCHEMA_VERSION = 2
 OWNER_REVIEW_AMOUNT = float(os.environ.get("AR_RADAR_OWNER_REVIEW_AMOUNT", "10000"))
 
 ACTIONS = {
@@ -39,7 +41,7 @@ def next_best_action(row: dict) -> tuple[str, str] | None:
             f"Disputed in HubSpot ticket {row['dispute_ticket_id']}: resolve the dispute before chasing payment."
         )
     if overdue > 0 and float(row["amount_due_base"]) >= OWNER_REVIEW_AMOUNT and band_ == "high":
-        return "owner_review", f"High risk and over {OWNER_REVIEW_AMOUNT:,.0f} in base currency."
+        return "owner_review", f"High risk and over {row['base_currency']} {OWNER_REVIEW_AMOUNT:,.0f}."
     if overdue > 30 or (overdue > 14 and band_ == "high"):
         return "escalation", f"{overdue} days past due with {band_} risk."
     if overdue > 0:
@@ -104,6 +106,7 @@ def build_action_queue(db_path: Path, as_of: date, warnings: list[str] | None = 
                 },
                 "currency_code": row["currency_code"],
                 "amount_due": float(row["amount_due"]),
+                "base_currency": row["base_currency"],
                 "amount_due_base": float(row["amount_due_base"]),
                 "due_date": _iso(row["due_date"]),
                 "days_overdue": int(row["days_overdue"]),
@@ -139,15 +142,13 @@ def build_action_queue(db_path: Path, as_of: date, warnings: list[str] | None = 
             "open_invoices": len(scores),
             "queued": len(items),
             "overdue_invoices": len(overdue),
-            "overdue_amount_base": round(sum(float(s["amount_due_base"]) for s in overdue), 2),
-            "open_amount_base": round(sum(float(s["amount_due_base"]) for s in scores), 2),
             "by_action": {code: sum(1 for i in items if i["next_action"]["code"] == code) for code in ACTIONS},
-            "expected_cash_in_7_days_base": round(sum(float(o["expected_cash_7d_base"]) for o in organisations), 2),
-            "expected_cash_in_30_days_base": round(sum(float(o["expected_cash_30d_base"]) for o in organisations), 2),
+            "by_currency": by_currency(scores, organisations),
         },
         "organisations": [
             {
                 "tenant_id": o["tenant_id"],
+                "base_currency": o["base_currency"],
                 "open_invoices": int(o["open_invoices"]),
                 "open_amount_base": float(o["open_amount_base"]),
                 "expected_cash_in_7_days_base": float(o["expected_cash_7d_base"]),
@@ -159,6 +160,35 @@ def build_action_queue(db_path: Path, as_of: date, warnings: list[str] | None = 
         "data_health_warnings": list(warnings or []),
         "items": items,
     }
+
+
+def by_currency(scores: list[dict], organisations: list[dict]) -> list[dict]:
+    """Totals per base currency: organisations whose base currencies differ are never added together."""
+    totals: dict[str, dict] = {}
+    for o in organisations:
+        entry = totals.setdefault(
+            o["base_currency"],
+            {
+                "base_currency": o["base_currency"],
+                "organisations": 0,
+                "open_amount_base": 0.0,
+                "overdue_amount_base": 0.0,
+                "expected_cash_in_7_days_base": 0.0,
+                "expected_cash_in_30_days_base": 0.0,
+            },
+        )
+        entry["organisations"] += 1
+        entry["expected_cash_in_7_days_base"] += float(o["expected_cash_7d_base"])
+        entry["expected_cash_in_30_days_base"] += float(o["expected_cash_30d_base"])
+    for s in scores:
+        entry = totals[s["base_currency"]]
+        entry["open_amount_base"] += float(s["amount_due_base"])
+        if s["days_overdue"] > 0:
+            entry["overdue_amount_base"] += float(s["amount_due_base"])
+    return [
+        {k: round(v, 2) if isinstance(v, float) else v for k, v in entry.items()}
+        for _, entry in sorted(totals.items(), key=lambda kv: -kv[1]["open_amount_base"])
+    ]
 
 
 def write_action_queue(queue: dict, output_dir: Path) -> Path:

@@ -63,9 +63,13 @@ class XeroStream:
     id_field: str
     where: str | None
     include_archived: bool = False
+    # A list endpoint walked page by page since the checkpoint; /Organisation is one small record, read whole.
+    paged: bool = True
 
 
 STREAMS = (
+    # The organisation first: its base currency names every amount in base currency downstream.
+    XeroStream("organisations", "get_organisations", "Organisations", "OrganisationID", None, paged=False),
     XeroStream("invoices", "get_invoices", "Invoices", "InvoiceID", 'Type=="ACCREC"'),
     XeroStream("credit_notes", "get_credit_notes", "CreditNotes", "CreditNoteID", 'Type=="ACCRECCREDIT"'),
     XeroStream("payments", "get_payments", "Payments", "PaymentID", 'PaymentType=="ACCRECPAYMENT"'),
@@ -210,6 +214,12 @@ class XeroApi:
                 _preload_content=False, _return_http_data_only=False, _request_timeout=self.timeout
             ),
         )
+        what = "Xero /connections"
+        if not isinstance(body, list) or not all(isinstance(c, dict) and c.get("tenantId") for c in body):
+            raise XeroExtractError(
+                f"{what}: the answer is not the documented list of connections, each with a tenantId "
+                f"(got {_shape(body)}). Check the connection's extra.identity_url points at Xero's identity API."
+            )
         return [
             {"tenant_id": str(c["tenantId"]), "tenant_name": c.get("tenantName", "")}
             for c in body
@@ -218,21 +228,18 @@ class XeroApi:
 
     def page(self, tenant_id: str, stream: XeroStream, since: datetime | None, page: int) -> dict:
         method = getattr(self.accounting, stream.method)
-        kwargs: dict = {
-            "order": "UpdatedDateUTC ASC",
-            "page": page,
-            "page_size": self.page_size,
-            "_preload_content": False,
-            "_return_http_data_only": False,
-            "_request_timeout": self.timeout,
-        }
+        kwargs: dict = {"_preload_content": False, "_return_http_data_only": False, "_request_timeout": self.timeout}
+        if stream.paged:
+            kwargs.update(order="UpdatedDateUTC ASC", page=page, page_size=self.page_size)
         if stream.where:
             kwargs["where"] = stream.where
         if stream.include_archived:
-            kwargs["include_archived"] = True
-        if since is not None:
+            # The spec's boolean is `true`; the SDK would send Python's `True`, which a strict server refuses.
+            kwargs["include_archived"] = "true"
+        if since is not None and stream.paged:
             kwargs["if_modified_since"] = since.astimezone(UTC).replace(tzinfo=None)
-        what = f"Xero {stream.collection} page {page} for organisation {tenant_id}"
+        where = f" page {page}" if stream.paged else ""
+        what = f"Xero {stream.collection}{where} for organisation {tenant_id}"
         try:
             body, _ = self._call(tenant_id, what, lambda: method(tenant_id, **kwargs))
         except _PageSizeRefused:
@@ -241,7 +248,23 @@ class XeroApi:
             log.warning("%s: pageSize %d refused, falling back to %d", what, self.page_size, FALLBACK_PAGE_SIZE)
             self.page_size = FALLBACK_PAGE_SIZE
             return self.page(tenant_id, stream, since, page)
+        records = body.get(stream.collection) if isinstance(body, dict) else None
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise XeroExtractError(
+                f"{what}: the answer is not the documented {{{stream.collection!r}: [records]}} object "
+                f"(got {_shape(body)}). Nothing of it was landed; check the connection's extra.api_url."
+            )
         return body
+
+
+def _shape(body: object) -> str:
+    """What an answer looks like, without its content (which may hold customer data)."""
+    if isinstance(body, dict):
+        return "an object with keys " + ", ".join(sorted(map(str, body))[:8])
+    if isinstance(body, list):
+        kinds = sorted({type(item).__name__ for item in body})
+        return f"a list of {len(body)} ({', '.join(kinds) or 'empty'})"
+    return f"a {type(body).__name__}"
 
 
 def list_tenants(api: XeroApi, conn: ApiConnection) -> list[dict]:

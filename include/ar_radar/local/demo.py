@@ -48,11 +48,9 @@ def run_demo(demo_dir: Path, as_of: date) -> int:
         print(f"The DAG run failed; full log: {demo_dir / 'dags_test.log'}")
         return 1
     summary = json.loads(queue_path.read_text())["summary"]
+    overdue = ", ".join(f"{c['base_currency']} {c['overdue_amount_base']:,.2f}" for c in summary["by_currency"])
     print()
-    print(
-        f"Done. {summary['queued']} invoices queued for action; {summary['overdue_invoices']} overdue "
-        f"({summary['overdue_amount_base']:,.2f} in base currency)."
-    )
+    print(f"Done. {summary['queued']} invoices queued for action; {summary['overdue_invoices']} overdue ({overdue}).")
     health = health_summary(settings.db_path, as_of, as_of)
     warnings = json.loads(queue_path.read_text())["data_health_warnings"]
     passed = "passed" if health["days_passed"] else "did not pass"

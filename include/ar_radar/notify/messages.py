@@ -36,9 +36,10 @@ class Email:
 
 def queue_email(queue: dict, recipients: tuple[str, ...], attachment: Path | None = None) -> Email:
     summary = queue["summary"]
+    overdue = " and ".join(f"{c['base_currency']} {c['overdue_amount_base']:,.2f}" for c in summary["by_currency"])
     subject = (
         f"AR Radar action queue {queue['as_of_date']}: {summary['queued']} invoices to act on, "
-        f"{summary['overdue_amount_base']:,.2f} overdue"
+        f"{overdue or 'nothing'} overdue"
     )
     html = _env.get_template("action_queue_email.html.j2").render(queue=queue, summary=summary)
     return Email("action_queue", queue["as_of_date"], subject, html, recipients, (attachment,) if attachment else ())

@@ -15,7 +15,7 @@ import duckdb
 from ar_radar import database
 
 RAW_TABLES = {
-    "xero": ("invoices", "credit_notes", "payments", "overpayments", "prepayments", "contacts"),
+    "xero": ("organisations", "invoices", "credit_notes", "payments", "overpayments", "prepayments", "contacts"),
     "hubspot": ("companies", "contacts", "deals", "tickets", "notes"),
 }
 
@@ -49,6 +49,7 @@ REQUIRED_FIELDS = {
     "raw.xero_overpayments": ("$.OverpaymentID", "$.Contact.ContactID", "$.Total"),
     "raw.xero_prepayments": ("$.PrepaymentID", "$.Contact.ContactID", "$.Total"),
     "raw.xero_contacts": ("$.ContactID", "$.Name"),
+    "raw.xero_organisations": ("$.OrganisationID", "$.BaseCurrency"),
     "raw.hubspot_companies": ("$.id", "$.properties.name"),
     "raw.hubspot_contacts": ("$.id",),
     "raw.hubspot_deals": ("$.id",),

@@ -25,7 +25,7 @@ def store_scores(db_path: Path, scored: pd.DataFrame, as_of: date) -> None:
                    amount_due, amount_due_base, risk_probability, risk_band, top_factors, predicted_payment_date,
                    predicted_payment_earliest, predicted_payment_latest,
                    coalesce(open_dispute_count, 0) AS open_dispute_count, dispute_ticket_id, model_version,
-                   now() AS scored_at, invoice_date, model_note, paid_within_7d, paid_within_30d
+                   now() AS scored_at, invoice_date, model_note, paid_within_7d, paid_within_30d, base_currency
             FROM scored_frame""",
             [as_of],
         )
@@ -42,6 +42,7 @@ SELECT * EXCLUDE (weighted_probability),
        {band_sql("weighted_probability")} AS risk_band
 FROM (
     SELECT as_of_date, tenant_id, contact_id, any_value(contact_name) AS contact_name,
+           any_value(base_currency) AS base_currency,
            count(*) AS open_invoices, sum(amount_due_base) AS open_amount_base,
            coalesce(sum(amount_due_base) FILTER (WHERE days_overdue > 0), 0) AS overdue_amount_base,
            round(sum(risk_probability * amount_due_base), 2) AS expected_late_amount_base,
@@ -53,7 +54,8 @@ FROM (
 );
 
 CREATE OR REPLACE VIEW scoring.cash_forecast AS
-SELECT as_of_date, tenant_id, count(*) AS open_invoices, sum(amount_due_base) AS open_amount_base,
+SELECT as_of_date, tenant_id, any_value(base_currency) AS base_currency, count(*) AS open_invoices,
+       sum(amount_due_base) AS open_amount_base,
        round(sum(paid_within_7d * amount_due_base), 2) AS expected_cash_7d_base,
        round(sum(paid_within_30d * amount_due_base), 2) AS expected_cash_30d_base,
        string_agg(DISTINCT model_version, ', ') AS model_versions

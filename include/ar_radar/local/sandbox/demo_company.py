@@ -188,12 +188,30 @@ class DemoCompany:
     # invoice number -> {"state": open|paid|voided|draft|bill, "overdue": bool, "profile": ...}
     truth: dict[str, dict] = field(default_factory=dict)
 
+    @property
+    def organisations(self) -> list[dict]:
+        """Xero's /Organisation answer: this one organisation, with its base currency."""
+        return [
+            {
+                "OrganisationID": self.tenant_id,
+                "Name": self.name,
+                "LegalName": self.name,
+                "BaseCurrency": self.base_currency,
+                "CountryCode": "GB" if self.base_currency == "GBP" else "IE",
+                "Timezone": "GMTSTANDARDTIME",
+                "OrganisationType": "COMPANY",
+                "OrganisationStatus": "ACTIVE",
+                "ShortCode": f"!{self.tenant_id[:5]}",
+            }
+        ]
+
     def open_overdue_invoice_numbers(self) -> list[str]:
         return sorted(n for n, t in self.truth.items() if t["state"] == "open" and t["overdue"])
 
     def xero_stream_sizes(self) -> dict[str, int]:
         """How many records each Xero AR stream serves (sales invoices only: bills are not AR)."""
         return {
+            "organisations": len(self.organisations),
             "invoices": sum(1 for i in self.invoices if i["Type"] == "ACCREC"),
             "credit_notes": len(self.credit_notes),
             "payments": len(self.payments),
@@ -243,13 +261,14 @@ def generate_demo_company(
     years: int = 2,
     tenant_id: str | None = None,
     name: str = "Demo Widgets Ltd",
+    base_currency: str = "GBP",
 ) -> DemoCompany:
     """Generate the demo organisation. Same ``seed`` and ``as_of`` give the same records."""
     as_of = as_of or date.today()
     rng = random.Random(seed)
     # Organisations of one business share one HubSpot portal: keep their CRM ids apart.
     ids = _Ids(rng, hubspot_base=1000 + seed * 10_000_000)
-    company = DemoCompany(tenant_id=tenant_id or ids.uuid(), name=name, base_currency="GBP", as_of=as_of)
+    company = DemoCompany(tenant_id=tenant_id or ids.uuid(), name=name, base_currency=base_currency, as_of=as_of)
     start = as_of - timedelta(days=365 * years)
     _make_customers(company, rng, ids, n_customers, start)
     for customer in company.customers:
@@ -284,7 +303,7 @@ def _make_customers(company: DemoCompany, rng: random.Random, ids: _Ids, n: int,
             email=email,
             first_name=first,
             last_name=last,
-            currency="EUR" if rng.random() < 0.15 else "GBP",
+            currency=_foreign(company.base_currency) if rng.random() < 0.15 else company.base_currency,
             terms_days=rng.choice([14, 30, 30, 30, 45]),
             cadence_days=rng.randint(12, 40),
             typical_amount=round(rng.lognormvariate(7.3, 0.8), 2),
@@ -310,12 +329,18 @@ def _make_customers(company: DemoCompany, rng: random.Random, ids: _Ids, n: int,
         )
 
 
-def _rate(currency: str, day: date) -> Decimal:
-    """Units of invoice currency per unit of base currency (Xero's CurrencyRate)."""
-    if currency == "GBP":
+def _foreign(base: str) -> str:
+    """The other currency some customers are billed in."""
+    return "EUR" if base != "EUR" else "GBP"
+
+
+def _rate(currency: str, base: str, day: date) -> Decimal:
+    """Units of invoice currency per unit of base currency (Xero's CurrencyRate): EUR per GBP near 1.17."""
+    if currency == base:
         return Decimal("1")
     wobble = Decimal(((day.toordinal() * 7919) % 200) - 100) / Decimal(10000)
-    return (Decimal("1.17") + wobble).quantize(Decimal("0.000001"))
+    eur_per_gbp = Decimal("1.17") + wobble
+    return (eur_per_gbp if currency == "EUR" else 1 / eur_per_gbp).quantize(Decimal("0.000001"))
 
 
 def _contact_ref(customer: Customer) -> dict:
@@ -334,7 +359,7 @@ def _make_invoices(company: DemoCompany, customer: Customer, rng: random.Random,
         tax = _money(subtotal * Decimal("0.2"))
         total = subtotal + tax
         due = day + timedelta(days=customer.terms_days)
-        rate = _rate(customer.currency, day)
+        rate = _rate(customer.currency, company.base_currency, day)
         issued_at = _at(day, rng)
         invoice = {
             "Type": "ACCREC",
@@ -530,7 +555,7 @@ def _make_bills_and_credits(company: DemoCompany, rng: random.Random, ids: _Ids,
                 "AmountDue": amount,
                 "AmountPaid": Decimal("0"),
                 "AmountCredited": Decimal("0"),
-                "CurrencyCode": "GBP",
+                "CurrencyCode": company.base_currency,
                 "CurrencyRate": Decimal("1"),
                 "UpdatedDateUTC": _at(day, rng),
             }
@@ -558,7 +583,7 @@ def _make_bills_and_credits(company: DemoCompany, rng: random.Random, ids: _Ids,
                     "Total": amount,
                     "RemainingCredit": amount,
                     "CurrencyCode": customer.currency,
-                    "CurrencyRate": _rate(customer.currency, day),
+                    "CurrencyRate": _rate(customer.currency, company.base_currency, day),
                     "UpdatedDateUTC": _at(day, rng),
                     "Allocations": [],
                 }

@@ -25,6 +25,8 @@ class Sandbox:
     seed: int = 42
     as_of: date | None = None
     organisations: int = 1
+    # Base currency of each generated organisation, in turn (a business with a UK and a euro entity: GBP, EUR).
+    base_currencies: tuple[str, ...] = ("GBP",)
     faults: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     xero_port: int = 0
@@ -49,6 +51,7 @@ class Sandbox:
                     seed=self.seed + i,
                     as_of=self.as_of,
                     name="Demo Widgets Ltd" if i == 0 else f"Demo Widgets {i + 1} Ltd",
+                    base_currency=self.base_currencies[i % len(self.base_currencies)],
                 )
                 for i in range(self.organisations)
             ]

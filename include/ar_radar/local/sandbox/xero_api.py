@@ -37,6 +37,7 @@ ENDPOINTS = {
     "Overpayments": ("Overpayments", "overpayments"),
     "Prepayments": ("Prepayments", "prepayments"),
     "Contacts": ("Contacts", "contacts"),
+    "Organisation": ("Organisations", "organisations"),
 }
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
@@ -58,6 +59,9 @@ class XeroFaults:
     duplicate_first_record: bool = False  # each page repeats its first record
     drift: str | None = None  # "add_field", "remove_field" or "change_type" on invoices
     refresh_grace_seconds: float = 1800.0  # how long a rotated refresh token still works
+    # An answer that is not the documented shape: "connections" (an object instead of the list) or "page"
+    # (the collection key holding an object instead of a list).
+    wrong_shape: str | None = None
     access_token_seconds: int = 1800
 
 
@@ -220,6 +224,9 @@ def create_xero_app(
             return _error(401, "Unauthorized", "AuthenticationUnsuccessful")
         # The identity API uses ISO timestamps, unlike the accounting API's /Date(...)/.
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        if faults.wrong_shape == "connections":
+            body = {"Connections": [{"TenantID": c.tenant_id} for c in companies]}
+            return Response(dumps(body), mimetype="application/json")
         return Response(
             dumps(
                 [
@@ -298,10 +305,14 @@ def create_xero_app(
                 records = [r for r in records if _matches_where(r, where)]
         except ValueError as exc:
             return _error(400, "Validation error", str(exc))
+        # The spec's booleans are true/false; a spec-validating server (Xero's own mock) refuses "True".
+        for name in ("includeArchived", "summaryOnly", "createdByMyApp"):
+            if name in request.args and request.args[name] not in ("true", "false"):
+                return _error(400, "Validation error", f"{name} must be true or false, not {request.args[name]!r}")
         if statuses := request.args.get("Statuses"):
             wanted = set(statuses.split(","))
             records = [r for r in records if r.get("Status") in wanted]
-        if endpoint == "Contacts" and request.args.get("includeArchived", "").lower() != "true":
+        if endpoint == "Contacts" and request.args.get("includeArchived") != "true":
             records = [r for r in records if r.get("ContactStatus") != "ARCHIVED"]
         if (request.args.get("order") or "").replace(" ", "").lower().startswith("updateddateutc"):
             records.sort(
@@ -338,7 +349,7 @@ def create_xero_app(
             faults.change_while_paging = False
         if faults.duplicate_first_record and served:
             served.append(served[0])
-        body[key] = served
+        body[key] = {"Items": served} if faults.wrong_shape == "page" else served
         return Response(dumps(body), mimetype="application/json", headers=limit_headers)
 
     return app

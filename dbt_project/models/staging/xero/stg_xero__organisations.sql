@@ -1,0 +1,10 @@
+-- One row per Xero organisation (GET /Organisation): the base currency every *_base amount is in.
+select
+    tenant_id,
+    record_id as organisation_id,
+    payload ->> 'Name' as organisation_name,
+    nullif(upper(trim(payload ->> 'BaseCurrency')), '') as base_currency,
+    payload ->> 'CountryCode' as country_code,
+    payload ->> 'Timezone' as timezone,
+    upper(payload ->> 'OrganisationStatus') as organisation_status
+from {{ source('xero', 'organisations') }}
