@@ -21,15 +21,19 @@ $(STAMP): requirements.txt pyproject.toml
 demo: install
 	$(BIN)/python -m ar_radar demo
 
+# Test modules run side by side (pytest-xdist, one worker per core, up to 4; each module on one worker so its
+# fixtures are built once): each test's dbt, DuckDB and model fits use AR_RADAR_THREADS (half the cores).
+PYTEST := $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadscope
+
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # The inner loop: everything but whole-DAG runs, per-fault pipeline runs and scale benchmarks.
 test-fast: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -m "not dag and not pipeline and not bench"
+	$(PYTEST) -m "not dag and not pipeline and not bench"
 
 lint: install
 	$(BIN)/ruff check .

@@ -87,7 +87,7 @@ def ar_radar_daily():  # noqa: ANN201
         settings = _settings()
         conn = connection_from_airflow(settings.xero_conn_id)
         with _xero_failures(settings):
-            return daily.extract_xero_organisation(conn, settings, _run()[0], organisation)
+            return daily.extract_xero(conn, settings, _run()[0], organisation)
 
     @task
     def extract_hubspot() -> list[dict]:
@@ -95,7 +95,7 @@ def ar_radar_daily():  # noqa: ANN201
         from ar_radar.pipeline import daily
 
         settings = _settings()
-        return daily.extract("hubspot", connection_from_airflow(settings.hubspot_conn_id), settings, _run()[0])
+        return daily.extract_hubspot(connection_from_airflow(settings.hubspot_conn_id), settings, _run()[0])
 
     @task(trigger_rule="none_failed_min_one_success")
     def load_raw() -> dict:
@@ -129,7 +129,7 @@ def ar_radar_daily():  # noqa: ANN201
         from ar_radar.pipeline import daily
 
         try:
-            return daily.train_models(_settings(), *_run())
+            return daily.train_risk_models(_settings(), *_run())
         except GateNotPassed as exc:
             raise AirflowSkipException(str(exc)) from None
 
@@ -140,7 +140,7 @@ def ar_radar_daily():  # noqa: ANN201
         from ar_radar.pipeline import daily
 
         try:
-            return daily.score(_settings(), *_run())
+            return daily.score_open_invoices(_settings(), *_run())
         except GateNotPassed as exc:
             raise AirflowSkipException(str(exc)) from None
 
@@ -148,13 +148,13 @@ def ar_radar_daily():  # noqa: ANN201
     def build_action_queue() -> str:
         from ar_radar.pipeline import daily
 
-        return daily.build_queue(_settings(), *_run())
+        return daily.build_action_queue(_settings(), *_run())
 
     @task
     def email_action_queue(queue_path: str) -> dict:
         from ar_radar.pipeline import daily
 
-        return daily.email_queue(_settings(), queue_path)
+        return daily.email_action_queue(_settings(), queue_path)
 
     @task(trigger_rule="one_failed", retries=0)
     def fail_run_if_a_step_failed() -> None:

@@ -198,9 +198,9 @@ def test_a_critical_fault_stops_scoring_and_sends_one_alert(faulted, name):
     with pytest.raises(GateNotPassed, match=case.table):
         daily.check_data_health(settings, f"run-{name}", AS_OF)
     with pytest.raises(GateNotPassed, match="gate failed"):
-        daily.score(settings, f"run-{name}", AS_OF)
+        daily.score_open_invoices(settings, f"run-{name}", AS_OF)
     with pytest.raises(GateNotPassed):
-        daily.build_queue(settings, f"run-{name}", AS_OF)
+        daily.build_action_queue(settings, f"run-{name}", AS_OF)
     [mail] = sink.received
     assert mail.recipients == ["owners@example.com"]
     assert "data-health alert" in mail.message["Subject"]
@@ -235,7 +235,7 @@ def test_a_warning_passes_the_gate_into_the_queue_footer(faulted, name):
     settings, sink = faulted(fault)
     outcome = daily.check_data_health(settings, f"run-{name}", AS_OF)
     assert any(words in w for w in outcome["warnings"]), outcome["warnings"]
-    assert daily.score(settings, f"run-{name}", AS_OF)["scored"] > 0
-    queue = json.loads(open(daily.build_queue(settings, f"run-{name}", AS_OF)).read())
+    assert daily.score_open_invoices(settings, f"run-{name}", AS_OF)["scored"] > 0
+    queue = json.loads(open(daily.build_action_queue(settings, f"run-{name}", AS_OF)).read())
     assert any(words in w for w in queue["data_health_warnings"])
     assert sink.received == []  # warnings alert nobody; they ride in the finance email's footer

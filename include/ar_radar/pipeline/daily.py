@@ -12,9 +12,8 @@ from datetime import date
 from pathlib import Path
 
 from ar_radar.actions import queue as action_queue
-from ar_radar.extract import xero
+from ar_radar.extract import hubspot, xero
 from ar_radar.extract.connections import ApiConnection
-from ar_radar.extract.hubspot import extract_hubspot
 from ar_radar.gate import history as gate_history
 from ar_radar.gate import validate as gate
 from ar_radar.gate.report import GateNotPassed, HealthReport
@@ -41,7 +40,7 @@ def list_xero_organisations(conn: ApiConnection, settings: Settings) -> list[dic
     return xero.list_tenants(api, conn)
 
 
-def extract_xero_organisation(conn: ApiConnection, settings: Settings, run_id: str, organisation: dict) -> dict:
+def extract_xero(conn: ApiConnection, settings: Settings, run_id: str, organisation: dict) -> dict:
     """One organisation (as listed by list_xero_organisations). Raises XeroDayLimitReached (checkpoint
     saved) when its day limit is used up."""
     [result] = xero.extract_xero(conn, settings.landing_dir, run_id, settings.state_dir, tenants=[organisation])
@@ -50,10 +49,15 @@ def extract_xero_organisation(conn: ApiConnection, settings: Settings, run_id: s
     return {"tenant_id": result.tenant_id, "calls": result.calls, "streams": _batches(result.batches)}
 
 
+def extract_hubspot(conn: ApiConnection, settings: Settings, run_id: str) -> list[dict]:
+    """Every HubSpot object type changed since its checkpoint."""
+    return _batches(hubspot.extract_hubspot(conn, settings.landing_dir, run_id, settings.state_dir))
+
+
 def extract(source: str, conn: ApiConnection, settings: Settings, run_id: str) -> list[dict]:
     """Every organisation of a source in one go (CLI and tests; the DAG maps Xero per organisation)."""
     if source == "hubspot":
-        return _batches(extract_hubspot(conn, settings.landing_dir, run_id, settings.state_dir))
+        return extract_hubspot(conn, settings, run_id)
     results = xero.extract_xero(conn, settings.landing_dir, run_id, settings.state_dir)
     for result in results:
         if result.status != "complete":
@@ -105,7 +109,7 @@ def send_data_health_alert(settings: Settings, report: HealthReport) -> dict:
     return {"sent": sent, "subject": email.subject, "failures": [c.describe() for c in report.critical_failures]}
 
 
-def train_models(settings: Settings, run_id: str, as_of: date) -> list[dict]:
+def train_risk_models(settings: Settings, run_id: str, as_of: date) -> list[dict]:
     """The weekly retrain, only if the gate passed this run (else GateNotPassed): each organisation
     whose newest model is a week old (or that has none) gets one trained on its own invoices, if it has enough
     history; scoring then uses its newest model that is not worse than the one before."""
@@ -116,7 +120,7 @@ def train_models(settings: Settings, run_id: str, as_of: date) -> list[dict]:
     return [{k: v for k, v in o.items() if k != "metrics"} for o in outcomes]
 
 
-def score(settings: Settings, run_id: str, as_of: date) -> dict:
+def score_open_invoices(settings: Settings, run_id: str, as_of: date) -> dict:
     """Score open invoices, only if the gate passed this run (else GateNotPassed)."""
     gate_history.require_passed(settings.db_path, run_id)
     scored = scoring.score_open_invoices(settings.db_path, as_of)
@@ -127,14 +131,14 @@ def score(settings: Settings, run_id: str, as_of: date) -> dict:
     }
 
 
-def build_queue(settings: Settings, run_id: str, as_of: date) -> str:
+def build_action_queue(settings: Settings, run_id: str, as_of: date) -> str:
     """The action queue, with the gate's warnings for this run in its footer."""
     report = gate_history.require_passed(settings.db_path, run_id)
     queue = action_queue.build_action_queue(settings.db_path, as_of, [c.describe() for c in report.warnings])
     return str(action_queue.write_action_queue(queue, settings.output_dir))
 
 
-def email_queue(settings: Settings, queue_path: str) -> dict:
+def email_action_queue(settings: Settings, queue_path: str) -> dict:
     path = Path(queue_path)
     queue = json.loads(path.read_text(encoding="utf-8"))
     email = messages.queue_email(queue, settings.finance_recipients, path)
