@@ -29,11 +29,11 @@ def test_healthy_warehouse_passes(warehouse):
     assert len(report.checks) >= 40
 
 
-@pytest.fixture
-def damaged(warehouse, tmp_path):
+@pytest.fixture(scope="module")
+def damaged_build(warehouse, tmp_path_factory):
     """A copy of the warehouse where new raw versions of three open invoices carry a negative amount due,
-    rebuilt by dbt as the DAG does before the gate."""
-    settings = make_settings(tmp_path)
+    rebuilt by dbt as the DAG does before the gate (once per module: each test takes its own copy)."""
+    settings = make_settings(tmp_path_factory.mktemp("damaged"))
     shutil.copy(warehouse.db_path, settings.db_path)
     with duckdb.connect(str(settings.db_path)) as con:
         picked = con.execute("""select record_id, payload->>'InvoiceNumber' from raw.xero_invoices_current
@@ -49,6 +49,14 @@ def damaged(warehouse, tmp_path):
         )
     build_warehouse(settings, AS_OF)
     return settings, [p[1] for p in picked]
+
+
+@pytest.fixture
+def damaged(damaged_build, tmp_path):
+    built, numbers = damaged_build
+    settings = make_settings(tmp_path)
+    shutil.copy(built.db_path, settings.db_path)
+    return settings, numbers
 
 
 def test_negative_amount_due_stops_the_gate_and_names_the_invoices(damaged):

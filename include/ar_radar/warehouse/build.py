@@ -104,13 +104,18 @@ def build_warehouse(settings: Settings, as_of: date) -> BuildSummary:
     )
 
 
-def build_features(settings: Settings, as_of: date, grace_days: int = 0) -> None:
-    """Only ``marts.invoice_features_history`` and the models and seeds it needs, without tests: the CSV
-    backtest's warehouse (a file of its own, so its data tests would only repeat what read_history checked)."""
-    command = "build --quiet --select +invoice_features_history --resource-type model --resource-type seed"
-    nodes, failure = _nodes_or_failure(_invoke(settings, command, as_of, {"grace_days": grace_days}), 500)
+def build_models(settings: Settings, as_of: date, select: str, variables: dict | None = None) -> None:
+    """``dbt build`` of the selected models and seeds only (dbt's selection syntax), without tests."""
+    command = f"build --quiet --select {select} --resource-type model --resource-type seed"
+    nodes, failure = _nodes_or_failure(_invoke(settings, command, as_of, variables), 500)
     if failure:
-        raise WarehouseBuildError(f"dbt could not build the features of the invoice history: {failure}")
+        raise WarehouseBuildError(f"dbt could not build {select} for as_of_date {as_of}: {failure}")
+
+
+def build_features(settings: Settings, as_of: date, grace_days: int = 0) -> None:
+    """Only ``marts.invoice_features_history`` and the models and seeds it needs: the CSV backtest's warehouse
+    (a file of its own, so data tests would only repeat what read_history checked)."""
+    build_models(settings, as_of, "+invoice_features_history", {"grace_days": grace_days})
 
 
 def run_unit_tests(settings: Settings, as_of: date) -> int:
