@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -23,6 +26,33 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
 def make_settings(tmp: Path) -> Settings:
     return replace(Settings.from_env(), data_dir=tmp, db_path=tmp / "ar_radar.duckdb")
+
+
+def copy_of(settings: Settings, tmp: Path) -> Settings:
+    """A copy of a warehouse file under tmp, for a test that writes to it (the shared one is read-only)."""
+    copied = make_settings(tmp)
+    copied.data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(settings.db_path, copied.db_path)
+    return copied
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder holding a slow fixture, built once per test run however many pytest-xdist workers need it.
+
+    The first worker builds it in a folder all workers of the run share, under an exclusive lock; the others
+    wait for the lock and find it built. Its contents are deterministic (the sandbox's seeded data), so any
+    worker's build is every worker's. Tests must not write into it: they copy what they change."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -54,19 +84,22 @@ def airflow_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def warehouse(sandbox, tmp_path_factory):
-    """Settings of a DuckDB file holding the sandbox's data, extracted, loaded and built by dbt."""
+    """Settings of a DuckDB file holding the sandbox's data, extracted, loaded and built by dbt; built once
+    per test run and shared read-only (copy_of it to change it)."""
     from ar_radar.extract.connections import connection_from_env
     from ar_radar.pipeline import daily
 
-    settings = make_settings(tmp_path_factory.mktemp("warehouse"))
-    saved = dict(os.environ)
-    os.environ.update(sandbox.airflow_connections())
-    try:
-        for source in ("xero", "hubspot"):
-            daily.extract(source, connection_from_env(f"{source}_default"), settings, "run-1")
-        daily.load_raw(settings)
-        daily.build_warehouse(settings, AS_OF)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return settings
+    def build(folder: Path) -> None:
+        settings = make_settings(folder)
+        saved = dict(os.environ)
+        os.environ.update(sandbox.airflow_connections())
+        try:
+            for source in ("xero", "hubspot"):
+                daily.extract(source, connection_from_env(f"{source}_default"), settings, "run-1")
+            daily.load_raw(settings)
+            daily.build_warehouse(settings, AS_OF)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    return make_settings(built_once(tmp_path_factory, "warehouse", build))
