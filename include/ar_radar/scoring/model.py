@@ -92,7 +92,10 @@ def days_to_pay_model(numeric: list[str], categorical: list[str]) -> Pipeline:
     if categorical:
         parts.append(("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=20), categorical))
     return make_pipeline(
-        ColumnTransformer(parts), HistGradientBoostingRegressor(loss="absolute_error", max_iter=100, random_state=0)
+        ColumnTransformer(parts),
+        # 15 leaves, not 31: an organisation's own history is a few thousand invoices; the backtest's error is
+        # the same (public-format CSV 4.76 vs 4.80 days, sandbox 10.3 vs 10.4) and the fit a third faster.
+        HistGradientBoostingRegressor(loss="absolute_error", max_iter=100, max_leaf_nodes=15, random_state=0),
     )
 
 

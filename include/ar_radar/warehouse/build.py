@@ -105,8 +105,9 @@ def build_warehouse(settings: Settings, as_of: date) -> BuildSummary:
 
 
 def build_models(settings: Settings, as_of: date, select: str, variables: dict | None = None) -> None:
-    """``dbt build`` of the selected models and seeds only (dbt's selection syntax), without tests."""
-    command = f"build --quiet --select {select} --resource-type model --resource-type seed"
+    """``dbt build`` of the selected models and seeds only (dbt's selection syntax), without tests and without
+    writing dbt's JSON artefacts (a partial build's manifest serves nobody)."""
+    command = f"build --quiet --no-write-json --select {select} --resource-type model --resource-type seed"
     nodes, failure = _nodes_or_failure(_invoke(settings, command, as_of, variables), 500)
     if failure:
         raise WarehouseBuildError(f"dbt could not build {select} for as_of_date {as_of}: {failure}")
