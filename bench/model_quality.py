@@ -21,52 +21,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import date
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-AS_OF = date(2026, 11, 20)
+sys.path.insert(0, str(BENCH))
 
-
-def _daily():  # noqa: ANN202 - the module moved when the package got stage folders
-    try:
-        from ar_radar.pipeline import daily
-    except ImportError:
-        from ar_radar import daily
-    return daily
-
-
-def _sandbox():  # noqa: ANN202
-    try:
-        from ar_radar.local.sandbox.server import Sandbox
-    except ImportError:
-        from ar_radar.sandbox.server import Sandbox
-    return Sandbox
-
-
-def _connection(name: str):  # noqa: ANN202
-    try:
-        from ar_radar.extract.connections import connection_from_env
-    except ImportError:
-        from ar_radar.connections import connection_from_env
-    return connection_from_env(name)
+from model_speed import AS_OF, build_sandbox_warehouse, write_public_format_history  # noqa: E402
 
 
 def sandbox_quality(folder: Path, organisations: int) -> list[dict]:
-    from dataclasses import replace
-
     import duckdb
-    from ar_radar.settings import Settings
 
-    settings = replace(Settings.from_env(), data_dir=folder, db_path=folder / "ar_radar.duckdb")
-    daily = _daily()
-    with _sandbox()(as_of=AS_OF, organisations=organisations) as box:
-        os.environ.update(box.airflow_connections())
-        for source in ("xero", "hubspot"):
-            daily.extract(source, _connection(f"{source}_default"), settings, "bench")
-        daily.load_raw(settings)
-        daily.build_warehouse(settings, AS_OF)
-    env = {**os.environ, "AR_RADAR_DB": str(settings.db_path), "AR_RADAR_DATA_DIR": str(folder)}
+    db = build_sandbox_warehouse(folder, organisations)
+    env = {**os.environ, "AR_RADAR_DB": str(db), "AR_RADAR_DATA_DIR": str(folder)}
     subprocess.run(
         [sys.executable, "-m", "ar_radar", "train-model", "--as-of", AS_OF.isoformat()],
         check=True,
@@ -74,15 +41,12 @@ def sandbox_quality(folder: Path, organisations: int) -> list[dict]:
         env=env,
         timeout=3600,
     )
-    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+    with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute("select tenant_id, invoices, metrics from models.risk_models order by tenant_id").fetchall()
     return [{"tenant_id": t, "invoices": n, **json.loads(m)} for t, n, m in rows]
 
 
 def csv_quality(folder: Path, invoices: int) -> dict:
-    sys.path.insert(0, str(BENCH))
-    from model_speed import write_public_format_history
-
     csv = folder / "history.csv"
     write_public_format_history(csv, invoices)
     out = subprocess.run(

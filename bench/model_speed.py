@@ -78,19 +78,50 @@ def time_backtest(csv: Path) -> float:
     return time.perf_counter() - start
 
 
+# The modules moved when the package got stage folders: these let the same script measure older versions.
+def _daily():  # noqa: ANN202
+    try:
+        from ar_radar.pipeline import daily
+    except ImportError:
+        from ar_radar import daily
+    return daily
+
+
+def _sandbox():  # noqa: ANN202
+    try:
+        from ar_radar.local.sandbox.server import Sandbox
+    except ImportError:
+        from ar_radar.sandbox.server import Sandbox
+    return Sandbox
+
+
+def _connection(name: str):  # noqa: ANN202
+    try:
+        from ar_radar.extract.connections import connection_from_env
+    except ImportError:
+        from ar_radar.connections import connection_from_env
+    return connection_from_env(name)
+
+
+def _threads() -> str:
+    try:
+        from ar_radar.threads import task_threads
+    except ImportError:
+        return "unbounded (this version has no ar_radar.threads)"
+    return str(task_threads())
+
+
 def build_sandbox_warehouse(folder: Path, organisations: int) -> Path:
     from dataclasses import replace
 
-    from ar_radar.extract.connections import connection_from_env
-    from ar_radar.local.sandbox.server import Sandbox
-    from ar_radar.pipeline import daily
     from ar_radar.settings import Settings
 
     settings = replace(Settings.from_env(), data_dir=folder, db_path=folder / "ar_radar.duckdb")
-    with Sandbox(as_of=AS_OF, organisations=organisations) as box:
+    daily = _daily()
+    with _sandbox()(as_of=AS_OF, organisations=organisations) as box:
         os.environ.update(box.airflow_connections())
         for source in ("xero", "hubspot"):
-            daily.extract(source, connection_from_env(f"{source}_default"), settings, "bench")
+            daily.extract(source, _connection(f"{source}_default"), settings, "bench")
         daily.load_raw(settings)
         daily.build_warehouse(settings, AS_OF)
     return settings.db_path
@@ -103,8 +134,9 @@ def time_training(db: Path, work: Path) -> float:
     copy = work / f"train-{time.time_ns()}.duckdb"
     shutil.copy(db, copy)
     code = (
-        "import sys; from datetime import date; from pathlib import Path; "
-        "from ar_radar.scoring.registry import train_due; "
+        "import sys; from datetime import date; from pathlib import Path\n"
+        "try:\n    from ar_radar.scoring.registry import train_due\n"
+        "except ImportError:\n    from ar_radar.model_registry import train_due\n"
         "train_due(Path(sys.argv[1]), date.fromisoformat(sys.argv[2]), Path(sys.argv[3]), force=True)"
     )
     start = time.perf_counter()
@@ -138,10 +170,11 @@ def main() -> None:
     parser.add_argument("--organisations", type=int, default=5)
     parser.add_argument("--only", choices=("backtest", "training"))
     args = parser.parse_args()
-    from ar_radar.threads import task_threads
+    import ar_radar
 
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"date: {time.strftime('%Y-%m-%d')}  runs: {args.repeat}  AR_RADAR_THREADS: {task_threads()}")
+    print(f"date: {time.strftime('%Y-%m-%d')}  runs: {args.repeat}  AR_RADAR_THREADS: {_threads()}")
+    print(f"AR Radar from {Path(ar_radar.__file__).parent}")
     with tempfile.TemporaryDirectory(prefix="model-speed-") as tmp:
         work = Path(tmp)
         if args.only in (None, "backtest"):
