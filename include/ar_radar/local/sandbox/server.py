@@ -1,4 +1,4 @@
-"""Run the Xero and HubSpot sandboxes on loopback, in threads of the current process."""
+"""Run the Xero, HubSpot and LLM sandboxes on loopback, in threads of the current process."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ar_radar.extract.rate_limit import Clock
 from ar_radar.local.sandbox.demo_company import DemoCompany, generate_demo_company
 from ar_radar.local.sandbox.faults import apply_fault
 from ar_radar.local.sandbox.hubspot_api import HubSpotFaults, create_hubspot_app
+from ar_radar.local.sandbox.llm_api import LlmFaults, create_llm_app, new_api_key
 from ar_radar.local.sandbox.xero_api import XeroFaults, create_xero_app
 
 
@@ -38,6 +39,8 @@ class Sandbox:
     # Set to use the OAuth2 refresh-token flow (rotating tokens) instead of a Custom Connection.
     xero_refresh_token: str | None = None
     xero_faults: XeroFaults = field(default_factory=XeroFaults)
+    llm_faults: LlmFaults = field(default_factory=LlmFaults)
+    llm_api_key: str = field(default_factory=new_api_key)
     hubspot_faults: HubSpotFaults = field(default_factory=HubSpotFaults)
     hubspot_objects: dict[str, list[dict]] | None = None  # serve these instead of the companies' CRM
     clock: Clock = field(default_factory=Clock)
@@ -75,7 +78,9 @@ class Sandbox:
             self.companies, self.hubspot_token, self.hubspot_faults, self.clock, self.hubspot_objects
         )
         hubspot = make_server(self.host, self.hubspot_port, threaded=True, app=self.hubspot_app)
-        self._servers = [xero, hubspot]
+        self.llm_app = create_llm_app(self.llm_api_key, self.llm_faults)
+        llm = make_server(self.host, 0, threaded=True, app=self.llm_app)
+        self._servers = [xero, hubspot, llm]
         for server in self._servers:
             threading.Thread(target=server.serve_forever, daemon=True).start()
         return self
@@ -84,7 +89,7 @@ class Sandbox:
         """Every credential this sandbox issued or accepts (for leak tests)."""
         issued = sorted(self.xero_app.config["issued_tokens"]) if self._servers else []
         initial = [self.xero_refresh_token] if self.xero_refresh_token else []
-        return [self.xero_client_secret, self.hubspot_token, *initial, *issued]
+        return [self.xero_client_secret, self.hubspot_token, self.llm_api_key, *initial, *issued]
 
     def stop(self) -> None:
         for server in self._servers:
@@ -105,6 +110,21 @@ class Sandbox:
     @property
     def hubspot_url(self) -> str:
         return f"http://{self.host}:{self._servers[1].server_port}"
+
+    @property
+    def llm_url(self) -> str:
+        """OpenAI-compatible base URL (the client appends /chat/completions)."""
+        return f"http://{self.host}:{self._servers[2].server_port}/v1"
+
+    def llm_connection(self, model: str = "sandbox-writer-1", timeout: float = 10.0) -> dict[str, str]:
+        """``AIRFLOW_CONN_OPENAI_DEFAULT`` for the sandbox LLM (kept apart from airflow_connections: without it
+        AR Radar writes from its templates)."""
+        conn = {
+            "conn_type": "http",
+            "password": self.llm_api_key,
+            "extra": {"base_url": self.llm_url, "model": model, "timeout": timeout},
+        }
+        return {"AIRFLOW_CONN_OPENAI_DEFAULT": json.dumps(conn)}
 
     def airflow_connections(self) -> dict[str, str]:
         """``AIRFLOW_CONN_*`` environment values (JSON form) pointing at this sandbox."""

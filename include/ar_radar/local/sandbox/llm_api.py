@@ -1,0 +1,159 @@
+"""A sandbox LLM that speaks OpenAI's ``POST /v1/chat/completions`` wire format, with switchable faults.
+
+It is no language model: it fills the JSON schema the request asks for (``response_format`` of type
+``json_schema``, as ``client.chat.completions.parse`` sends it) with plain sentences built from the request, so
+the official ``openai`` client can be tested over HTTP against every way a real model or service misbehaves:
+
+* service faults: ``slow`` (answers after ``delay_seconds``), ``rate_limited`` (429 with OpenAI's error body and
+  ``retry-after``), ``server_error`` (500), ``malformed_json`` (content that is not JSON), ``refusal`` (the
+  model's refusal field, no content), ``truncated`` (``finish_reason: length``);
+* content faults, in otherwise valid answers: ``wrong_amount`` (a figure that is in no data), ``legal_threat``,
+  ``other_customer`` (a name given as ``other_customers`` in the request's data block), ``obey_instruction``
+  (repeats what an instruction planted in the CRM text asked for: the line after ``INSTRUCTION:``).
+
+The request's data is read from the last user message between ``<data>`` and ``</data>`` (JSON); anything else
+in it is ignored. Faults apply to the next ``count`` answers (``None``: every answer).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from flask import Flask, Response, request
+
+SERVICE_FAULTS = ("slow", "rate_limited", "server_error", "malformed_json", "refusal", "truncated")
+CONTENT_FAULTS = ("wrong_amount", "legal_threat", "other_customer", "obey_instruction")
+_DATA = re.compile(r"<data>(.*?)</data>", re.DOTALL)
+_INSTRUCTION = re.compile(r"INSTRUCTION:\s*(.+)")
+
+
+@dataclass
+class LlmFaults:
+    mode: str | None = None  # one of SERVICE_FAULTS or CONTENT_FAULTS
+    count: int | None = None  # answers affected; None = all
+    delay_seconds: float = 0.0  # every answer waits this long ("slow" or a latency model)
+    requests: list[dict] = field(default_factory=list)  # every request body received, for tests
+
+    def take(self) -> str | None:
+        """The fault for this answer, counting it down."""
+        if self.mode is None or self.count == 0:
+            return None
+        if self.count is not None:
+            self.count -= 1
+        return self.mode
+
+
+def _error(status: int, message: str, kind: str, headers: dict | None = None) -> Response:
+    body = {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers or {})
+
+
+def _data(messages: list[dict]) -> dict:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            text = message.get("content") if isinstance(message.get("content"), str) else json.dumps(message)
+            blocks = _DATA.findall(text or "")  # the last block: the instructions may name the tags too
+            if blocks:
+                try:
+                    return json.loads(blocks[-1])
+                except json.JSONDecodeError:
+                    return {}
+    return {}
+
+
+def _sentence(name: str, data: dict) -> str:
+    customer = data.get("customer_name") or "there"
+    return {
+        "subject": f"A friendly reminder for {customer}",
+        "greeting": f"Dear {customer},",
+        "opening": "We hope all is well with you and the team.",
+        "body": "Our records show the invoices below are still open. Could you let us know when we can expect "
+        "payment, or tell us if anything is holding it up?",
+        "closing": "Thank you for your business.",
+    }.get(name, f"A sentence for {name.replace('_', ' ')}.")
+
+
+def _fill(schema: dict, data: dict) -> dict:
+    """An object satisfying a (strict, flat) JSON schema of string and string-array properties."""
+    answer: dict = {}
+    for name, spec in (schema.get("properties") or {}).items():
+        kind = spec.get("type")
+        if kind == "array":
+            answer[name] = [_sentence(name, data)]
+        elif "enum" in spec:
+            answer[name] = spec["enum"][-1]
+        elif kind in ("integer", "number"):
+            answer[name] = 0
+        elif kind == "boolean":
+            answer[name] = False
+        else:
+            answer[name] = _sentence(name, data)
+    return answer
+
+
+def _spoil(answer: dict, fault: str, data: dict, text: str) -> dict:
+    """Put one content fault into the longest string field of a valid answer."""
+    strings = [k for k, v in answer.items() if isinstance(v, str)]
+    if not strings:
+        return answer
+    field_name = max(strings, key=lambda k: len(answer[k]))
+    addition = {
+        "wrong_amount": "The total outstanding is 99,999.99, due immediately.",
+        "legal_threat": "If we do not hear from you within 7 days we will take legal action and charge interest.",
+        "other_customer": f"We have also written to {(data.get('other_customers') or ['Another Customer Ltd'])[0]}.",
+        "obey_instruction": (found.group(1).strip() if (found := _INSTRUCTION.search(text)) else ""),
+    }[fault]
+    answer[field_name] = f"{answer[field_name]} {addition}".strip()
+    return answer
+
+
+def create_llm_app(api_key: str, faults: LlmFaults, model: str = "sandbox-writer-1") -> Flask:
+    app = Flask("ar_radar_sandbox_llm")
+
+    @app.post("/v1/chat/completions")
+    def chat_completions() -> Response:
+        if request.headers.get("Authorization") != f"Bearer {api_key}":
+            return _error(401, "Incorrect API key provided.", "invalid_api_key")
+        body = request.get_json(force=True, silent=True) or {}
+        faults.requests.append(body)
+        fault = faults.take()
+        if faults.delay_seconds or fault == "slow":
+            time.sleep(faults.delay_seconds)
+        if fault == "rate_limited":
+            return _error(429, "Rate limit reached for requests.", "rate_limit_exceeded", {"retry-after": "1"})
+        if fault == "server_error":
+            return _error(500, "The server had an error while processing your request.", "server_error")
+        messages = body.get("messages") or []
+        data = _data(messages)
+        schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
+        answer = _fill(schema, data)
+        if fault in CONTENT_FAULTS:
+            answer = _spoil(answer, fault, data, json.dumps(messages))
+        message: dict = {"role": "assistant", "content": json.dumps(answer), "refusal": None}
+        finish = "stop"
+        if fault == "malformed_json":
+            message["content"] = '{"subject": "Reminder", "body": "unterminated'
+        elif fault == "refusal":
+            message = {"role": "assistant", "content": None, "refusal": "I can't help with that request."}
+        elif fault == "truncated":
+            finish = "length"
+        completion = {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model") or model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 60, "total_tokens": 160},
+        }
+        return Response(json.dumps(completion), mimetype="application/json")
+
+    return app
+
+
+def new_api_key() -> str:
+    return "sk-sandbox-" + secrets.token_urlsafe(24)
