@@ -317,3 +317,15 @@ def test_a_removed_field_is_landed_as_sent(tmp_path):
         [result] = extract_xero(_conn(box), tmp_path / "landing", "run")
     invoices = next(b for b in result.batches if b.entity == "invoices")
     assert all("Reference" not in r["payload"] for r in _landed(invoices))
+
+
+def test_the_online_invoice_link_is_read_through_the_sdk_and_refused_for_a_voided_invoice(tmp_path):
+    with _small_box() as box:
+        company = box.companies[0]
+        api = XeroApi(_conn(box), tmp_path / "token.json")
+        sent = next(i for i in company.invoices if i["Type"] == "ACCREC" and i["Status"] == "AUTHORISED")
+        voided = next(i for i in company.invoices if i["Type"] == "ACCREC" and i["Status"] == "VOIDED")
+        url = api.online_invoice_url(company.tenant_id, sent["InvoiceID"])
+        with pytest.raises(XeroExtractError, match="HTTP 400"):
+            api.online_invoice_url(company.tenant_id, voided["InvoiceID"])
+    assert url.startswith("https://in.xero.com/") and len(url) > len("https://in.xero.com/") + 20

@@ -226,6 +226,26 @@ class XeroApi:
             if (c.get("tenantType") or "ORGANISATION") == "ORGANISATION"
         ]
 
+    def online_invoice_url(self, tenant_id: str, invoice_id: str) -> str:
+        """The customer's online invoice, where they can see and pay it (GET /Invoices/{id}/OnlineInvoice), under
+        the organisation's limits. Raises XeroExtractError (e.g. for a draft or voided invoice)."""
+        what = f"Xero online invoice {invoice_id} for organisation {tenant_id}"
+        body, _ = self._call(
+            tenant_id,
+            what,
+            lambda: self.accounting.get_online_invoice(
+                tenant_id,
+                invoice_id,
+                _preload_content=False,
+                _return_http_data_only=False,
+                _request_timeout=self.timeout,
+            ),
+        )
+        urls = [o.get("OnlineInvoiceUrl") for o in body.get("OnlineInvoices") or [] if isinstance(o, dict)]
+        if not urls or not urls[0]:
+            raise XeroExtractError(f"{what}: the answer has no OnlineInvoiceUrl (got {_shape(body)}).")
+        return str(urls[0])
+
     def page(self, tenant_id: str, stream: XeroStream, since: datetime | None, page: int) -> dict:
         method = getattr(self.accounting, stream.method)
         kwargs: dict = {"_preload_content": False, "_return_http_data_only": False, "_request_timeout": self.timeout}

@@ -274,6 +274,32 @@ def create_xero_app(
             time.sleep(faults.delay_seconds)
         return None
 
+    @app.get("/api.xro/2.0/Invoices/<invoice_id>/OnlineInvoice")
+    def online_invoice(invoice_id: str) -> Response:
+        """The customer's online invoice (where they can pay): only for sent sales invoices, as in Xero."""
+        if not authorised():
+            return _error(401, "Unauthorized", "AuthenticationUnsuccessful")
+        tenant = request.headers.get("xero-tenant-id", "")
+        company = by_tenant.get(tenant)
+        if company is None:
+            return _error(403, "Forbidden", "AuthenticationUnsuccessful: tenant not connected")
+        if (fault := injected_fault(tenant)) is not None:
+            return fault
+        problem, limit_headers = limits.admit(tenant)
+        if problem:
+            return _error(429, "Too Many Requests", "Rate limit exceeded", limit_headers)
+        try:
+            invoice = next((i for i in company.invoices if i["InvoiceID"] == invoice_id), None)
+            if invoice is None:
+                return _error(404, "Not Found", f"Invoice {invoice_id} was not found")
+            if invoice["Type"] != "ACCREC" or invoice["Status"] not in ("AUTHORISED", "PAID"):
+                return _error(400, "Validation error", "An online invoice is only available for sent sales invoices")
+            url = f"https://in.xero.com/{uuid.uuid5(uuid.NAMESPACE_URL, invoice_id).hex}"
+            body = {"Id": str(uuid.uuid4()), "Status": "OK", "OnlineInvoices": [{"OnlineInvoiceUrl": url}]}
+            return Response(dumps(body), mimetype="application/json", headers=limit_headers)
+        finally:
+            limits.release(tenant)
+
     @app.get("/api.xro/2.0/<endpoint>")
     def collection(endpoint: str) -> Response:
         if endpoint not in ENDPOINTS:
