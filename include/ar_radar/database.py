@@ -37,6 +37,11 @@ TABLES: dict[str, str] = {
         predicted_payment_latest DATE, open_dispute_count BIGINT, dispute_ticket_id VARCHAR,
         model_version VARCHAR, scored_at TIMESTAMPTZ,
         PRIMARY KEY (as_of_date, tenant_id, invoice_id))""",
+    "outreach.reminder_drafts": """(
+        as_of_date DATE, run_id VARCHAR, tenant_id VARCHAR, contact_id VARCHAR, customer_name VARCHAR,
+        recipients JSON, invoices JSON, tier VARCHAR, subject VARCHAR, text_body VARCHAR, html_body VARCHAR,
+        generator VARCHAR, guardrail_results JSON, fallback_reason VARCHAR, created_at TIMESTAMPTZ,
+        PRIMARY KEY (as_of_date, tenant_id, contact_id))""",
 }
 # Columns added after a table's first release: (table, column, type).
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (

@@ -74,7 +74,8 @@ def _sentence(name: str, data: dict) -> str:
         "opening": "We hope all is well with you and the team.",
         "body": "Our records show the invoices below are still open. Could you let us know when we can expect "
         "payment, or tell us if anything is holding it up?",
-        "closing": "Thank you for your business.",
+        "request": "Could you let us know when we can expect payment, or tell us if anything is holding it up?",
+        "closing": "Kind regards,",
     }.get(name, f"A sentence for {name.replace('_', ' ')}.")
 
 
