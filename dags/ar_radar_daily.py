@@ -15,7 +15,8 @@ DOC = """
 
 Extract Xero (one mapped task per organisation) and HubSpot, in parallel, to landing files
 -> load raw into DuckDB -> `dbt build` -> Great Expectations data-health gate -> weekly retrain of
-each organisation's risk model -> score open invoices -> action queue JSON -> email to finance.
+each organisation's risk model -> score open invoices -> action queue JSON -> email to finance, and one reminder
+draft per customer who needs one (nothing is sent to customers yet).
 When the gate finds a critical problem it emails the owners one data-health alert and fails;
 training, scoring, the queue and its email are skipped.
 `fail_run_if_a_step_failed` keeps the run red when any step failed.
@@ -151,6 +152,17 @@ def ar_radar_daily():  # noqa: ANN201
         return daily.build_action_queue(_settings(), *_run())
 
     @task
+    def draft_reminders() -> dict:
+        """One reminder draft per customer who needs one (the model's prose under guardrails, or templates)."""
+        from ar_radar.extract.connections import connection_from_airflow
+        from ar_radar.outreach import llm
+        from ar_radar.pipeline import daily
+
+        settings = _settings()
+        model = llm.load_config(in_airflow=True)
+        return daily.draft_reminders(settings, *_run(), connection_from_airflow(settings.xero_conn_id), model)
+
+    @task
     def email_action_queue(queue_path: str) -> dict:
         from ar_radar.pipeline import daily
 
@@ -169,8 +181,9 @@ def ar_radar_daily():  # noqa: ANN201
     train, score = train_risk_models(), score_open_invoices()
     queue = build_action_queue()
     email = email_action_queue(queue)
-    [xero, hubspot] >> load >> build >> gate >> train >> score >> queue
-    [organisations, xero, hubspot, load, build, gate, train, score, queue, email] >> fail_run_if_a_step_failed()
+    drafts = draft_reminders()
+    [xero, hubspot] >> load >> build >> gate >> train >> score >> queue >> drafts
+    [organisations, xero, hubspot, load, build, gate, train, score, queue, email, drafts] >> fail_run_if_a_step_failed()
 
 
 ar_radar_daily()

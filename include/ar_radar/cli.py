@@ -226,6 +226,43 @@ def train_model(as_of: date | None) -> None:
         click.echo(f"  in use: {outcome['in_use'] or 'rules-v1 (cold start)'}")
 
 
+@main.command("draft-reminders")
+@click.option("--as-of", callback=_date, help="Draft for the scores of this day (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print the drafts as one JSON array.")
+def draft_reminders(as_of: date | None, as_json: bool) -> None:
+    """Draft one reminder per customer who needs one, from the scores in AR_RADAR_DB, keep them
+    (outreach.reminder_drafts) and print them. A model writes the prose when AIRFLOW_CONN_OPENAI_DEFAULT is set
+    (else templates); payment links come from Xero when AIRFLOW_CONN_XERO_DEFAULT is set. Nothing is sent."""
+    import json
+
+    from ar_radar.extract.connections import ConnectionConfigError, connection_from_env
+    from ar_radar.outreach import drafts as outreach_drafts
+    from ar_radar.outreach import llm, payment_links
+
+    settings = Settings.from_env()
+    as_of = as_of or date.today()
+    model = llm.load_config()
+    links = lambda tenant_id, invoice_id: None  # noqa: E731 - no Xero connection: drafts carry no link
+    try:
+        links = payment_links.xero_payment_links(connection_from_env(settings.xero_conn_id), settings.state_dir)
+    except ConnectionConfigError:
+        pass
+    drafts = outreach_drafts.draft_reminders(
+        settings.db_path, as_of, f"cli-{uuid.uuid4().hex[:8]}", model, links, settings.email_from
+    )
+    if as_json:
+        click.echo(json.dumps(outreach_drafts.as_json(drafts), ensure_ascii=False, default=str))
+        return
+    click.echo(f"{len(drafts)} draft(s) for {as_of}; writer: {'model ' + model.model if model else 'templates'}")
+    for draft in drafts:
+        to = ", ".join(draft.recipients) or ("(internal)" if not draft.to_customer else "(no email address)")
+        click.echo(f"\n[{draft.tier}] {draft.customer_name} -> {to}  ({draft.generator})")
+        if draft.fallback_reason and model:
+            click.echo(f"  fell back: {draft.fallback_reason}; {'; '.join(draft.guardrails)}")
+        click.echo(f"Subject: {draft.subject}")
+        click.echo(draft.text)
+
+
 @main.command("health-history")
 @click.option("--days", default=7, show_default=True, help="How many days back from --until.")
 @click.option("--until", callback=_date, help="Last day (default: today).")

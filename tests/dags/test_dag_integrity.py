@@ -42,8 +42,10 @@ def test_daily_dag_shape(dagbag):
         "score_open_invoices",
         "build_action_queue",
         "email_action_queue",
+        "draft_reminders",
         "fail_run_if_a_step_failed",
     }
+    assert dag.get_task("draft_reminders").upstream_task_ids == {"build_action_queue"}
     gate = dag.get_task("check_data_health")
     assert gate.downstream_task_ids == {"train_risk_models", "fail_run_if_a_step_failed"}
     # after a failed gate, training and scoring run only to skip themselves: the rest shows skipped, not

@@ -131,3 +131,22 @@ def test_crm_and_customer_text_is_escaped_in_the_html(scored, tmp_path):
         con.execute("update scoring.invoice_risk_scores set contact_name = '<script>alert(1)</script> Ltd'")
     drafts = draft_reminders(copy.db_path, AS_OF, "run-x", None)
     assert all("<script>" not in d.html and "&lt;script&gt;" in d.html for d in drafts)
+
+
+def test_the_command_drafts_and_prints_them(scored, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    settings, expected, _ = scored
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env.update(AR_RADAR_DB=str(copy_of(settings, tmp_path).db_path), AR_RADAR_DATA_DIR=str(tmp_path))
+    command = [sys.executable, "-m", "ar_radar", "draft-reminders", "--as-of", AS_OF.isoformat()]
+    text = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert text.returncode == 0, text.stderr[-2000:]
+    assert f"{len(expected)} draft(s) for {AS_OF}; writer: templates" in text.stdout and "Subject: " in text.stdout
+    printed = subprocess.run([*command, "--json"], capture_output=True, text=True, env=env, timeout=300)
+    drafts = json.loads(printed.stdout)
+    assert len(drafts) == len(expected) and {d["generator"] for d in drafts} == {"template"}
+    assert {"tier", "subject", "text", "html", "recipients", "invoices", "guardrails"} <= drafts[0].keys()

@@ -130,6 +130,13 @@ def test_healthy_run_emails_the_queue_to_finance(healthy):
     )
     assert (settings.output_dir / f"action_queue_{AS_OF}.json").exists()
     assert mail.path.suffix == ".eml" and mail.path.exists()
+    # a draft per customer who needs one, from the templates (no model connection), with Xero's payment link
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        drafts = con.execute(
+            "select tier, generator, text_body from outreach.reminder_drafts where as_of_date = ?", [AS_OF]
+        ).fetchall()
+    assert drafts and {g for _, g, _ in drafts} == {"template"}
+    assert all("https://in.xero.com/" in text for tier, _, text in drafts if tier in ("light", "direct"))
 
 
 def test_rerun_adds_no_rows_and_sends_no_second_email(healthy):
@@ -166,7 +173,13 @@ def test_gate_failure_shows_the_gate_failed_and_the_rest_skipped(broken):
     _, _, [run], _ = broken
     assert run.returncode != 0
     assert run.states["check_data_health"] == "failed"
-    for task in ("train_risk_models", "score_open_invoices", "build_action_queue", "email_action_queue"):
+    for task in (
+        "train_risk_models",
+        "score_open_invoices",
+        "build_action_queue",
+        "email_action_queue",
+        "draft_reminders",
+    ):
         assert run.states[task] == "skipped", task
     assert run.states["fail_run_if_a_step_failed"] == "failed"  # the run is red, not green-with-skips
     assert "Data-health gate failed" in run.output and "owners alerted" in run.output

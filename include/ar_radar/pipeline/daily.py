@@ -19,6 +19,8 @@ from ar_radar.gate import validate as gate
 from ar_radar.gate.report import GateNotPassed, HealthReport
 from ar_radar.notify import messages
 from ar_radar.notify.send import send_once
+from ar_radar.outreach import drafts as outreach_drafts
+from ar_radar.outreach import llm, payment_links
 from ar_radar.raw import store as raw_store
 from ar_radar.scoring import registry
 from ar_radar.scoring import score as scoring
@@ -136,6 +138,26 @@ def build_action_queue(settings: Settings, run_id: str, as_of: date) -> str:
     report = gate_history.require_passed(settings.db_path, run_id)
     queue = action_queue.build_action_queue(settings.db_path, as_of, [c.describe() for c in report.warnings])
     return str(action_queue.write_action_queue(queue, settings.output_dir))
+
+
+def draft_reminders(
+    settings: Settings, run_id: str, as_of: date, xero_conn: ApiConnection | None, model: llm.LlmConfig | None
+) -> dict:
+    """One reminder draft per customer who needs one, only if the gate passed this run (else GateNotPassed);
+    with the model when one is configured, from the templates otherwise."""
+    gate_history.require_passed(settings.db_path, run_id)
+    links = payment_links.xero_payment_links(xero_conn, settings.state_dir) if xero_conn else (lambda t, i: None)
+    drafts = outreach_drafts.draft_reminders(settings.db_path, as_of, run_id, model, links, settings.email_from)
+    by_generator: dict[str, int] = {}
+    for draft in drafts:
+        by_generator[draft.generator] = by_generator.get(draft.generator, 0) + 1
+    return {
+        "drafts": len(drafts),
+        "to_customers": sum(d.to_customer for d in drafts),
+        "by_tier": {tier: sum(d.tier == tier for d in drafts) for tier in outreach_drafts.TIERS.values()},
+        "by_generator": by_generator,
+        "fell_back": sum(1 for d in drafts if d.generator == "template" and model is not None),
+    }
 
 
 def email_action_queue(settings: Settings, queue_path: str) -> dict:
