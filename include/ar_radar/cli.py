@@ -247,9 +247,7 @@ def draft_reminders(as_of: date | None, as_json: bool) -> None:
         links = payment_links.xero_payment_links(connection_from_env(settings.xero_conn_id), settings.state_dir)
     except ConnectionConfigError:
         pass
-    drafts = outreach_drafts.draft_reminders(
-        settings.db_path, as_of, f"cli-{uuid.uuid4().hex[:8]}", model, links, settings.email_from
-    )
+    drafts = outreach_drafts.draft_reminders(settings.db_path, as_of, f"cli-{uuid.uuid4().hex[:8]}", model, links)
     if as_json:
         click.echo(json.dumps(outreach_drafts.as_json(drafts), ensure_ascii=False, default=str))
         return

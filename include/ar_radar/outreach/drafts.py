@@ -102,9 +102,11 @@ def _date(day: date) -> str:
 
 OPEN_INVOICES = """
     select s.tenant_id, s.contact_id, s.contact_name, s.invoice_id, s.invoice_number, s.currency_code,
-           s.amount_due, s.due_date, s.days_overdue, s.collections_bucket, s.dispute_ticket_id, c.email
+           s.amount_due, s.due_date, s.days_overdue, s.collections_bucket, s.dispute_ticket_id, c.email,
+           o.organisation_name
     from scoring.invoice_risk_scores s
     left join staging.stg_xero__contacts c using (tenant_id, contact_id)
+    left join staging.stg_xero__organisations o using (tenant_id)
     where s.as_of_date = ? and s.contact_id is not null
     order by s.tenant_id, s.contact_id, s.due_date, s.invoice_number
 """
@@ -162,7 +164,7 @@ def draft_for(
         "customer_name": first["contact_name"],
         "invoices": invoices,
         "payment_link": link if tier in TO_CUSTOMER else None,
-        "sender_name": sender,
+        "sender_name": first.get("organisation_name") or sender,  # the business the customer knows
         "opening": None,
         "request": None,
         "closing": None,

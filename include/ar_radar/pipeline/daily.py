@@ -147,7 +147,7 @@ def draft_reminders(
     with the model when one is configured, from the templates otherwise."""
     gate_history.require_passed(settings.db_path, run_id)
     links = payment_links.xero_payment_links(xero_conn, settings.state_dir) if xero_conn else (lambda t, i: None)
-    drafts = outreach_drafts.draft_reminders(settings.db_path, as_of, run_id, model, links, settings.email_from)
+    drafts = outreach_drafts.draft_reminders(settings.db_path, as_of, run_id, model, links)
     by_generator: dict[str, int] = {}
     for draft in drafts:
         by_generator[draft.generator] = by_generator.get(draft.generator, 0) + 1
