@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -274,9 +275,8 @@ def create_xero_app(
             time.sleep(faults.delay_seconds)
         return None
 
-    @app.get("/api.xro/2.0/Invoices/<invoice_id>/OnlineInvoice")
-    def online_invoice(invoice_id: str) -> Response:
-        """The customer's online invoice (where they can pay): only for sent sales invoices, as in Xero."""
+    def _for_tenant(answer: Callable[[DemoCompany, dict], Response]) -> Response:
+        """What every accounting endpoint does first: credentials, the organisation, faults and its limits."""
         if not authorised():
             return _error(401, "Unauthorized", "AuthenticationUnsuccessful")
         tenant = request.headers.get("xero-tenant-id", "")
@@ -289,6 +289,15 @@ def create_xero_app(
         if problem:
             return _error(429, "Too Many Requests", "Rate limit exceeded", limit_headers)
         try:
+            return answer(company, limit_headers)
+        finally:
+            limits.release(tenant)
+
+    @app.get("/api.xro/2.0/Invoices/<invoice_id>/OnlineInvoice")
+    def online_invoice(invoice_id: str) -> Response:
+        """The customer's online invoice (where they can pay): only for sent sales invoices, as in Xero."""
+
+        def answer(company: DemoCompany, limit_headers: dict) -> Response:
             invoice = next((i for i in company.invoices if i["InvoiceID"] == invoice_id), None)
             if invoice is None:
                 return _error(404, "Not Found", f"Invoice {invoice_id} was not found")
@@ -297,28 +306,14 @@ def create_xero_app(
             url = f"https://in.xero.com/{uuid.uuid5(uuid.NAMESPACE_URL, invoice_id).hex}"
             body = {"Id": str(uuid.uuid4()), "Status": "OK", "OnlineInvoices": [{"OnlineInvoiceUrl": url}]}
             return Response(dumps(body), mimetype="application/json", headers=limit_headers)
-        finally:
-            limits.release(tenant)
+
+        return _for_tenant(answer)
 
     @app.get("/api.xro/2.0/<endpoint>")
     def collection(endpoint: str) -> Response:
         if endpoint not in ENDPOINTS:
             return _error(404, "Not Found", f"The resource {endpoint} was not found")
-        if not authorised():
-            return _error(401, "Unauthorized", "AuthenticationUnsuccessful")
-        tenant = request.headers.get("xero-tenant-id", "")
-        company = by_tenant.get(tenant)
-        if company is None:
-            return _error(403, "Forbidden", "AuthenticationUnsuccessful: tenant not connected")
-        if (fault := injected_fault(tenant)) is not None:
-            return fault
-        problem, limit_headers = limits.admit(tenant)
-        if problem:
-            return _error(429, "Too Many Requests", "Rate limit exceeded", limit_headers)
-        try:
-            return _list(endpoint, company, limit_headers)
-        finally:
-            limits.release(tenant)
+        return _for_tenant(lambda company, limit_headers: _list(endpoint, company, limit_headers))
 
     def _list(endpoint: str, company: DemoCompany, limit_headers: dict) -> Response:
         key, attribute = ENDPOINTS[endpoint]
