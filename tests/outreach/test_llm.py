@@ -82,3 +82,11 @@ def test_a_connection_without_a_model_is_refused_by_name(llm, monkeypatch):
 
     with pytest.raises(ConnectionConfigError, match="names no model"):
         config_from_connection(connection_from_env("openai_default"))
+
+
+def test_a_malformed_connection_is_a_clear_error_not_a_silent_template(monkeypatch):
+    from ar_radar.extract.connections import ConnectionConfigError
+
+    monkeypatch.setenv("AIRFLOW_CONN_OPENAI_DEFAULT", "{not json")
+    with pytest.raises(ConnectionConfigError, match="not valid JSON"):
+        load_config()

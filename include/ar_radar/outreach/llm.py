@@ -12,6 +12,7 @@ The model writes prose only, into a Pydantic schema (structured output); the dat
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -53,19 +54,19 @@ def config_from_connection(conn: ApiConnection) -> LlmConfig:
 
 def load_config(conn_id: str = CONN_ID, *, in_airflow: bool = False) -> LlmConfig | None:
     """The configured model, or None when no connection is set (drafts then come from templates)."""
-    try:
-        if in_airflow:
-            from ar_radar.extract.connections import connection_from_airflow
+    if in_airflow:
+        from airflow.sdk.exceptions import AirflowNotFoundException
 
+        from ar_radar.extract.connections import connection_from_airflow
+
+        try:
             conn = connection_from_airflow(conn_id)
-        else:
-            conn = connection_from_env(conn_id)
-    except ConnectionConfigError:
-        return None
-    except Exception as exc:  # Airflow raises its own "connection not defined" error
-        if "isn't defined" in str(exc) or "not defined" in str(exc):
+        except AirflowNotFoundException:
             return None
-        raise
+    else:
+        if not os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}"):
+            return None
+        conn = connection_from_env(conn_id)  # set but malformed: a clear error, not a silent template
     return config_from_connection(conn)
 
 
