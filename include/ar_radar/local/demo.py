@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from ar_radar import database
 from ar_radar.gate.history import health_summary
 from ar_radar.local.airflow_env import airflow_cli, airflow_environment
 from ar_radar.local.sandbox.server import Sandbox
@@ -59,6 +60,16 @@ def run_demo(demo_dir: Path, as_of: date) -> int:
     if docs.exists():  # rendered when a check fails
         print(f"  GX Data Docs      : {docs}")
     print(f"  action queue JSON : {queue_path}")
+    with database.connect(settings.db_path, read_only=True) as con:
+        tiers = dict(
+            con.execute(
+                "select tier, count(*) from outreach.reminder_drafts where as_of_date = ? group by 1", [as_of]
+            ).fetchall()
+        )
+    print(
+        f"  reminder drafts   : {sum(tiers.values())} ({', '.join(f'{n} {t}' for t, n in sorted(tiers.items()))}; "
+        f"nothing sent), shown by: AR_RADAR_DB={settings.db_path} python -m ar_radar draft-reminders --as-of {as_of}"
+    )
     print(f"  DuckDB warehouse  : {settings.db_path}")
     print(f"  received emails   : {emails_dir}/ ({len(received)} message(s))")
     for message in received:
