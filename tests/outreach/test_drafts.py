@@ -134,19 +134,21 @@ def test_crm_and_customer_text_is_escaped_in_the_html(scored, tmp_path):
 
 
 def test_the_command_drafts_and_prints_them(scored, tmp_path):
+    """Through the command line (click's runner, in this process), with no model and no Xero configured."""
     import json
     import os
-    import subprocess
-    import sys
+
+    from ar_radar.cli import main
+    from click.testing import CliRunner
 
     settings, expected, _ = scored
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env = {k: None for k in os.environ if k.startswith("AIRFLOW_CONN_")}
     env.update(AR_RADAR_DB=str(copy_of(settings, tmp_path).db_path), AR_RADAR_DATA_DIR=str(tmp_path))
-    command = [sys.executable, "-m", "ar_radar", "draft-reminders", "--as-of", AS_OF.isoformat()]
-    text = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    assert text.returncode == 0, text.stderr[-2000:]
+    runner = CliRunner()
+    text = runner.invoke(main, ["draft-reminders", "--as-of", AS_OF.isoformat()], env=env)
+    assert text.exit_code == 0, text.output[-2000:]
     assert f"{len(expected)} draft(s) for {AS_OF}; writer: templates" in text.stdout and "Subject: " in text.stdout
-    printed = subprocess.run([*command, "--json"], capture_output=True, text=True, env=env, timeout=300)
+    printed = runner.invoke(main, ["draft-reminders", "--as-of", AS_OF.isoformat(), "--json"], env=env)
     drafts = json.loads(printed.stdout)
     assert len(drafts) == len(expected) and {d["generator"] for d in drafts} == {"template"}
     assert {"tier", "subject", "text", "html", "recipients", "invoices", "guardrails"} <= drafts[0].keys()

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from ar_radar.scoring.backtest import run_backtest
@@ -27,14 +24,18 @@ def test_the_model_beats_always_on_time_and_uses_the_dispute_column(history_feat
 
 
 def test_cli_prints_one_json_object_and_refuses_leakage(history_csv, tmp_path):
-    command = [sys.executable, "-m", "ar_radar", "backtest", "--csv", str(history_csv), "--folds", "3", "--json"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=os.environ)
-    assert result.returncode == 0, result.stderr[-2000:]
+    """Through the command line (click's runner, in this process: the same command a user runs)."""
+    from ar_radar.cli import main
+    from click.testing import CliRunner
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["backtest", "--csv", str(history_csv), "--folds", "3", "--json"])
+    assert result.exit_code == 0, result.output[-2000:]
     report = json.loads(result.stdout)
     assert {"roc_auc", "pr_auc", "brier", "mae_days", "baselines"} <= report.keys()
     assert set(report["baselines"]) == {"always_on_time", "customer_past_average"}
 
     leaky = tmp_path / "leaky.csv"
     leaky.write_text(history_csv.read_text().replace("currency\n", "currency,status\n", 1))
-    refused = subprocess.run([*command[:4], "--csv", str(leaky)], capture_output=True, text=True, timeout=120)
-    assert refused.returncode != 0 and "status give the payment outcome away" in refused.stderr
+    refused = runner.invoke(main, ["backtest", "--csv", str(leaky)])
+    assert refused.exit_code != 0 and "status give the payment outcome away" in refused.output
