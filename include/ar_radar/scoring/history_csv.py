@@ -50,7 +50,7 @@ class HistoryFormatError(ValueError):
 
 
 def read_history(path: str) -> tuple[pd.DataFrame, list[str]]:
-    """The CSV as typed columns, plus the optional columns it has. Raises HistoryFormatError."""
+    """The CSV as history columns, plus the optional columns it has. Raises HistoryFormatError."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     frame.columns = [c.strip().lower() for c in frame.columns]
     leaky = [c for c in frame.columns if c in LEAKAGE]
@@ -62,7 +62,7 @@ def read_history(path: str) -> tuple[pd.DataFrame, list[str]]:
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise HistoryFormatError(f"{path}: missing required column(s) {', '.join(missing)}")
-    typed = pd.DataFrame({"customer_id": frame["customer_id"], "invoice_id": frame["invoice_id"]})
+    history = pd.DataFrame({"customer_id": frame["customer_id"], "invoice_id": frame["invoice_id"]})
     for column in ("invoice_date", "due_date", "paid_date"):
         values = frame[column].str.strip()
         parsed = pd.to_datetime(values, errors="coerce", format="ISO8601")
@@ -72,23 +72,23 @@ def read_history(path: str) -> tuple[pd.DataFrame, list[str]]:
         if bad.any():
             rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad)[:5])
             raise HistoryFormatError(f"{path}: {column} is not a YYYY-MM-DD date on line(s) {rows}")
-        typed[column] = parsed.dt.normalize()
+        history[column] = parsed.dt.normalize()
     amount = pd.to_numeric(frame["amount"], errors="coerce")
     if amount.isna().any():
         rows = ", ".join(str(i + 2) for i in np.flatnonzero(amount.isna())[:5])
         raise HistoryFormatError(f"{path}: amount is not a number on line(s) {rows}")
-    typed["amount"] = amount
+    history["amount"] = amount
     optional = [c for c in OPTIONAL if c in frame.columns]
     for column in optional:
         if column == "disputed":
-            typed[column] = (
+            history[column] = (
                 frame[column].str.strip().str.lower().isin(("1", "1.0", "true", "yes", "y", "t")).astype(float)
             )
         else:
-            typed[column] = frame[column].str.strip().replace("", "unknown")
-    if typed["invoice_id"].duplicated().any():
+            history[column] = frame[column].str.strip().replace("", "unknown")
+    if history["invoice_id"].duplicated().any():
         raise HistoryFormatError(f"{path}: invoice_id repeats; each invoice must appear once")
-    return typed, optional
+    return history, optional
 
 
 def _xero_date(day: pd.Timestamp) -> str:
