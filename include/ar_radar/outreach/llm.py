@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -70,6 +71,7 @@ def load_config(conn_id: str = CONN_ID, *, in_airflow: bool = False) -> LlmConfi
     return config_from_connection(conn)
 
 
+@cache  # one client (and connection pool) per configuration, not one per customer drafted
 def client(config: LlmConfig):  # noqa: ANN201 - openai.OpenAI, imported lazily
     """The official client with a bounded timeout and no retries of its own: a failed answer falls back to the
     template at once instead of holding the task (the SDK's defaults are 600 s and 2 retries)."""
