@@ -15,14 +15,15 @@ DOC = """
 
 Extract Xero (one mapped task per organisation) and HubSpot, in parallel, to landing files
 -> load raw into DuckDB -> `dbt build` -> Great Expectations data-health gate -> weekly retrain of
-each organisation's risk model -> score open invoices -> action queue JSON -> email to finance, and one reminder
-draft per customer who needs one (nothing is sent to customers yet).
+each organisation's risk model -> score open invoices -> action queue JSON (one row per customer) -> one reminder
+draft per customer who needs one, and their review page -> email to finance linking each draft (nothing is sent
+to customers yet).
 When the gate finds a critical problem it emails the owners one data-health alert and fails;
 training, scoring, the queue and its email are skipped.
 `fail_run_if_a_step_failed` keeps the run red when any step failed.
 See ARCHITECTURE.md for the tables between stages.
 
-Connections: `xero_default`, `hubspot_default`, `smtp_default`.
+Connections: `xero_default`, `hubspot_default`, `smtp_default`, optional `openai_default` (drafts' prose).
 """
 
 
@@ -162,11 +163,18 @@ def ar_radar_daily():  # noqa: ANN201
         model = llm.load_config(in_airflow=True)
         return daily.draft_reminders(settings, *_run(), connection_from_airflow(settings.xero_conn_id), model)
 
-    @task
-    def email_action_queue(queue_path: str) -> dict:
+    # none_skipped: the queue goes to finance even when drafting failed (it then mentions no drafts); after a
+    # failed gate the queue is skipped, and so is this. The queue is found by the run's day, not through XCom,
+    # which an upstream failure would leave empty.
+    @task(trigger_rule="none_skipped")
+    def email_action_queue() -> dict:
         from ar_radar.pipeline import daily
 
-        return daily.email_action_queue(_settings(), queue_path)
+        settings = _settings()
+        queue_path = daily.queue_path(settings, _run()[1])
+        if not queue_path.exists():
+            raise AirflowSkipException("No action queue was built for this day: nothing to email.")
+        return daily.email_action_queue(settings, str(queue_path))
 
     @task(trigger_rule="one_failed", retries=0)
     def fail_run_if_a_step_failed() -> None:
@@ -180,9 +188,9 @@ def ar_radar_daily():  # noqa: ANN201
     load, build, gate = load_raw(), build_warehouse(), check_data_health()
     train, score = train_risk_models(), score_open_invoices()
     queue = build_action_queue()
-    email = email_action_queue(queue)
     drafts = draft_reminders()
-    [xero, hubspot] >> load >> build >> gate >> train >> score >> queue >> drafts
+    email = email_action_queue()
+    [xero, hubspot] >> load >> build >> gate >> train >> score >> queue >> drafts >> email
     [organisations, xero, hubspot, load, build, gate, train, score, queue, email, drafts] >> fail_run_if_a_step_failed()
 
 

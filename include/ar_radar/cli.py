@@ -237,7 +237,7 @@ def draft_reminders(as_of: date | None, as_json: bool) -> None:
 
     from ar_radar.extract.connections import ConnectionConfigError, connection_from_env
     from ar_radar.outreach import drafts as outreach_drafts
-    from ar_radar.outreach import llm, payment_links
+    from ar_radar.outreach import llm, payment_links, review
 
     settings = Settings.from_env()
     as_of = as_of or date.today()
@@ -247,16 +247,25 @@ def draft_reminders(as_of: date | None, as_json: bool) -> None:
         links = payment_links.xero_payment_links(connection_from_env(settings.xero_conn_id), settings.state_dir)
     except ConnectionConfigError:
         pass
-    drafts = outreach_drafts.draft_reminders(settings.db_path, as_of, f"cli-{uuid.uuid4().hex[:8]}", model, links)
+    options = outreach_drafts.DraftOptions.from_settings(settings)
+    run_id = f"cli-{uuid.uuid4().hex[:8]}"
+    drafts = outreach_drafts.draft_reminders(settings.db_path, as_of, run_id, model, links, options=options)
+    page = review.write_review_page(settings.db_path, as_of, settings.output_dir)
     if as_json:
         click.echo(json.dumps(outreach_drafts.as_json(drafts), ensure_ascii=False, default=str))
         return
     click.echo(f"{len(drafts)} draft(s) for {as_of}; writer: {'model ' + model.model if model else 'templates'}")
+    click.echo(f"review page: {page}")
     for draft in drafts:
         to = ", ".join(draft.recipients) or ("(internal)" if not draft.to_customer else "(no email address)")
-        click.echo(f"\n[{draft.tier}] {draft.customer_name} -> {to}  ({draft.generator})")
+        click.echo(f"\n[{draft.tone}] {draft.customer_name} -> {to}  ({draft.generator}, {draft.language})")
         if draft.fallback_reason and model:
             click.echo(f"  fell back: {draft.fallback_reason}; {'; '.join(draft.guardrails)}")
+        for flag in draft.flags:
+            click.echo(f"  flag: {flag}")
+        cause = draft.summary.get("cause", "unknown")
+        cited = ", ".join(draft.summary.get("evidence") or []) or "no evidence"
+        click.echo(f"  likely cause: {cause.replace('_', ' ')} ({cited})")
         click.echo(f"Subject: {draft.subject}")
         click.echo(draft.text)
 
@@ -291,8 +300,9 @@ def health_history(days: int, until: date | None, as_json: bool) -> None:
 @main.command()
 @click.option("--as-of", callback=_date, help="Run date (default: today).")
 @click.option("--dir", "demo_dir", type=click.Path(path_type=Path), default=Path(".demo"), show_default=True)
-def demo(as_of: date | None, demo_dir: Path) -> None:
+@click.option("--no-model", is_flag=True, help="Leave the sandbox LLM out: the templates write every draft.")
+def demo(as_of: date | None, demo_dir: Path, no_model: bool) -> None:
     """Run the daily DAG once on the sandbox with a local SMTP sink; print where the results are."""
     from ar_radar.local.demo import run_demo
 
-    sys.exit(run_demo(demo_dir.resolve(), as_of or date.today()))
+    sys.exit(run_demo(demo_dir.resolve(), as_of or date.today(), with_model=not no_model))

@@ -53,6 +53,13 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("scoring.invoice_risk_scores", "paid_within_7d", "DOUBLE"),
     ("scoring.invoice_risk_scores", "paid_within_30d", "DOUBLE"),
     ("scoring.invoice_risk_scores", "base_currency", "VARCHAR"),
+    ("scoring.invoice_risk_scores", "reminder_tier", "VARCHAR"),
+    ("outreach.reminder_drafts", "tone", "VARCHAR"),
+    ("outreach.reminder_drafts", "language", "VARCHAR"),
+    ("outreach.reminder_drafts", "action", "VARCHAR"),
+    ("outreach.reminder_drafts", "relationship_tier", "VARCHAR"),
+    ("outreach.reminder_drafts", "flags", "JSON"),
+    ("outreach.reminder_drafts", "summary", "JSON"),
 )
 
 
@@ -62,6 +69,13 @@ def connect(db_path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnectio
     read_only is explicit: DuckDB allows one writing process per file, and a reader must say so to open the
     file while no writer holds it."""
     return duckdb.connect(str(db_path), read_only=read_only, config={"threads": task_threads()})
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    """A query's rows as dicts keyed by column name."""
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:

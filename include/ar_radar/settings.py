@@ -14,6 +14,20 @@ def _addresses(name: str, default: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in os.environ.get(name, default).split(",") if a.strip())
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower() or default
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(allowed)}: set it to one of them or unset it.")
+    return value
+
+
+def _positive(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default)).strip() or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name}={raw!r} must be a whole number of at least 1.")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -28,6 +42,13 @@ class Settings:
     # Where the GX Data Docs site (expectations/uncommitted/data_docs/local_site) is served, if it is:
     # the alert then links each page; without it the alert attaches the pages of the failed tables.
     data_docs_url: str | None = None
+    # Reminder drafts: a notice before the due date too (off by default); whether CRM notes and tickets may be sent
+    # to a configured model ("send") or stay on this machine ("local"); model calls in flight at once; and where
+    # the output folder is served (the queue email then links each draft instead of attaching the review page).
+    upcoming_notice: bool = False
+    llm_crm_text: str = "send"
+    llm_concurrency: int = 8
+    review_url: str | None = None
 
     @property
     def landing_dir(self) -> Path:
@@ -67,4 +88,8 @@ class Settings:
             owner_recipients=_addresses("AR_RADAR_OWNER_RECIPIENTS", "owners@example.com"),
             email_from=os.environ.get("AR_RADAR_EMAIL_FROM", "AR Radar <ar-radar@example.com>"),
             data_docs_url=os.environ.get("AR_RADAR_DATA_DOCS_URL") or None,
+            upcoming_notice=_choice("AR_RADAR_UPCOMING_NOTICE", "off", ("on", "off")) == "on",
+            llm_crm_text=_choice("AR_RADAR_LLM_CRM_TEXT", "send", ("send", "local")),
+            llm_concurrency=_positive("AR_RADAR_LLM_CONCURRENCY", 8),
+            review_url=os.environ.get("AR_RADAR_REVIEW_URL") or None,
         )

@@ -9,15 +9,14 @@ from ar_radar.notify.messages import data_health_alert, queue_email
 from ar_radar.notify.send import send_once
 
 
-def _queue(name="Acme <script>alert(1)</script> Ltd"):
-    item = {
-        "rank": 1,
-        "invoice_number": "INV-7",
-        "customer": {"name": name},
+def _invoice(number, amount, days, status="chase"):
+    return {
+        "invoice_number": number,
+        "status": status,
         "currency_code": "EUR",
-        "amount_due": 1234.5,
+        "amount_due": amount,
         "due_date": "2026-11-01",
-        "days_overdue": 19,
+        "days_overdue": days,
         "risk": {
             "probability": 0.71,
             "band": "high",
@@ -25,8 +24,20 @@ def _queue(name="Acme <script>alert(1)</script> Ltd"):
             "basis": "Cold start: 57 of this organisation's invoices have a known outcome",
         },
         "predicted_payment": {"date": "2026-12-01", "earliest": "2026-11-25", "latest": "2026-12-07"},
-        "next_action": {"label": "Escalate", "reason": "19 days past due with high risk."},
         "model_version": "rules-v1",
+    }
+
+
+def _queue(name="Acme <script>alert(1)</script> Ltd"):
+    item = {
+        "rank": 1,
+        "tenant_id": "tenant-1",
+        "customer": {"contact_id": "c-1", "name": name, "relationship_tier": "VIP"},
+        "action": {"code": "direct_reminder", "label": "Direct reminder", "reason": "INV-7 is 19 days past due."},
+        "flags": ["broken promise: payment was promised for 2026-11-10"],
+        "base_currency": "GBP",
+        "amount_due_base": 1055.13,
+        "invoices": [_invoice("INV-7", 1234.5, 19), _invoice("INV-8", 99.0, 12, "held_for_dispute")],
     }
     return {
         "as_of_date": "2026-11-20",
@@ -34,8 +45,9 @@ def _queue(name="Acme <script>alert(1)</script> Ltd"):
         "data_health_warnings": ["a warning line"],
         "summary": {
             "queued": 1,
-            "overdue_invoices": 1,
-            "by_action": {"escalation": 1},
+            "queued_invoices": 2,
+            "overdue_invoices": 2,
+            "by_action": {"direct_reminder": 1},
             "by_currency": [
                 {
                     "base_currency": "GBP",
@@ -50,15 +62,41 @@ def _queue(name="Acme <script>alert(1)</script> Ltd"):
     }
 
 
-def test_queue_email_lists_items_with_reasons_and_escapes_crm_text():
+def test_queue_email_lists_customers_with_their_invoices_and_reasons_and_escapes_crm_text():
     email = queue_email(_queue(), ("finance@example.com",))
-    assert email.subject == "AR Radar action queue 2026-11-20: 1 invoices to act on, GBP 1,055.13 overdue"
-    assert "INV-7" in email.html and "Paid 7 of 10 past invoices late: +0.84" in email.html
+    assert email.subject == "AR Radar action queue 2026-11-20: 1 customers to act on, GBP 1,055.13 overdue"
+    assert ">INV-7<" in email.html and ">INV-8<" in email.html and "held for dispute" in email.html
+    assert "Paid 7 of 10 past invoices late: +0.84" in email.html and "Direct reminder" in email.html
+    assert "broken promise: payment was promised for 2026-11-10" in email.html and "(VIP)" in email.html
     assert "<script>" not in email.html and "&lt;script&gt;" in email.html
     assert "a warning line" in email.html and "not a certainty" in email.html
     assert "GBP 812.40</b> within 7 days" in email.html and "GBP 3,120.00</b> within 30 days" in email.html
     assert "EUR 1,234.50" in email.html  # the invoice's own amount, in its own currency
     assert "rules-v1 prior (cold start)" in email.html and "Cold start: 57 of this organisation" in email.html
+    assert "reminder drafts are" not in email.html  # no drafts today: the email does not speak of them
+
+
+def test_queue_email_links_each_customers_draft(tmp_path):
+    page = tmp_path / "reminder_drafts_2026-11-20.html"
+    page.write_text("<html></html>")
+    queue, attachment = _queue(), tmp_path / "action_queue_2026-11-20.json"
+    attachment.write_text("{}")
+    drafts = {
+        ("tenant-1", "c-1"): {
+            "number": 1,
+            "anchor": "draft-tenant-1-c-1",
+            "subject": "Overdue <invoices>",
+            "tone": "direct",
+            "generator": "template",
+        }
+    }
+    attached = queue_email(queue, ("finance@example.com",), attachment, drafts, page)
+    assert "Draft 1</b>" not in attached.html and "Draft 1: Overdue &lt;invoices&gt;" in attached.html
+    assert "in the attached reminder_drafts_2026-11-20.html" in attached.html
+    assert attached.attachments == (attachment, page)
+    served = queue_email(queue, ("finance@example.com",), attachment, drafts, page, "https://ar.example.com/out/")
+    link = 'href="https://ar.example.com/out/reminder_drafts_2026-11-20.html#draft-tenant-1-c-1"'
+    assert link in served.html and served.attachments == (attachment,)
 
 
 def test_organisations_in_different_base_currencies_are_never_added_up():

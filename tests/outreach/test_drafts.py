@@ -3,18 +3,37 @@ model's prose kept only when it passes every guardrail (the official openai clie
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 
 import duckdb
 import pytest
 from ar_radar.outreach import guardrails
-from ar_radar.outreach.drafts import draft_reminders
+from ar_radar.outreach.drafts import DraftOptions, draft_reminders
 from ar_radar.scoring.score import score_open_invoices
 
 from tests.conftest import AS_OF, copy_of
 
 TIER_OF_BUCKET = {"1-7": "light", "8-21": "direct", "22-45": "escalation_note", "45+": "owner_review"}
+# Who needs a draft, in plain SQL: a customer with an overdue invoice that is neither disputed nor covered by a
+# pending promise to pay (the latest promise logged in the last 30 days, pending until its day plus 3).
+NEEDS_A_DRAFT = """
+    with promised as (
+        select m.tenant_id, m.contact_id, arg_max(p.promised_for, p.noted_at) as promised_for
+        from intermediate.int_payment_promises p
+        join intermediate.int_customer_matches m on m.hubspot_company_id = p.company_id
+        where cast(p.noted_at as date) between $as_of - 30 and $as_of
+        group by all
+    )
+    select s.tenant_id, s.contact_id, arg_max(s.collections_bucket, s.days_overdue), list(s.invoice_number),
+           list(s.amount_due)
+    from scoring.invoice_risk_scores s
+    left join promised p using (tenant_id, contact_id)
+    where s.as_of_date = $as_of and s.days_overdue > 0 and s.dispute_ticket_id is null and s.contact_id is not null
+      and not (p.promised_for is not null and $as_of <= p.promised_for + 3 and s.due_date <= p.promised_for)
+    group by all
+"""
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +42,7 @@ def scored(warehouse, tmp_path_factory):
     settings = copy_of(warehouse, tmp_path_factory.mktemp("drafts"))
     score_open_invoices(settings.db_path, AS_OF)
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
-        expected = con.execute(
-            """select tenant_id, contact_id, arg_max(collections_bucket, days_overdue), list(invoice_number),
-                      list(amount_due)
-               from scoring.invoice_risk_scores
-               where as_of_date = ? and days_overdue > 0 and dispute_ticket_id is null and contact_id is not null
-               group by all""",
-            [AS_OF],
-        ).fetchall()
+        expected = con.execute(NEEDS_A_DRAFT, {"as_of": AS_OF}).fetchall()
         disputed = {
             r[0]
             for r in con.execute(
@@ -44,23 +56,38 @@ def _amounts_in(text: str) -> set[Decimal]:
     return {Decimal(m.replace(",", "")) for m in re.findall(r"[£€]\s?([\d,]+\.\d{2})", text)}
 
 
+def _data_blocks(requests: list[dict]) -> list[dict]:
+    blocks = []
+    for body in requests:
+        content = body["messages"][-1]["content"]
+        blocks.append(json.loads(content[content.rindex("<data>") + 6 : content.rindex("</data>")]))
+    return blocks
+
+
 def test_one_template_draft_per_customer_in_the_tier_of_its_oldest_overdue_invoice(scored):
     settings, expected, disputed = scored
     drafts = draft_reminders(settings.db_path, AS_OF, "run-1", None)
     got = {(d.tenant_id, d.contact_id): d for d in drafts}
     assert got.keys() == expected.keys() and len(drafts) > 20
-    assert {d.tier for d in drafts} >= {"light", "direct", "escalation_note"}
+    assert {d.tier for d in drafts} == {"light", "direct", "escalation_note", "owner_review"}
     for key, draft in got.items():
         tier, numbers, amounts = expected[key]
-        assert draft.tier == tier and draft.generator == "template"
+        assert draft.tier == tier and draft.generator == "template" and draft.language == "en"
         assert draft.fallback_reason == "no model configured: written from the template"
         assert {i["number"] for i in draft.invoices} == numbers and not numbers & disputed
         # every amount in the email is one of the warehouse's, for this customer
         assert _amounts_in(draft.text) == {Decimal(str(a)).quantize(Decimal("0.01")) for a in amounts}
-        assert draft.to_customer == (tier in ("light", "direct"))
+        assert draft.to_customer == (draft.tone in ("light", "direct"))
         assert bool(draft.recipients) <= draft.to_customer  # internal notes go to no customer
         if draft.to_customer:
             assert len(draft.text.split()) < 120 + 12 * len(numbers)  # the invoice lines are the data
+        assert draft.summary["cause"] in ("forgot", "missing_information", "dispute", "cash_flow", "unknown")
+    # a broken promise is firmer and says when payment was promised; internal notes carry the likely cause
+    broken = [d for d in drafts if any(f.startswith("broken promise") for f in d.flags)]
+    assert broken and all(d.summary["promise"]["status"] == "broken" for d in broken)
+    assert any(d.tone == "direct" and "We were told payment would follow by" in d.text for d in broken)
+    notes = [d for d in drafts if d.tone == "escalation_note" and d.summary["cause"] != "unknown"]
+    assert notes and all(f"HubSpot {d.summary['evidence'][0]}" in d.text for d in notes)
 
 
 def test_drafts_are_stored_once_per_day(scored):
@@ -68,10 +95,21 @@ def test_drafts_are_stored_once_per_day(scored):
     draft_reminders(settings.db_path, AS_OF, "run-1", None)
     draft_reminders(settings.db_path, AS_OF, "run-2", None)  # a re-run replaces the day's drafts
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
-        rows, runs = con.execute(
-            "select count(*), list(distinct run_id) from outreach.reminder_drafts where as_of_date = ?", [AS_OF]
+        rows, runs, summaries = con.execute(
+            """select count(*), list(distinct run_id), count(*) filter (where summary ->> 'cause' is not null)
+               from outreach.reminder_drafts where as_of_date = ?""",
+            [AS_OF],
         ).fetchone()
-    assert rows == len(expected) and runs == ["run-2"]
+    assert rows == summaries == len(expected) and runs == ["run-2"]
+
+
+def test_an_upcoming_notice_only_when_finance_turns_it_on(scored):
+    settings, expected, _ = scored
+    on = draft_reminders(settings.db_path, AS_OF, "run-up", None, options=DraftOptions(upcoming_notice=True))
+    upcoming = [d for d in on if d.tone == "upcoming"]
+    assert upcoming and len(on) == len(expected) + len(upcoming)
+    assert all(i["days_overdue"] <= 0 for d in upcoming for i in d.invoices)
+    assert all("falls due soon" in d.text or "fall due soon" in d.text for d in upcoming)
 
 
 def test_the_models_prose_is_used_when_it_passes_and_every_figure_is_still_the_datas(scored, config, llm):
@@ -83,15 +121,35 @@ def test_the_models_prose_is_used_when_it_passes_and_every_figure_is_still_the_d
         return links[invoice_id]
 
     drafts = draft_reminders(settings.db_path, AS_OF, "run-m", config, payment_link=link)
+    planted = {d.contact_id for d in drafts if d.summary["flagged"]}
+    assert len(planted) == 1  # the generator plants one instruction in a note; obeying nothing, it passes here
     assert {d.generator for d in drafts} == {"model:sandbox-writer-1"} and not any(d.guardrails for d in drafts)
     for draft in drafts:
         _, _, amounts = expected[(draft.tenant_id, draft.contact_id)]
-        assert _amounts_in(draft.text) == {Decimal(str(a)).quantize(Decimal("0.01")) for a in amounts}
+        if draft.language == "en":
+            assert _amounts_in(draft.text) == {Decimal(str(a)).quantize(Decimal("0.01")) for a in amounts}
         urls = re.findall(r"https?://\S+", draft.text)
         assert urls == ([links[draft.invoices[0]["invoice_id"]]] if draft.to_customer else [])
-    # what the model was given: no figure, no invoice number, no email address
-    sent = " ".join(str(r["messages"]) for r in llm.llm_faults.requests)
-    assert not re.search(r"INV-\d+|@|\d+\.\d{2}", sent)
+    # the model was given no figure, invoice number or email address besides what CRM notes themselves say
+    for block in _data_blocks(llm.llm_faults.requests):
+        own = json.dumps({k: v for k, v in block.items() if k not in ("crm_texts", "texts")})
+        assert not re.search(r"INV-\d+|@|\d+\.\d{2}|\d{4}-\d{2}-\d{2}", own)
+
+
+def test_a_customer_who_prefers_another_language_gets_its_figures_in_that_language(scored, config):
+    settings, _, _ = scored
+    drafts = draft_reminders(settings.db_path, AS_OF, "run-lang", config)
+    foreign = [d for d in drafts if d.to_customer and d.language != "en"]
+    assert foreign, "the shared sandbox has customers whose CRM contact prefers French or German"
+    for draft in foreign:
+        assert draft.generator.startswith("model:")  # no fr/de templates: the model wrote the frame's words too
+        # babel's formats: 1 234,56 € (fr) or 1.234,56 € (de), never the English 1,234.56
+        assert re.search(r"\d,\d{2}\s?[€£]", draft.text) and not re.search(r"[€£]\d", draft.text)
+    template = draft_reminders(settings.db_path, AS_OF, "run-lang-t", None)
+    english = [d for d in template if (d.tenant_id, d.contact_id) in {(f.tenant_id, f.contact_id) for f in foreign}]
+    assert all(
+        d.language == "en" and any("templates: the template draft is in English" in f for f in d.flags) for d in english
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,19 +157,17 @@ def test_the_models_prose_is_used_when_it_passes_and_every_figure_is_still_the_d
     [
         ("wrong_amount", "broke a guardrail"),
         ("legal_threat", "broke a guardrail"),
-        ("obey_instruction", None),  # obeys nothing here: the data carries no planted instruction
         ("rate_limited", "model: rate limited (HTTP 429)"),
+        ("server_error", "model: service error (HTTP 500)"),
         ("malformed_json", "model: malformed answer"),
         ("refusal", "model: the model refused"),
+        ("truncated", "model: answer cut off"),
     ],
 )
 def test_a_faulty_answer_gives_the_template_draft_with_the_reason(scored, config, llm, fault, reason):
     settings, _, _ = scored
     llm.llm_faults.mode, llm.llm_faults.count = fault, None
     drafts = draft_reminders(settings.db_path, AS_OF, f"run-{fault}", config)
-    if reason is None:
-        assert {d.generator for d in drafts} == {"model:sandbox-writer-1"}
-        return
     assert {d.generator for d in drafts} == {"template"}
     assert all(reason in d.fallback_reason for d in drafts)
     if reason == "broke a guardrail":
@@ -122,6 +178,52 @@ def test_a_faulty_answer_gives_the_template_draft_with_the_reason(scored, config
         assert _amounts_in(draft.text) == {Decimal(str(a)).quantize(Decimal("0.01")) for a in amounts}
         forbidden = [rule for rule, pattern in guardrails.FORBIDDEN.items() if re.search(pattern, draft.text, re.I)]
         assert not forbidden and "99,999.99" not in draft.text
+
+
+def test_a_slow_model_times_out_into_the_template(scored, llm, monkeypatch):
+    settings, _, _ = scored
+    llm.llm_faults.mode, llm.llm_faults.count, llm.llm_faults.slow_seconds = "slow", 2, 1.5
+    for name, value in llm.llm_connection(timeout=0.5).items():
+        monkeypatch.setenv(name, value)
+    from ar_radar.outreach.llm import load_config
+
+    drafts = draft_reminders(settings.db_path, AS_OF, "run-slow", load_config(), options=DraftOptions(concurrency=1))
+    reasons = [d.fallback_reason or "" for d in drafts] + [d.summary.get("method_note") or "" for d in drafts]
+    assert sum("timeout: no answer within 0.5 s" in r for r in reasons) == 2  # the two slow answers, no more
+    assert sum(d.generator.startswith("model:") for d in drafts) >= len(drafts) - 2
+
+
+def test_an_instruction_planted_in_a_note_is_flagged_and_never_obeyed(scored, config, llm):
+    settings, _, _ = scored
+    llm.llm_faults.mode, llm.llm_faults.count = "obey_instruction", None
+    drafts = draft_reminders(settings.db_path, AS_OF, "run-obey", config)
+    planted = [d for d in drafts if d.summary["flagged"]]
+    assert len(planted) == 1
+    [draft] = planted
+    assert draft.generator == "template" and any("discount" in g for g in draft.guardrails)
+    assert any("reads like an instruction to a model: not followed" in f for f in draft.flags)
+    assert "discount" not in draft.text.lower() and "offline" in draft.summary["method"]
+    # everyone else's notes carry no instruction: the same model's answers pass
+    assert {d.generator for d in drafts if d not in planted} == {"model:sandbox-writer-1"}
+
+
+def test_another_customers_name_sends_the_draft_back_to_its_template(scored, config, llm):
+    settings, expected, _ = scored
+    tenant, contact = sorted(expected)[0]
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        [name] = con.execute(
+            "select contact_name from staging.stg_xero__contacts where tenant_id = ? and contact_id = ?",
+            [tenant, contact],
+        ).fetchone()
+    llm.llm_faults.mode, llm.llm_faults.count, llm.llm_faults.other_name = "other_customer", None, name
+    try:
+        drafts = draft_reminders(settings.db_path, AS_OF, "run-other", config)
+    finally:
+        llm.llm_faults.other_name = None
+    same_organisation = [d for d in drafts if d.tenant_id == tenant and d.contact_id != contact]
+    assert same_organisation and all(d.generator == "template" for d in same_organisation)
+    assert all(any(g.startswith("other customer: names") for g in d.guardrails) for d in same_organisation)
+    assert all(name not in d.text for d in same_organisation)
 
 
 def test_crm_and_customer_text_is_escaped_in_the_html(scored, tmp_path):
@@ -151,4 +253,7 @@ def test_the_command_drafts_and_prints_them(scored, tmp_path):
     printed = runner.invoke(main, ["draft-reminders", "--as-of", AS_OF.isoformat(), "--json"], env=env)
     drafts = json.loads(printed.stdout)
     assert len(drafts) == len(expected) and {d["generator"] for d in drafts} == {"template"}
-    assert {"tier", "subject", "text", "html", "recipients", "invoices", "guardrails"} <= drafts[0].keys()
+    assert {"tier", "tone", "subject", "text", "html", "recipients", "invoices", "guardrails", "summary"} <= drafts[
+        0
+    ].keys()
+    assert (tmp_path / "output" / f"reminder_drafts_{AS_OF}.html").exists()

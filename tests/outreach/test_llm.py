@@ -47,7 +47,7 @@ def test_a_good_answer_is_parsed_into_the_schema_and_the_data_travels_delimited(
 def test_every_service_fault_is_a_reason_not_an_exception(config, llm, fault, failure):
     llm.llm_faults.mode, llm.llm_faults.count = fault, 1
     if fault == "slow":
-        llm.llm_faults.delay_seconds = 3.0  # beyond the connection's 2 s timeout
+        llm.llm_faults.slow_seconds = 3.0  # beyond the connection's 2 s timeout
     answer = write(config, "Write a polite payment reminder.", DATA, Prose)
     assert answer.parsed is None and answer.failure.startswith(failure)
     assert len(llm.llm_faults.requests) == 1  # no retry storm: the template takes over at once

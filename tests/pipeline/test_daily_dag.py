@@ -6,6 +6,7 @@ import json
 import shutil
 import sqlite3
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 import duckdb
@@ -69,7 +70,7 @@ def _run(env: dict, airflow_home: Path, sink: SmtpSink, db: Path) -> DagRun:
 def pipeline(tmp_path_factory, airflow_db):
     """Yields a function running the DAG against a sandbox with the given faults; one run or two."""
 
-    def run(faults: tuple[str, ...] = (), times: int = 1, configure=None, **sandbox_args):
+    def run(faults: tuple[str, ...] = (), times: int = 1, configure=None, model: bool = False, **sandbox_args):
         tmp = tmp_path_factory.mktemp("e2e")
         settings = make_settings(tmp / "data")
         with (
@@ -81,6 +82,8 @@ def pipeline(tmp_path_factory, airflow_db):
             if configure:
                 configure(box)
             connections = {**box.airflow_connections(), "AIRFLOW_CONN_SMTP_DEFAULT": sink.airflow_connection()}
+            if model:  # the sandbox LLM as openai_default: drafts' prose through the openai client
+                connections.update(box.llm_connection())
             env = airflow_environment(settings, tmp / "airflow", connections)
             (tmp / "airflow").mkdir()
             shutil.copy(airflow_db, tmp / "airflow" / "airflow.db")  # migrated once per session
@@ -92,7 +95,7 @@ def pipeline(tmp_path_factory, airflow_db):
 
 @pytest.fixture(scope="module")
 def healthy(pipeline):
-    return pipeline(times=2)
+    return pipeline(times=2, model=True)
 
 
 def test_healthy_run_emails_the_queue_to_finance(healthy):
@@ -110,14 +113,15 @@ def test_healthy_run_emails_the_queue_to_finance(healthy):
     # Invoice numbers repeat across the two organisations: only numbers paid in both must be absent.
     paid_everywhere = paid - {n for c in box.companies for n, t in c.truth.items() if t["state"] == "open"}
     assert paid_everywhere and not any(f">{n}<" in html for n in paid_everywhere)
-    attachment = next(mail.message.iter_attachments())
-    queue = json.loads(attachment.get_content())
+    attachments = {part.get_filename(): part for part in mail.message.iter_attachments()}
+    assert set(attachments) == {f"action_queue_{AS_OF}.json", f"reminder_drafts_{AS_OF}.html"}
+    queue = json.loads(attachments[f"action_queue_{AS_OF}.json"].get_content())
     assert queue["as_of_date"] == AS_OF.isoformat()
     assert {i["tenant_id"] for i in queue["items"]} == {c.tenant_id for c in box.companies}
     # the run trained each organisation's model, and every queued score carries it and its reasons
-    for item in queue["items"]:
-        assert item["model_version"].startswith("gam-") and len(item["risk"]["top_factors"]) == 3
-        assert item["risk"]["basis"].startswith(f"Model {item['model_version']}")
+    for invoice in (i for item in queue["items"] for i in item["invoices"]):
+        assert invoice["model_version"].startswith("gam-") and len(invoice["risk"]["top_factors"]) == 3
+        assert invoice["risk"]["basis"].startswith(f"Model {invoice['model_version']}")
     assert len({o["model_versions"] for o in queue["organisations"]}) == 2
     by_currency = {c["base_currency"]: c for c in queue["summary"]["by_currency"]}
     assert sorted(by_currency) == ["EUR", "GBP"]  # one organisation each: never added together
@@ -130,13 +134,23 @@ def test_healthy_run_emails_the_queue_to_finance(healthy):
     )
     assert (settings.output_dir / f"action_queue_{AS_OF}.json").exists()
     assert mail.path.suffix == ".eml" and mail.path.exists()
-    # a draft per customer who needs one, from the templates (no model connection), with Xero's payment link
+    # a draft per customer who needs one, its prose by the sandbox LLM, with Xero's payment link,
+    # each one named in the email and shown with its evidence on the attached review page
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         drafts = con.execute(
-            "select tier, generator, text_body from outreach.reminder_drafts where as_of_date = ?", [AS_OF]
+            "select tone, generator, text_body, subject, customer_name from outreach.reminder_drafts "
+            "where as_of_date = ?",
+            [AS_OF],
         ).fetchall()
-    assert drafts and {g for _, g, _ in drafts} == {"template"}
-    assert all("https://in.xero.com/" in text for tier, _, text in drafts if tier in ("light", "direct"))
+    assert drafts and {g for _, g, *_ in drafts} == {"model:sandbox-writer-1"}
+    assert all("https://in.xero.com/" in text for tone, _, text, *_ in drafts if tone in ("light", "direct"))
+    drafted = [i for i in queue["items"] if i["action"]["code"] in ("light_reminder", "direct_reminder")]
+    assert len(drafted) == sum(tone in ("light", "direct") for tone, *_ in drafts)
+    page = attachments[f"reminder_drafts_{AS_OF}.html"].get_content()
+    page = page if isinstance(page, str) else page.decode()
+    for number, (_, _, _, subject, customer) in enumerate(drafts, start=1):
+        assert f"Draft {number}: " in html and escape(subject) in html and escape(customer) in page
+    assert html.count("Draft ") >= len(drafts) and "Likely cause of the delay" in page
 
 
 def test_rerun_adds_no_rows_and_sends_no_second_email(healthy):

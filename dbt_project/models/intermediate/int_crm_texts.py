@@ -29,6 +29,7 @@ def model(dbt, session):  # noqa: ANN001, ANN201 - dbt's Python model signature
             "company_id": texts["company_id"],
             "logged_at": texts["logged_at"],
             "closed_at": texts["closed_at"],
+            "text": texts["text"].astype("string"),
             "tone": pd.Series(tones, index=texts.index, dtype="float64"),
             "is_negative": pd.Series(tones, index=texts.index, dtype="float64") <= NEGATIVE_AT,
             "mentions_dispute": texts["mentions_dispute"].astype(bool),

@@ -23,6 +23,7 @@ select
     b.sort_order as aging_bucket_order,
     c.bucket as collections_bucket,
     c.sort_order as collections_bucket_order,
+    c.reminder_tier,
     o.currency_code,
     o.currency_rate,
     o.total,

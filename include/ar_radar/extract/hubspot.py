@@ -52,8 +52,15 @@ class HubSpotStream:
 
 
 STREAMS = (
-    HubSpotStream("companies", ("companies",), ("name", "domain", "industry", "city", "lifecyclestage"), False),
-    HubSpotStream("contacts", ("contacts",), ("email", "firstname", "lastname", "jobtitle")),
+    # ar_radar_relationship_tier: a custom company property finance may create (e.g. VIP); HubSpot ignores a
+    # property that does not exist, so portals without it extract as before.
+    HubSpotStream(
+        "companies",
+        ("companies",),
+        ("name", "domain", "industry", "city", "country", "lifecyclestage", "ar_radar_relationship_tier"),
+        False,
+    ),
+    HubSpotStream("contacts", ("contacts",), ("email", "firstname", "lastname", "jobtitle", "hs_language")),
     HubSpotStream("deals", ("deals",), ("dealname", "amount", "dealstage", "closedate", "pipeline")),
     HubSpotStream(
         "tickets",

@@ -60,6 +60,10 @@ def observe(con: duckdb.DuckDBPyConnection, stream: str, root: str, sample_rows:
     ).df()
 
 
+def _listed(value: object) -> bool:
+    return isinstance(value, (list, tuple)) or hasattr(value, "__array__")
+
+
 def _status(expected: tuple[str, bool] | None, observed_types: list[str], present: bool) -> str:
     if expected is None:
         return "new"
@@ -93,7 +97,8 @@ def compare(con: duckdb.DuckDBPyConnection, config: dict) -> pd.DataFrame:
             hit = seen.get(name)
             if hit is None and expected[name][1]:
                 continue  # optional and absent: nothing to report
-            types = [str(t) for t in hit.observed_types] if hit is not None else []
+            # A field that is null in every record (a property the portal never filled) has no types: none seen.
+            types = [str(t) for t in hit.observed_types] if hit is not None and _listed(hit.observed_types) else []
             status = _status(expected.get(name), types, hit is not None)
             want = expected[name][0] if name in expected else None
             detail = {

@@ -1,8 +1,10 @@
 """``make demo``: the daily pipeline end to end on the sandbox, with embedded defaults.
 
-Starts the Xero and HubSpot sandboxes and an SMTP sink (in this process), points Airflow at
+Starts the Xero, HubSpot and LLM sandboxes and an SMTP sink (in this process), points Airflow at
 SQLite metadata under the demo folder, runs ``airflow dags test ar_radar_daily``, stops what it
-started and prints where the queue JSON, the DuckDB file and the received emails are.
+started and prints where the queue JSON, the drafts' review page, the DuckDB file and the received
+emails are. The sandbox LLM writes the drafts' prose (``openai_default``); ``--no-model`` leaves it
+out and the templates write everything.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ar_radar.local.smtp_sink import SmtpSink
 from ar_radar.settings import Settings
 
 
-def run_demo(demo_dir: Path, as_of: date) -> int:
+def run_demo(demo_dir: Path, as_of: date, with_model: bool = True) -> int:
     data_dir, emails_dir, airflow_home = demo_dir / "data", demo_dir / "emails", demo_dir / "airflow"
     # Each demo starts from empty data and inbox (Airflow's metadata database is kept).
     for folder in (data_dir, emails_dir):
@@ -32,6 +34,8 @@ def run_demo(demo_dir: Path, as_of: date) -> int:
     with Sandbox(as_of=as_of) as box, SmtpSink(emails_dir) as sink:
         connections = box.airflow_connections()
         connections["AIRFLOW_CONN_SMTP_DEFAULT"] = sink.airflow_connection()
+        if with_model:
+            connections.update(box.llm_connection())
         env = airflow_environment(settings, airflow_home, connections)
         print("- airflow db migrate ...")
         migrate = airflow_cli(env, "db", "migrate")
@@ -51,7 +55,10 @@ def run_demo(demo_dir: Path, as_of: date) -> int:
     summary = json.loads(queue_path.read_text())["summary"]
     overdue = ", ".join(f"{c['base_currency']} {c['overdue_amount_base']:,.2f}" for c in summary["by_currency"])
     print()
-    print(f"Done. {summary['queued']} invoices queued for action; {summary['overdue_invoices']} overdue ({overdue}).")
+    print(
+        f"Done. {summary['queued']} customers queued for action ({summary['queued_invoices']} invoices); "
+        f"{summary['overdue_invoices']} invoices overdue ({overdue})."
+    )
     health = health_summary(settings.db_path, as_of, as_of)
     warnings = json.loads(queue_path.read_text())["data_health_warnings"]
     passed = "passed" if health["days_passed"] else "did not pass"
@@ -61,15 +68,21 @@ def run_demo(demo_dir: Path, as_of: date) -> int:
         print(f"  GX Data Docs      : {docs}")
     print(f"  action queue JSON : {queue_path}")
     with database.connect(settings.db_path, read_only=True) as con:
-        tiers = dict(
+        tones = dict(
             con.execute(
-                "select tier, count(*) from outreach.reminder_drafts where as_of_date = ? group by 1", [as_of]
+                "select tone, count(*) from outreach.reminder_drafts where as_of_date = ? group by 1", [as_of]
+            ).fetchall()
+        )
+        writers = dict(
+            con.execute(
+                "select generator, count(*) from outreach.reminder_drafts where as_of_date = ? group by 1", [as_of]
             ).fetchall()
         )
     print(
-        f"  reminder drafts   : {sum(tiers.values())} ({', '.join(f'{n} {t}' for t, n in sorted(tiers.items()))}; "
-        f"nothing sent), shown by: AR_RADAR_DB={settings.db_path} python -m ar_radar draft-reminders --as-of {as_of}"
+        f"  reminder drafts   : {sum(tones.values())} ({', '.join(f'{n} {t}' for t, n in sorted(tones.items()))}; "
+        f"written by {', '.join(f'{w} {n}' for w, n in sorted(writers.items()))}; nothing sent)"
     )
+    print(f"  drafts to review  : {settings.output_dir / f'reminder_drafts_{as_of.isoformat()}.html'}")
     print(f"  DuckDB warehouse  : {settings.db_path}")
     print(f"  received emails   : {emails_dir}/ ({len(received)} message(s))")
     for message in received:

@@ -34,15 +34,32 @@ class Email:
     attachments: tuple[Path, ...] = ()
 
 
-def queue_email(queue: dict, recipients: tuple[str, ...], attachment: Path | None = None) -> Email:
+def queue_email(
+    queue: dict,
+    recipients: tuple[str, ...],
+    attachment: Path | None = None,
+    drafts: dict[tuple[str, str], dict] | None = None,
+    review_page: Path | None = None,
+    review_url: str | None = None,
+) -> Email:
+    """The day's queue, one row per customer. drafts (``outreach.review.draft_index``): each customer's draft on
+    the review page, linked when the output folder is served at review_url, else the page is attached."""
     summary = queue["summary"]
     overdue = " and ".join(f"{c['base_currency']} {c['overdue_amount_base']:,.2f}" for c in summary["by_currency"])
     subject = (
-        f"AR Radar action queue {queue['as_of_date']}: {summary['queued']} invoices to act on, "
+        f"AR Radar action queue {queue['as_of_date']}: {summary['queued']} customers to act on, "
         f"{overdue or 'nothing'} overdue"
     )
-    html = _env.get_template("action_queue_email.html.j2").render(queue=queue, summary=summary)
-    return Email("action_queue", queue["as_of_date"], subject, html, recipients, (attachment,) if attachment else ())
+    page_url = f"{review_url.rstrip('/')}/{review_page.name}" if review_url and review_page else None
+    html = _env.get_template("action_queue_email.html.j2").render(
+        queue=queue,
+        summary=summary,
+        drafts=drafts or {},
+        page_url=page_url,
+        page_name=review_page.name if review_page else None,
+    )
+    attachments = tuple(p for p in (attachment, None if page_url else review_page) if p is not None)
+    return Email("action_queue", queue["as_of_date"], subject, html, recipients, attachments)
 
 
 def data_health_alert(

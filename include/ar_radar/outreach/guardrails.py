@@ -41,6 +41,31 @@ FORBIDDEN = {
     "service suspension": r"\b(?:suspend\w*|suspension|cut\s+off|stop\s+(?:supply|service|deliver)\w*|on\s+hold)\b",
     "final notice": r"\b(?:final\s+(?:notice|demand|reminder|warning)|last\s+chance|ultimatum)\b",
 }
+# The same, for the languages a model may write a draft in without templates (English always applies too: models
+# mix languages). A language not listed here is never left to a model: its drafts come from the English templates.
+FORBIDDEN_BY_LANGUAGE = {
+    "en": FORBIDDEN,
+    "fr": {
+        "legal threat": r"\b(?:avocat|huissier|tribunal|justice|poursuites?|contentieux|mise\s+en\s+demeure)\w*",
+        "debt collection": r"\b(?:recouvrement|soci[ée]t[ée]\s+de\s+recouvrement)\b",
+        "fee or penalty": r"\b(?:frais|p[ée]nalit[ée]s?|majorations?|indemnit[ée]s?)\b",
+        "interest": r"\bint[ée]r[êe]ts?\b",
+        "discount": r"\b(?:remises?|r[ée]ductions?|escomptes?|rabais)\b",
+        "payment plan": r"\b(?:[ée]ch[ée]ancier|paiement\s+[ée]chelonn[ée]|plan\s+de\s+paiement)\b",
+        "service suspension": r"\b(?:suspen\w*|interrompr\w*|interruption|coupure)\b",
+        "final notice": r"\b(?:dernier\s+(?:rappel|avertissement|d[ée]lai)|ultime|ultimatum)\b",
+    },
+    "de": {
+        "legal threat": r"\b(?:anwalt|anw[äa]lt\w*|gericht\w*|klage\w*|rechtlich\w*|mahnbescheid)",
+        "debt collection": r"\b(?:inkasso\w*|schufa)",
+        "fee or penalty": r"\b(?:geb[üu]hr\w*|mahngeb[üu]hr\w*|strafe\w*|zuschlag\w*|vertragsstrafe)",
+        "interest": r"\b(?:zinsen|verzugszins\w*)",
+        "discount": r"\b(?:rabatt\w*|skonto|nachlass\w*|preisnachlass)",
+        "payment plan": r"\b(?:ratenzahlung\w*|raten|zahlungsplan\w*)\b",
+        "service suspension": r"\b(?:(?:ge)?sperr\w*|einstell\w*|eingestellt|aussetz\w*|ausgesetzt|lieferstopp)",
+        "final notice": r"\b(?:letzte\s+(?:mahnung|erinnerung|frist|warnung)|letztmalig\w*)",
+    },
+}
 # CRM text that addresses a model rather than a colleague.
 _INSTRUCTION_LIKE = re.compile(
     r"\b(?:ignore\s+(?:all\s+|any\s+)?(?:previous|prior|above)|disregard\s+(?:the|all|previous)|"
@@ -62,6 +87,7 @@ class DraftFacts:
     payment_link: str | None = None
     other_customers: tuple[str, ...] = ()  # names and email addresses of every other customer
     max_words: int = MAX_WORDS
+    language: str = "en"  # the draft's language: its forbidden phrases apply besides English
 
 
 @dataclass(frozen=True)
@@ -148,10 +174,25 @@ def check(text: str, facts: DraftFacts, invoice_pattern: str = r"\b[A-Z]{2,5}-?\
     for other in facts.other_customers:
         if other and other.lower() != facts.customer_name.lower() and other.lower() in lowered:
             add(Violation("other customer", f"names {other}"))
-    for rule, pattern in FORBIDDEN.items():
-        if found := re.search(pattern, text, re.IGNORECASE):
-            add(Violation(rule, f"'{found.group(0)}'"))
+    for lexicon in {"en": FORBIDDEN, facts.language: FORBIDDEN_BY_LANGUAGE.get(facts.language, {})}.values():
+        for rule, pattern in lexicon.items():
+            if found := re.search(pattern, text, re.IGNORECASE):
+                add(Violation(rule, f"'{found.group(0)}'"))
     return result
+
+
+def check_model_fields(fields: dict[str, str]) -> list[Violation]:
+    """What the model wrote, before the code puts the figures around it: no figure of any kind (every amount, date,
+    day count and invoice number is the code's, in every language), no link, nothing addressed to a model."""
+    found = []
+    for name, value in fields.items():
+        if digits := re.search(r"\d[\d.,\s]*", value or ""):
+            found.append(Violation("figure in model prose", f"{name}: '{digits.group(0).strip()}'"))
+        if _URL.search(value or ""):
+            found.append(Violation("link", f"{name} holds a link"))
+        if instruction_like(value or ""):
+            found.append(Violation("instruction", f"{name} reads like an instruction"))
+    return found
 
 
 def instruction_like(text: str) -> list[str]:

@@ -20,7 +20,7 @@ from ar_radar.gate.report import GateNotPassed, HealthReport
 from ar_radar.notify import messages
 from ar_radar.notify.send import send_once
 from ar_radar.outreach import drafts as outreach_drafts
-from ar_radar.outreach import llm, payment_links
+from ar_radar.outreach import llm, payment_links, review
 from ar_radar.raw import store as raw_store
 from ar_radar.scoring import registry
 from ar_radar.scoring import score as scoring
@@ -147,22 +147,24 @@ def draft_reminders(
     with the model when one is configured, from the templates otherwise."""
     gate_history.require_passed(settings.db_path, run_id)
     links = payment_links.xero_payment_links(xero_conn, settings.state_dir) if xero_conn else (lambda t, i: None)
-    drafts = outreach_drafts.draft_reminders(settings.db_path, as_of, run_id, model, links)
-    by_generator: dict[str, int] = {}
-    for draft in drafts:
-        by_generator[draft.generator] = by_generator.get(draft.generator, 0) + 1
-    return {
-        "drafts": len(drafts),
-        "to_customers": sum(d.to_customer for d in drafts),
-        "by_tier": {tier: sum(d.tier == tier for d in drafts) for tier in outreach_drafts.TIERS.values()},
-        "by_generator": by_generator,
-        "fell_back": sum(1 for d in drafts if d.generator == "template" and model is not None),
-    }
+    options = outreach_drafts.DraftOptions.from_settings(settings)
+    drafts = outreach_drafts.draft_reminders(settings.db_path, as_of, run_id, model, links, options=options)
+    page = review.write_review_page(settings.db_path, as_of, settings.output_dir)
+    return {**outreach_drafts.tally(drafts, model), "review_page": str(page)}
+
+
+def queue_path(settings: Settings, as_of: date) -> Path:
+    return settings.output_dir / action_queue.file_name(as_of.isoformat())
 
 
 def email_action_queue(settings: Settings, queue_path: str) -> dict:
+    """The queue to finance, linking each customer's draft on the day's review page (attached, or linked when the
+    output folder is served). Without drafts (their task failed) the queue still goes, saying nothing of them."""
     path = Path(queue_path)
     queue = json.loads(path.read_text(encoding="utf-8"))
-    email = messages.queue_email(queue, settings.finance_recipients, path)
+    page = settings.output_dir / review.page_name(queue["as_of_date"])
+    page = page if page.exists() else None
+    drafts = review.draft_index(settings.db_path, queue["as_of_date"]) if page else {}
+    email = messages.queue_email(queue, settings.finance_recipients, path, drafts, page, settings.review_url)
     sent = send_once(settings.db_path, email, settings.smtp_conn_id, settings.email_from)
-    return {"sent": sent, "subject": email.subject, "queued": queue["summary"]["queued"]}
+    return {"sent": sent, "subject": email.subject, "queued": queue["summary"]["queued"], "drafts_linked": len(drafts)}

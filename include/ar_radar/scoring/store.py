@@ -25,7 +25,8 @@ def store_scores(db_path: Path, scored: pd.DataFrame, as_of: date) -> None:
                    amount_due, amount_due_base, risk_probability, risk_band, top_factors, predicted_payment_date,
                    predicted_payment_earliest, predicted_payment_latest,
                    coalesce(open_dispute_count, 0) AS open_dispute_count, dispute_ticket_id, model_version,
-                   now() AS scored_at, invoice_date, model_note, paid_within_7d, paid_within_30d, base_currency
+                   now() AS scored_at, invoice_date, model_note, paid_within_7d, paid_within_30d, base_currency,
+                   reminder_tier
             FROM scored_frame""",
             [as_of],
         )

@@ -8,5 +8,7 @@ select
     payload -> 'properties' ->> 'name' as company_name,
     lower(nullif(trim(payload -> 'properties' ->> 'domain'), '')) as domain,
     payload -> 'properties' ->> 'lifecyclestage' as lifecycle_stage,
+    nullif(trim(payload -> 'properties' ->> 'country'), '') as country,
+    upper(nullif(trim(payload -> 'properties' ->> 'ar_radar_relationship_tier'), '')) as relationship_tier,
     cast(payload ->> 'updatedAt' as timestamptz) as updated_at
 from source

@@ -8,6 +8,8 @@ select
     lower(nullif(trim(payload -> 'properties' ->> 'email'), '')) as email,
     payload -> 'properties' ->> 'firstname' as first_name,
     payload -> 'properties' ->> 'lastname' as last_name,
+    -- HubSpot's preferred language: a code such as 'fr' or 'pt-br'
+    lower(nullif(trim(payload -> 'properties' ->> 'hs_language'), '')) as language,
     payload -> 'associations' -> 'companies' -> 'results' -> 0 ->> 'id' as company_id,
     cast(payload ->> 'updatedAt' as timestamptz) as updated_at
 from source

@@ -12,5 +12,6 @@ select
     upper(payload ->> 'ContactStatus') as contact_status,
     coalesce(try_cast(payload ->> 'IsCustomer' as boolean), false) as is_customer,
     payload ->> 'DefaultCurrency' as default_currency,
+    nullif(trim(payload -> 'Addresses' -> 0 ->> 'Country'), '') as country,
     {{ xero_timestamp("payload ->> 'UpdatedDateUTC'") }} as updated_at_utc
 from source

@@ -4,12 +4,16 @@ It is no language model: it fills the JSON schema the request asks for (``respon
 ``json_schema``, as ``client.chat.completions.parse`` sends it) with plain sentences built from the request, so
 the official ``openai`` client can be tested over HTTP against every way a real model or service misbehaves:
 
-* service faults: ``slow`` (answers after ``delay_seconds``), ``rate_limited`` (429 with OpenAI's error body and
+* service faults: ``slow`` (answers after ``slow_seconds``), ``rate_limited`` (429 with OpenAI's error body and
   ``retry-after``), ``server_error`` (500), ``malformed_json`` (content that is not JSON), ``refusal`` (the
   model's refusal field, no content), ``truncated`` (``finish_reason: length``);
 * content faults, in otherwise valid answers: ``wrong_amount`` (a figure that is in no data), ``legal_threat``,
-  ``other_customer`` (a name given as ``other_customers`` in the request's data block), ``obey_instruction``
-  (repeats what an instruction planted in the CRM text asked for: the line after ``INSTRUCTION:``).
+  ``other_customer`` (``other_name``, or a name given as ``other_customers`` in the request's data block),
+  ``obey_instruction`` (repeats what an instruction planted in the CRM text asked for: the text after
+  ``INSTRUCTION:``), ``wrong_citation`` (a delay-cause answer citing a note it was not given).
+
+Asked for a delay cause (a schema with ``cause`` and ``cited_ids``), it answers like a careful reader: the cause
+whose words appear in the most recent text given, citing that text, else ``unknown``.
 
 The request's data is read from the last user message between ``<data>`` and ``</data>`` (JSON); anything else
 in it is ignored. Faults apply to the next ``count`` answers (``None``: every answer).
@@ -27,16 +31,24 @@ from dataclasses import dataclass, field
 from flask import Flask, Response, request
 
 SERVICE_FAULTS = ("slow", "rate_limited", "server_error", "malformed_json", "refusal", "truncated")
-CONTENT_FAULTS = ("wrong_amount", "legal_threat", "other_customer", "obey_instruction")
+CONTENT_FAULTS = ("wrong_amount", "legal_threat", "other_customer", "obey_instruction", "wrong_citation")
 _DATA = re.compile(r"<data>(.*?)</data>", re.DOTALL)
-_INSTRUCTION = re.compile(r"INSTRUCTION:\s*(.+)")
+_INSTRUCTION = re.compile(r"INSTRUCTION:\s*([^\"\\]+)")
+_CAUSE_WORDS = {
+    "dispute": ("disput",),
+    "missing_information": ("po number", "purchase order", "bank details", "remittance"),
+    "cash_flow": ("cash flow", "funds are short", "tight"),
+    "forgot": ("forgot", "overlooked", "slipped"),
+}
 
 
 @dataclass
 class LlmFaults:
     mode: str | None = None  # one of SERVICE_FAULTS or CONTENT_FAULTS
     count: int | None = None  # answers affected; None = all
-    delay_seconds: float = 0.0  # every answer waits this long ("slow" or a latency model)
+    delay_seconds: float = 0.0  # every answer waits this long (a latency model, as in the benchmark)
+    slow_seconds: float = 5.0  # a "slow" answer waits this long instead
+    other_name: str | None = None  # the name "other_customer" slips in (default: the data's other_customers)
     requests: list[dict] = field(default_factory=list)  # every request body received, for tests
 
     def take(self) -> str | None:
@@ -66,8 +78,18 @@ def _data(messages: list[dict]) -> dict:
     return {}
 
 
+_INTERNAL = {
+    "subject": "Internal: {customer} needs a follow-up",
+    "opening": "Reminders have not settled these invoices yet.",
+    "request": "Could you find out from your contact what is holding the payment up, and tell finance?",
+    "closing": "Thank you,",
+}
+
+
 def _sentence(name: str, data: dict) -> str:
     customer = data.get("customer_name") or "there"
+    if data.get("tone") in ("escalation_note", "owner_review") and name in _INTERNAL:
+        return _INTERNAL[name].format(customer=customer)
     return {
         "subject": f"A friendly reminder for {customer}",
         "greeting": f"Dear {customer},",
@@ -76,13 +98,35 @@ def _sentence(name: str, data: dict) -> str:
         "payment, or tell us if anything is holding it up?",
         "request": "Could you let us know when we can expect payment, or tell us if anything is holding it up?",
         "closing": "Kind regards,",
+        "summary": "The notes suggest why the payment is late.",
+        "word_dear": "Dear",
+        "word_due": "due",
+        "word_days_overdue": "days overdue",
+        "word_pay_online": "You can view and pay online:",
+        "word_invoice": "Invoice",
+        "word_amount_due": "Amount due",
+        "word_due_date": "Due",
+        "word_view_and_pay": "View and pay online",
     }.get(name, f"A sentence for {name.replace('_', ' ')}.")
+
+
+def _cause(data: dict) -> tuple[str, list[str]]:
+    for text in data.get("texts") or []:
+        lowered = str(text.get("text", "")).lower()
+        for cause, words in _CAUSE_WORDS.items():
+            if any(word in lowered for word in words):
+                return cause, [str(text.get("id"))]
+    return "unknown", []
 
 
 def _fill(schema: dict, data: dict) -> dict:
     """An object satisfying a (strict, flat) JSON schema of string and string-array properties."""
     answer: dict = {}
-    for name, spec in (schema.get("properties") or {}).items():
+    properties = schema.get("properties") or {}
+    if "cause" in properties and "cited_ids" in properties:
+        cause, cited = _cause(data)
+        return {"cause": cause, "cited_ids": cited, "summary": _sentence("summary", data)}
+    for name, spec in properties.items():
         kind = spec.get("type")
         if kind == "array":
             answer[name] = [_sentence(name, data)]
@@ -97,16 +141,18 @@ def _fill(schema: dict, data: dict) -> dict:
     return answer
 
 
-def _spoil(answer: dict, fault: str, data: dict, text: str) -> dict:
+def _spoil(answer: dict, fault: str, data: dict, text: str, other: str | None = None) -> dict:
     """Put one content fault into the longest string field of a valid answer."""
-    strings = [k for k, v in answer.items() if isinstance(v, str)]
+    if fault == "wrong_citation":
+        return {**answer, "cause": "dispute", "cited_ids": ["999999999"]} if "cited_ids" in answer else answer
+    strings = [k for k, v in answer.items() if isinstance(v, str) and not k.startswith("word_") and k != "cause"]
     if not strings:
         return answer
     field_name = max(strings, key=lambda k: len(answer[k]))
     addition = {
         "wrong_amount": "The total outstanding is 99,999.99, due immediately.",
         "legal_threat": "If we do not hear from you within 7 days we will take legal action and charge interest.",
-        "other_customer": f"We have also written to {(data.get('other_customers') or ['Another Customer Ltd'])[0]}.",
+        "other_customer": f"We have also written to {other or (data.get('other_customers') or ['Another Ltd'])[0]}.",
         "obey_instruction": (found.group(1).strip() if (found := _INSTRUCTION.search(text)) else ""),
     }[fault]
     answer[field_name] = f"{answer[field_name]} {addition}".strip()
@@ -123,7 +169,9 @@ def create_llm_app(api_key: str, faults: LlmFaults, model: str = "sandbox-writer
         body = request.get_json(force=True, silent=True) or {}
         faults.requests.append(body)
         fault = faults.take()
-        if faults.delay_seconds or fault == "slow":
+        if fault == "slow":
+            time.sleep(faults.slow_seconds)
+        elif faults.delay_seconds:
             time.sleep(faults.delay_seconds)
         if fault == "rate_limited":
             return _error(429, "Rate limit reached for requests.", "rate_limit_exceeded", {"retry-after": "1"})
@@ -134,7 +182,7 @@ def create_llm_app(api_key: str, faults: LlmFaults, model: str = "sandbox-writer
         schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
         answer = _fill(schema, data)
         if fault in CONTENT_FAULTS:
-            answer = _spoil(answer, fault, data, json.dumps(messages))
+            answer = _spoil(answer, fault, data, json.dumps(messages, ensure_ascii=False), faults.other_name)
         message: dict = {"role": "assistant", "content": json.dumps(answer), "refusal": None}
         finish = "stop"
         if fault == "malformed_json":

@@ -1,0 +1,75 @@
+"""The reviewer's page: every draft of a day with its evidence (the customer's history, the cause and the notes it
+cites), its guardrail results and why it fell back, written beside the queue as
+``<data>/output/reminder_drafts_<as_of>.html``. The queue email links each customer's draft on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from ar_radar import database
+
+_env = Environment(
+    loader=PackageLoader("ar_radar.outreach", "templates"),
+    autoescape=select_autoescape(["html.j2"]),  # customer names and CRM text are untrusted: escaped
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+DRAFTS = """
+    select tenant_id, contact_id, customer_name, recipients, invoices, tier, tone, language, action,
+           relationship_tier, subject, text_body, html_body, generator, guardrail_results, fallback_reason, flags,
+           summary, run_id
+    from outreach.reminder_drafts where as_of_date = ?
+    order by case tone when 'owner_review' then 0 when 'escalation_note' then 1 when 'direct' then 2
+                       when 'light' then 3 else 4 end, customer_name
+"""
+
+
+def anchor(tenant_id: str, contact_id: str) -> str:
+    return f"draft-{tenant_id[:8]}-{contact_id}"
+
+
+def page_name(as_of: date | str) -> str:
+    return f"reminder_drafts_{as_of}.html"
+
+
+def _drafts(db_path: Path, as_of: date | str) -> list[dict]:
+    with database.connect(db_path, read_only=True) as con:
+        if not database.has_table(con, "outreach.reminder_drafts"):
+            return []
+        found = database.rows(con, DRAFTS, [as_of])
+    for number, row in enumerate(found, start=1):
+        for column in ("recipients", "invoices", "guardrail_results", "flags", "summary"):
+            row[column] = json.loads(row[column]) if row[column] else ([] if column != "summary" else {})
+        row["number"] = number
+        row["anchor"] = anchor(row["tenant_id"], row["contact_id"])
+    return found
+
+
+def draft_index(db_path: Path, as_of: date | str) -> dict[tuple[str, str], dict]:
+    """Per customer: its draft's number and anchor on the review page, subject, tone and writer."""
+    return {
+        (d["tenant_id"], d["contact_id"]): {
+            k: d[k] for k in ("number", "anchor", "subject", "tone", "generator", "fallback_reason", "flags")
+        }
+        for d in _drafts(db_path, as_of)
+    }
+
+
+def write_review_page(db_path: Path, as_of: date, output_dir: Path) -> Path:
+    """Write (atomically; a re-run replaces it) the day's review page and return its path."""
+    drafts = _drafts(db_path, as_of)
+    html = _env.get_template("review_page.html.j2").render(as_of=as_of.isoformat(), drafts=drafts)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / page_name(as_of)
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
