@@ -47,7 +47,7 @@ class Settings:
     # the output folder is served (the queue email then links each draft instead of attaching the review page).
     upcoming_notice: bool = False
     llm_crm_text: str = "send"
-    llm_concurrency: int = 8
+    llm_concurrency: int = 16
     review_url: str | None = None
 
     @property
@@ -90,6 +90,6 @@ class Settings:
             data_docs_url=os.environ.get("AR_RADAR_DATA_DOCS_URL") or None,
             upcoming_notice=_choice("AR_RADAR_UPCOMING_NOTICE", "off", ("on", "off")) == "on",
             llm_crm_text=_choice("AR_RADAR_LLM_CRM_TEXT", "send", ("send", "local")),
-            llm_concurrency=_positive("AR_RADAR_LLM_CONCURRENCY", 8),
+            llm_concurrency=_positive("AR_RADAR_LLM_CONCURRENCY", 16),
             review_url=os.environ.get("AR_RADAR_REVIEW_URL") or None,
         )

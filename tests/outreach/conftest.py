@@ -30,7 +30,7 @@ def llm():
 @pytest.fixture
 def config(llm, monkeypatch):
     llm.llm_faults.mode, llm.llm_faults.count, llm.llm_faults.delay_seconds = None, None, 0.0
-    llm.llm_faults.slow_seconds, llm.llm_faults.other_name = 5.0, None
+    llm.llm_faults.slow_seconds, llm.llm_faults.other_name, llm.llm_faults.injection = 5.0, None, ""
     llm.llm_faults.requests.clear()
     for name, value in llm.llm_connection(timeout=2.0).items():
         monkeypatch.setenv(name, value)

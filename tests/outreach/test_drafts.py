@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from ar_radar.outreach import guardrails
 from ar_radar.outreach.drafts import DraftOptions, draft_reminders
+from ar_radar.outreach.review import write_review_page
 from ar_radar.scoring.score import score_open_invoices
 
 from tests.conftest import AS_OF, copy_of
@@ -132,7 +133,7 @@ def test_the_models_prose_is_used_when_it_passes_and_every_figure_is_still_the_d
         assert urls == ([links[draft.invoices[0]["invoice_id"]]] if draft.to_customer else [])
     # the model was given no figure, invoice number or email address besides what CRM notes themselves say
     for block in _data_blocks(llm.llm_faults.requests):
-        own = json.dumps({k: v for k, v in block.items() if k not in ("crm_texts", "texts")})
+        own = json.dumps({k: v for k, v in block.items() if k not in ("crm_texts", "open_dispute_ticket_ids")})
         assert not re.search(r"INV-\d+|@|\d+\.\d{2}|\d{4}-\d{2}-\d{2}", own)
 
 
@@ -188,8 +189,10 @@ def test_a_slow_model_times_out_into_the_template(scored, llm, monkeypatch):
     from ar_radar.outreach.llm import load_config
 
     drafts = draft_reminders(settings.db_path, AS_OF, "run-slow", load_config(), options=DraftOptions(concurrency=1))
-    reasons = [d.fallback_reason or "" for d in drafts] + [d.summary.get("method_note") or "" for d in drafts]
-    assert sum("timeout: no answer within 0.5 s" in r for r in reasons) == 2  # the two slow answers, no more
+    timed_out = [d for d in drafts if "timeout: no answer within 0.5 s" in (d.fallback_reason or "")]
+    assert len(timed_out) == 2  # the two slow answers, no more
+    # one request per customer: the cause it would have read falls back to the offline method too
+    assert all(d.summary["method"] == "offline" for d in timed_out)
     assert sum(d.generator.startswith("model:") for d in drafts) >= len(drafts) - 2
 
 
@@ -202,7 +205,7 @@ def test_an_instruction_planted_in_a_note_is_flagged_and_never_obeyed(scored, co
     [draft] = planted
     assert draft.generator == "template" and any("discount" in g for g in draft.guardrails)
     assert any("reads like an instruction to a model: not followed" in f for f in draft.flags)
-    assert "discount" not in draft.text.lower() and "offline" in draft.summary["method"]
+    assert "discount" not in draft.text.lower() and "discount" not in (draft.summary["model_summary"] or "")
     # everyone else's notes carry no instruction: the same model's answers pass
     assert {d.generator for d in drafts if d not in planted} == {"model:sandbox-writer-1"}
 
@@ -231,8 +234,14 @@ def test_crm_and_customer_text_is_escaped_in_the_html(scored, tmp_path):
     copy = copy_of(settings, tmp_path)
     with duckdb.connect(str(copy.db_path)) as con:
         con.execute("update scoring.invoice_risk_scores set contact_name = '<script>alert(1)</script> Ltd'")
+        con.execute("update intermediate.int_crm_texts set text = '<img src=x onerror=alert(1)> ' || text")
     drafts = draft_reminders(copy.db_path, AS_OF, "run-x", None)
     assert all("<script>" not in d.html and "&lt;script&gt;" in d.html for d in drafts)
+    # the reviewer's page: every draft, its evidence (CRM text escaped), its guardrail results
+    page = write_review_page(copy.db_path, AS_OF, tmp_path / "out").read_text()
+    assert page.count('<section id="draft-') == len(drafts)
+    assert "<script>" not in page and "<img" not in page and "&lt;img src=x" in page
+    assert "Likely cause of the delay" in page and "Last notes and tickets" in page
 
 
 def test_the_command_drafts_and_prints_them(scored, tmp_path):

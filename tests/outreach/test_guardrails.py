@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from ar_radar.outreach.guardrails import DraftFacts, check, instruction_like
+from ar_radar.outreach.guardrails import DraftFacts, check, check_model_fields, instruction_like
 from ar_radar.outreach.llm import write
 
 from tests.outreach.conftest import DATA, Prose
@@ -59,6 +59,25 @@ def test_each_rule_catches_its_violation(change, rule):
     assert rule in {v.rule for v in check(text, FACTS).violations}
 
 
+def test_digits_in_names_are_not_figures_and_a_name_inside_a_name_is_not_another_customer():
+    facts = DraftFacts(
+        "Harbour Lane 532 Ltd",
+        (Decimal("10.00"),),
+        (),
+        (),
+        other_customers=("Harbour Lane", "Harbour Lane 7 Ltd"),
+        own_names=("Demo Widgets 2 Ltd",),
+    )
+    assert check("Dear Harbour Lane 532 Ltd, GBP 10.00 is open. Demo Widgets 2 Ltd", facts).passed
+    assert {str(v) for v in check("Dear Harbour Lane 7 Ltd, GBP 10.00 is open.", facts).violations} == {
+        "other customer: names Harbour Lane",  # both are other customers' names
+        "other customer: names Harbour Lane 7 Ltd",
+    }
+    names = ("Harbour Lane 532 Ltd", "Demo Widgets 2 Ltd")
+    assert check_model_fields({"subject": "A reminder for Harbour Lane 532 Ltd from Demo Widgets 2 Ltd"}, names) == []
+    assert check_model_fields({"subject": "Harbour Lane 532 Ltd owes 40"}, names)
+
+
 def test_length():
     long = CLEAN + " Thank you again." * 40
     assert [v.rule for v in check(long, FACTS).violations] == ["length"]
@@ -83,3 +102,31 @@ def test_the_sandbox_models_good_answer_passes(config, llm):
     answer = write(config, "Write a polite payment reminder.", DATA, Prose)
     text = " ".join([answer.parsed.subject, answer.parsed.greeting, answer.parsed.body])
     assert check(text, DraftFacts("Acme Ltd", (), (), (), other_customers=("Birch Foods",))).passed
+
+
+@pytest.mark.parametrize(
+    ("sentence", "rule"),
+    [
+        ("The balance is now 12,500.00.", "amount"),
+        ("It was due on 2026-10-01.", "date"),
+        ("It is now 99 days overdue.", "day count"),
+        ("Please also settle INV-99999.", "invoice number"),
+        ("Pay at https://pay-here.example.com/now.", "link"),
+        ("We will pass this to our solicitor.", "legal threat"),
+        ("A late fee applies from tomorrow.", "fee or penalty"),
+        ("Interest accrues daily on the balance.", "interest"),
+        ("Pay today and take a discount.", "discount"),
+        ("We could agree a payment plan.", "payment plan"),
+        ("Otherwise we will suspend your account.", "service suspension"),
+        ("This is your final notice.", "final notice"),
+        ("Your debt goes to a collection agency next.", "debt collection"),
+        ("Thanks! " * 130, "length"),
+    ],
+)
+def test_every_rule_catches_a_model_that_breaks_it_through_the_client(config, llm, sentence, rule):
+    """The sandbox model slips the sentence into a valid answer; the real client brings it back over HTTP."""
+    llm.llm_faults.mode, llm.llm_faults.count, llm.llm_faults.injection = "inject", 1, sentence
+    answer = write(config, "Write a polite payment reminder.", DATA, Prose)
+    assert answer.failure is None and sentence.strip() in answer.parsed.body
+    text = " ".join([answer.parsed.subject, answer.parsed.greeting, answer.parsed.body])
+    assert rule in {v.rule for v in check(text, FACTS).violations}

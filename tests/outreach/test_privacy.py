@@ -12,9 +12,11 @@ from ar_radar.scoring.score import score_open_invoices
 
 from tests.conftest import AS_OF, copy_of
 
-# The documented fields, one set per kind of request.
-DRAFT_FIELDS = {"customer_name", "language", "tone", "more_than_one_invoice", "likely_cause_of_delay", "crm_texts"}
-SUMMARY_FIELDS = {"texts", "open_dispute_ticket_ids"}
+# The documented fields (README, "What the model sees"): one request per customer, with its CRM texts when the
+# customer has any and they may leave the machine, else with the offline method's label for the cause.
+BASE_FIELDS = {"customer_name", "language", "tone", "more_than_one_invoice"}
+WITH_CRM_TEXT = BASE_FIELDS | {"crm_texts", "open_dispute_ticket_ids"}
+WITHOUT_CRM_TEXT = BASE_FIELDS | {"likely_cause_of_delay"}
 CRM_TEXT_FIELDS = {"id", "kind", "text"}
 
 
@@ -38,21 +40,21 @@ def _blocks(requests):
 
 def test_only_the_documented_fields_leave_the_machine(scored, config, llm):
     settings, _, secrets = scored
-    draft_reminders(settings.db_path, AS_OF, "run-p", config)
+    drafts = draft_reminders(settings.db_path, AS_OF, "run-p", config)
     kinds = set()
     for body, block in _blocks(llm.llm_faults.requests):
         schema = body["response_format"]["json_schema"]["name"]
-        if schema == "DelayCause":
-            assert set(block) == SUMMARY_FIELDS
-            assert all(set(t) == CRM_TEXT_FIELDS for t in block["texts"])
+        if schema.endswith("WithCause"):
+            assert set(block) == WITH_CRM_TEXT and 0 < len(block["crm_texts"]) + len(block["open_dispute_ticket_ids"])
+            assert all(set(t) == CRM_TEXT_FIELDS for t in block["crm_texts"]) and len(block["crm_texts"]) <= 10
         else:
-            assert set(block) == DRAFT_FIELDS and len(block["crm_texts"]) <= 3
-            assert all(set(t) == CRM_TEXT_FIELDS for t in block["crm_texts"])
+            assert set(block) == WITHOUT_CRM_TEXT
         kinds.add(schema)
         sent = json.dumps(body)
         assert not [s for s in secrets if s in sent]  # no email address, no Xero id
         assert config.api_key not in sent
-    assert kinds == {"DelayCause", "ReminderProse", "ReminderProseAndWords"}
+    assert len(llm.llm_faults.requests) == len(drafts)  # one request per customer
+    assert kinds >= {"ReminderProseWithCause", "ReminderProseAndWordsWithCause", "ReminderProse"}
 
 
 def test_local_crm_text_never_leaves_and_summaries_stay_offline(scored, config, llm):
@@ -61,7 +63,7 @@ def test_local_crm_text_never_leaves_and_summaries_stay_offline(scored, config, 
     sent = [json.dumps(body, ensure_ascii=False) for body in llm.llm_faults.requests]
     assert sent and not [t for t in texts if len(t) > 20 and any(t in s for s in sent)]
     for _body, block in _blocks(llm.llm_faults.requests):
-        assert set(block) == DRAFT_FIELDS - {"crm_texts"}
+        assert set(block) == WITHOUT_CRM_TEXT
     assert {d.summary["method"] for d in drafts} == {"offline"}
     assert {d.summary["method_note"] for d in drafts} == {
         "CRM text is kept local (AR_RADAR_LLM_CRM_TEXT=local): offline method"

@@ -108,9 +108,9 @@ def build_action_queue(db_path: Path, as_of: date, warnings: list[str] | None = 
         organisations = database.rows(
             con, "SELECT * FROM scoring.cash_forecast WHERE as_of_date = ? ORDER BY 2", [as_of]
         )
-    items = [_item(c, rollups.get((c.tenant_id, c.contact_id))) for c in cases]
-    for rank, item in enumerate(items, start=1):
-        item["rank"] = rank
+    items = [
+        {"rank": rank, **_item(c, rollups.get((c.tenant_id, c.contact_id)))} for rank, c in enumerate(cases, start=1)
+    ]
     score_rows = [{"base_currency": b, "amount_due_base": a, "days_overdue": d} for b, a, d in scores]
     return {
         "schema_version": SCHEMA_VERSION,

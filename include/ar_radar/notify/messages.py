@@ -12,6 +12,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from ar_radar.actions.cases import ACTIONS
 from ar_radar.gate.report import HealthReport
 
 _env = Environment(
@@ -57,6 +58,7 @@ def queue_email(
         drafts=drafts or {},
         page_url=page_url,
         page_name=review_page.name if review_page else None,
+        labels={code: label for code, (label, _) in ACTIONS.items()},
     )
     attachments = tuple(p for p in (attachment, None if page_url else review_page) if p is not None)
     return Email("action_queue", queue["as_of_date"], subject, html, recipients, attachments)

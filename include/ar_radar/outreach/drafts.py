@@ -31,7 +31,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from pydantic import BaseModel, ConfigDict, Field
 
 from ar_radar import database
-from ar_radar.actions.cases import Case, customer_cases
+from ar_radar.actions.cases import SOFTER_TIERS, Case, customer_cases
 from ar_radar.outreach import guardrails, history, llm
 from ar_radar.outreach.language import DEFAULT, Language, customer_language, has_templates
 from ar_radar.settings import Settings
@@ -94,11 +94,25 @@ class ReminderProseAndWords(ReminderProse):
     word_view_and_pay: str = Field(description="Link text 'View and pay online'")
 
 
+class ReminderProseWithCause(ReminderProse, history.DelayCause):
+    """The prose and the reading of the delay's cause, in one answer (one request per customer)."""
+
+
+class ReminderProseAndWordsWithCause(ReminderProseAndWords, history.DelayCause):
+    """The same, for a language without templates."""
+
+
+WITH_CAUSE: dict[type[ReminderProse], type[ReminderProse]] = {
+    ReminderProse: ReminderProseWithCause,
+    ReminderProseAndWords: ReminderProseAndWordsWithCause,
+}
+
+
 @dataclass(frozen=True)
 class DraftOptions:
     upcoming_notice: bool = False  # also draft a notice before the due date (off by default)
     send_crm_text: bool = True  # False: CRM text never leaves the machine (AR_RADAR_LLM_CRM_TEXT=local)
-    concurrency: int = 8  # model calls in flight at once
+    concurrency: int = 16  # model requests in flight at once (one per customer)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DraftOptions:
@@ -172,7 +186,9 @@ def _render(template_language: str, tone: str, values: dict) -> tuple[str, str, 
     return subject, text, html
 
 
-def _facts(case: Case, rows: list[dict], link: str | None, others: list[str], language: str) -> guardrails.DraftFacts:
+def _facts(
+    case: Case, rows: list[dict], link: str | None, others: list[str], language: str, sender: str
+) -> guardrails.DraftFacts:
     amounts = [Decimal(str(r["amount_due"])) for r in rows]
     promised = [case.promise["promised_for"]] if case.promise else []
     return guardrails.DraftFacts(
@@ -184,6 +200,7 @@ def _facts(case: Case, rows: list[dict], link: str | None, others: list[str], la
         payment_link=link,
         other_customers=tuple(others),
         language=language,
+        own_names=(sender,),
     )
 
 
@@ -192,6 +209,44 @@ def _cause_line(summary: history.CustomerHistory) -> str | None:
         return None
     cited = ", ".join(summary.evidence)
     return f"Likely cause of the delay: {summary.cause.replace('_', ' ')} (HubSpot {cited})."
+
+
+def _ask_model(
+    case: Case,
+    summary: history.CustomerHistory,
+    rows: list[dict],
+    wanted: Language,
+    prose_schema: type[ReminderProse],
+    config: llm.LlmConfig,
+    send_crm_text: bool,
+) -> tuple[llm.LlmAnswer, history.CustomerHistory]:
+    """One request per customer: the prose and, when CRM text may leave the machine, the reading of the delay's
+    cause (the history then carries the model's cause if its citations hold, else the offline one and why)."""
+    tone = case.tone or "upcoming"
+    tone_text = TONES[tone]
+    if case.promise and case.promise["status"] == "broken" and tone in TO_CUSTOMER:
+        tone_text += "; " + BROKEN_PROMISE
+    if (case.relationship_tier or "").upper() in SOFTER_TIERS and tone in TO_CUSTOMER:
+        tone_text += "; " + SOFTER
+    data = {
+        "customer_name": case.customer_name,
+        "language": wanted.name,
+        "tone": tone,
+        "more_than_one_invoice": len(rows) > 1,
+    }
+    instructions = INSTRUCTIONS.format(language=wanted.name, tone=tone_text)
+    read_cause = send_crm_text and bool(summary.texts or summary.open_disputes)
+    if read_cause:
+        data |= history.model_data(summary)
+        instructions += history.CAUSE_INSTRUCTIONS
+        schema = WITH_CAUSE[prose_schema]
+    else:
+        data["likely_cause_of_delay"] = summary.cause  # the offline method's label, not the texts
+        schema = prose_schema
+    answer = llm.write(config, instructions, data, schema)
+    if read_cause:
+        summary = history.read_model_cause(summary, answer.parsed, answer.model, answer.failure)
+    return answer, summary
 
 
 def draft_for(
@@ -210,6 +265,12 @@ def draft_for(
     internal = Language(DEFAULT, INTERNAL_LOCALE, "internal")
     wanted = customer_language(case.language, case.country) if tone in TO_CUSTOMER else internal
     template_language = wanted.code if has_templates(wanted.code) else DEFAULT
+    language = wanted.code
+    checkable = language == template_language or language in guardrails.FORBIDDEN_BY_LANGUAGE
+    prose_schema = ReminderProse if language == template_language else ReminderProseAndWords
+    answer = None
+    if config is not None and checkable:
+        answer, summary = _ask_model(case, summary, rows, wanted, prose_schema, config, send_crm_text)
 
     def values(locale: str, words: dict, prose: ReminderProse | None = None) -> dict:
         broken = bool(case.promise and case.promise["status"] == "broken" and tone == "direct")
@@ -258,45 +319,29 @@ def draft_for(
     if config is None:
         draft.fallback_reason = "no model configured: written from the template"
         return draft
-    language = wanted.code
-    if language != template_language and language not in guardrails.FORBIDDEN_BY_LANGUAGE:
+    if not checkable:
         draft.fallback_reason = (
             f"the guardrails cannot check {wanted.name} (no forbidden-phrase list): written in English from the "
             "template"
         )
         return draft
-    schema = ReminderProse if language == template_language else ReminderProseAndWords
-    tone_text = TONES[tone]
-    if case.promise and case.promise["status"] == "broken" and tone in TO_CUSTOMER:
-        tone_text += "; " + BROKEN_PROMISE
-    if (case.relationship_tier or "").upper() == "VIP" and tone in TO_CUSTOMER:
-        tone_text += "; " + SOFTER
-    data = {
-        "customer_name": case.customer_name,
-        "language": wanted.name,
-        "tone": tone,
-        "more_than_one_invoice": len(rows) > 1,
-        "likely_cause_of_delay": summary.cause,
-    }
-    if send_crm_text:
-        data["crm_texts"] = summary.texts[: history.RECENT]
-    answer = llm.write(config, INSTRUCTIONS.format(language=wanted.name, tone=tone_text), data, schema)
     if answer.parsed is None:
         draft.fallback_reason = f"model: {answer.failure}; written from the template"
         return draft
     prose = answer.parsed
-    fields = prose.model_dump()
+    fields = {name: getattr(prose, name) for name in prose_schema.model_fields}  # what the customer reads
     words = (
         _words(language)
-        if schema is ReminderProse
+        if prose_schema is ReminderProse
         else {k.removeprefix("word_"): v.strip() for k, v in fields.items() if k.startswith("word_")}
     )
     written = values(wanted.locale, words, prose)
     subject, text, html = _render(template_language, tone, written)
     subject = prose.subject.strip() or subject
-    violations = guardrails.check_model_fields(fields)
+    names = (case.customer_name or "", written["sender_name"])
+    violations = guardrails.check_model_fields(fields, names)
     violations += guardrails.check(
-        f"{subject}\n{text}", _facts(case, rows, written["payment_link"], others, language)
+        f"{subject}\n{text}", _facts(case, rows, written["payment_link"], others, language, written["sender_name"])
     ).violations
     if violations:
         draft.guardrails = [str(v) for v in violations]
@@ -316,7 +361,7 @@ def plan(
     db_path: Path, as_of: date, options: DraftOptions = DraftOptions()
 ) -> list[tuple[Case, history.CustomerHistory, list[str]]]:
     """Per customer who needs a draft today: its case, its history (offline cause), and the names and email
-    addresses of the organisation's other customers (which no draft may mention)."""
+    addresses of every other customer (which no draft may mention)."""
     wanted = DRAFTED | ({"upcoming_due"} if options.upcoming_notice else set())
     with database.connect(db_path, read_only=True) as con:
         cases = [c for c in customer_cases(con, as_of) if c.action in wanted]
@@ -327,10 +372,11 @@ def plan(
     for case, summary in zip(cases, histories, strict=True):
         for row in case.invoices:
             row["organisation_name"] = names.get(case.tenant_id)
+        # Every other customer of every organisation: one business's organisations share one CRM.
         others = [
             value
             for tenant, contact, name, email in customers
-            if tenant == case.tenant_id and contact != case.contact_id
+            if (tenant, contact) != (case.tenant_id, case.contact_id)
             for value in (name, email)
             if value
         ]
@@ -358,16 +404,14 @@ def draft_reminders(
 
     def one(item: tuple[Case, history.CustomerHistory, list[str]]) -> Draft:
         case, summary, others = item
-        if config is not None and options.send_crm_text:
-            summary = history.with_model_cause(summary, config)
-        elif config is not None:
+        if config is not None and not options.send_crm_text:
             summary.method_note = "CRM text is kept local (AR_RADAR_LLM_CRM_TEXT=local): offline method"
         link = links.get((case.tenant_id, case.contact_id))
         return draft_for(case, summary, link, others, config, sender, options.send_crm_text)
 
     if config is None or len(planned) < 2:
         drafts = [one(item) for item in planned]
-    else:  # the model's answers take seconds each: wait for several at once (threads: the work is I/O)
+    else:  # one request per customer, seconds each: wait for several at once (threads: the work is I/O)
         with ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(planned)))) as pool:
             drafts = list(pool.map(one, planned))
     store(db_path, drafts, as_of, run_id)

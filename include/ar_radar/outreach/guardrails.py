@@ -88,6 +88,7 @@ class DraftFacts:
     other_customers: tuple[str, ...] = ()  # names and email addresses of every other customer
     max_words: int = MAX_WORDS
     language: str = "en"  # the draft's language: its forbidden phrases apply besides English
+    own_names: tuple[str, ...] = ()  # the sender's name: like the customer's, its digits are not figures
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,14 @@ def _dates(text: str) -> list[tuple[str, date | None]]:
     return found
 
 
+def without_names(text: str, names: tuple[str, ...] | list[str]) -> str:
+    """The text with these names blanked out: "Harbour Lane 532 Ltd" holds no figure, and its "Harbour Lane" is
+    not another customer called Harbour Lane."""
+    for name in sorted((n for n in names if n), key=len, reverse=True):
+        text = re.sub(re.escape(name), " ", text, flags=re.IGNORECASE)
+    return text
+
+
 def check(text: str, facts: DraftFacts, invoice_pattern: str = r"\b[A-Z]{2,5}-?\d{2,}\b") -> GuardrailResult:
     """Every rule on the text of one draft (subject and body together)."""
     result = GuardrailResult()
@@ -148,6 +157,7 @@ def check(text: str, facts: DraftFacts, invoice_pattern: str = r"\b[A-Z]{2,5}-?\
     words = len(re.findall(r"\b\w[\w'’-]*\b", text))
     if words > facts.max_words:
         add(Violation("length", f"{words} words, more than {facts.max_words}"))
+    text = without_names(text, (facts.customer_name, *facts.own_names))
     allowed_amounts = {a.quantize(Decimal("0.01")) for a in facts.amounts}
     dated = _dates(text)
     date_spans = [d for d, _ in dated]
@@ -172,7 +182,8 @@ def check(text: str, facts: DraftFacts, invoice_pattern: str = r"\b[A-Z]{2,5}-?\
             add(Violation("link", f"{url} is not the customer's payment link"))
     lowered = text.lower()
     for other in facts.other_customers:
-        if other and other.lower() != facts.customer_name.lower() and other.lower() in lowered:
+        # A plain substring test first: thousands of names per draft, and a regex each would cost seconds a run.
+        if other and other.lower() in lowered and re.search(rf"(?<!\w){re.escape(other)}(?!\w)", text, re.I):
             add(Violation("other customer", f"names {other}"))
     for lexicon in {"en": FORBIDDEN, facts.language: FORBIDDEN_BY_LANGUAGE.get(facts.language, {})}.values():
         for rule, pattern in lexicon.items():
@@ -181,11 +192,13 @@ def check(text: str, facts: DraftFacts, invoice_pattern: str = r"\b[A-Z]{2,5}-?\
     return result
 
 
-def check_model_fields(fields: dict[str, str]) -> list[Violation]:
+def check_model_fields(fields: dict[str, str], names: tuple[str, ...] = ()) -> list[Violation]:
     """What the model wrote, before the code puts the figures around it: no figure of any kind (every amount, date,
-    day count and invoice number is the code's, in every language), no link, nothing addressed to a model."""
+    day count and invoice number is the code's, in every language; the customer's and sender's names aside), no
+    link, nothing addressed to a model."""
     found = []
     for name, value in fields.items():
+        value = without_names(value or "", names)
         if digits := re.search(r"\d[\d.,\s]*", value or ""):
             found.append(Violation("figure in model prose", f"{name}: '{digits.group(0).strip()}'"))
         if _URL.search(value or ""):

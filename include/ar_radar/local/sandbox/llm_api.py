@@ -10,10 +10,11 @@ the official ``openai`` client can be tested over HTTP against every way a real 
 * content faults, in otherwise valid answers: ``wrong_amount`` (a figure that is in no data), ``legal_threat``,
   ``other_customer`` (``other_name``, or a name given as ``other_customers`` in the request's data block),
   ``obey_instruction`` (repeats what an instruction planted in the CRM text asked for: the text after
-  ``INSTRUCTION:``), ``wrong_citation`` (a delay-cause answer citing a note it was not given).
+  ``INSTRUCTION:``), ``wrong_citation`` (a delay-cause answer citing a note it was not given), ``inject`` (adds
+  ``LlmFaults.injection``: any sentence a test wants a model to slip in).
 
-Asked for a delay cause (a schema with ``cause`` and ``cited_ids``), it answers like a careful reader: the cause
-whose words appear in the most recent text given, citing that text, else ``unknown``.
+Asked for a delay cause too (a schema with ``cause`` and ``cited_ids``), it answers like a careful reader: the
+cause whose words appear in the most recent of the ``crm_texts`` given, citing that text, else ``unknown``.
 
 The request's data is read from the last user message between ``<data>`` and ``</data>`` (JSON); anything else
 in it is ignored. Faults apply to the next ``count`` answers (``None``: every answer).
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from flask import Flask, Response, request
 
 SERVICE_FAULTS = ("slow", "rate_limited", "server_error", "malformed_json", "refusal", "truncated")
-CONTENT_FAULTS = ("wrong_amount", "legal_threat", "other_customer", "obey_instruction", "wrong_citation")
+CONTENT_FAULTS = ("wrong_amount", "legal_threat", "other_customer", "obey_instruction", "wrong_citation", "inject")
 _DATA = re.compile(r"<data>(.*?)</data>", re.DOTALL)
 _INSTRUCTION = re.compile(r"INSTRUCTION:\s*([^\"\\]+)")
 _CAUSE_WORDS = {
@@ -49,6 +50,7 @@ class LlmFaults:
     delay_seconds: float = 0.0  # every answer waits this long (a latency model, as in the benchmark)
     slow_seconds: float = 5.0  # a "slow" answer waits this long instead
     other_name: str | None = None  # the name "other_customer" slips in (default: the data's other_customers)
+    injection: str = ""  # what "inject" slips in
     requests: list[dict] = field(default_factory=list)  # every request body received, for tests
 
     def take(self) -> str | None:
@@ -86,10 +88,45 @@ _INTERNAL = {
 }
 
 
+# Canned prose in the languages whose guardrails ship, so a French or German draft reads as one.
+_LANGUAGES = {
+    "French": {
+        "subject": "Petit rappel pour {customer}",
+        "opening": "Nous espérons que tout va bien pour vous.",
+        "request": "Pourriez-vous nous dire quand nous pouvons attendre le paiement, ou ce qui le bloque ?",
+        "closing": "Bien cordialement,",
+        "word_dear": "Bonjour",
+        "word_due": "échéance le",
+        "word_days_overdue": "jours de retard",
+        "word_pay_online": "Consulter et payer en ligne :",
+        "word_invoice": "Facture",
+        "word_amount_due": "Montant dû",
+        "word_due_date": "Échéance",
+        "word_view_and_pay": "Consulter et payer en ligne",
+    },
+    "German": {
+        "subject": "Eine kurze Erinnerung für {customer}",
+        "opening": "Wir hoffen, es geht Ihnen gut.",
+        "request": "Könnten Sie uns sagen, wann wir mit der Zahlung rechnen können, oder was sie aufhält?",
+        "closing": "Mit freundlichen Grüßen",
+        "word_dear": "Guten Tag",
+        "word_due": "fällig am",
+        "word_days_overdue": "Tage überfällig",
+        "word_pay_online": "Online ansehen und bezahlen:",
+        "word_invoice": "Rechnung",
+        "word_amount_due": "Offener Betrag",
+        "word_due_date": "Fällig",
+        "word_view_and_pay": "Online ansehen und bezahlen",
+    },
+}
+
+
 def _sentence(name: str, data: dict) -> str:
     customer = data.get("customer_name") or "there"
     if data.get("tone") in ("escalation_note", "owner_review") and name in _INTERNAL:
         return _INTERNAL[name].format(customer=customer)
+    if name in _LANGUAGES.get(data.get("language") or "", {}):
+        return _LANGUAGES[data["language"]][name].format(customer=customer)
     return {
         "subject": f"A friendly reminder for {customer}",
         "greeting": f"Dear {customer},",
@@ -111,7 +148,7 @@ def _sentence(name: str, data: dict) -> str:
 
 
 def _cause(data: dict) -> tuple[str, list[str]]:
-    for text in data.get("texts") or []:
+    for text in data.get("crm_texts") or []:
         lowered = str(text.get("text", "")).lower()
         for cause, words in _CAUSE_WORDS.items():
             if any(word in lowered for word in words):
@@ -124,9 +161,10 @@ def _fill(schema: dict, data: dict) -> dict:
     answer: dict = {}
     properties = schema.get("properties") or {}
     if "cause" in properties and "cited_ids" in properties:
-        cause, cited = _cause(data)
-        return {"cause": cause, "cited_ids": cited, "summary": _sentence("summary", data)}
+        answer["cause"], answer["cited_ids"] = _cause(data)
     for name, spec in properties.items():
+        if name in answer:
+            continue
         kind = spec.get("type")
         if kind == "array":
             answer[name] = [_sentence(name, data)]
@@ -141,11 +179,16 @@ def _fill(schema: dict, data: dict) -> dict:
     return answer
 
 
-def _spoil(answer: dict, fault: str, data: dict, text: str, other: str | None = None) -> dict:
+def _spoil(answer: dict, fault: str, data: dict, text: str, other: str | None = None, injection: str = "") -> dict:
     """Put one content fault into the longest string field of a valid answer."""
     if fault == "wrong_citation":
         return {**answer, "cause": "dispute", "cited_ids": ["999999999"]} if "cited_ids" in answer else answer
-    strings = [k for k, v in answer.items() if isinstance(v, str) and not k.startswith("word_") and k != "cause"]
+    # Into the prose a customer reads (not the frame's words, nor the reviewer's cause and summary).
+    strings = [
+        k
+        for k, v in answer.items()
+        if isinstance(v, str) and not k.startswith("word_") and k not in ("cause", "summary")
+    ]
     if not strings:
         return answer
     field_name = max(strings, key=lambda k: len(answer[k]))
@@ -154,6 +197,7 @@ def _spoil(answer: dict, fault: str, data: dict, text: str, other: str | None = 
         "legal_threat": "If we do not hear from you within 7 days we will take legal action and charge interest.",
         "other_customer": f"We have also written to {other or (data.get('other_customers') or ['Another Ltd'])[0]}.",
         "obey_instruction": (found.group(1).strip() if (found := _INSTRUCTION.search(text)) else ""),
+        "inject": injection,
     }[fault]
     answer[field_name] = f"{answer[field_name]} {addition}".strip()
     return answer
@@ -182,7 +226,8 @@ def create_llm_app(api_key: str, faults: LlmFaults, model: str = "sandbox-writer
         schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
         answer = _fill(schema, data)
         if fault in CONTENT_FAULTS:
-            answer = _spoil(answer, fault, data, json.dumps(messages, ensure_ascii=False), faults.other_name)
+            text = json.dumps(messages, ensure_ascii=False)
+            answer = _spoil(answer, fault, data, text, faults.other_name, faults.injection)
         message: dict = {"role": "assistant", "content": json.dumps(answer), "refusal": None}
         finish = "stop"
         if fault == "malformed_json":

@@ -1,0 +1,29 @@
+"""Settings from the environment: the drafts' switches, and a clear error for a value that means nothing."""
+
+import pytest
+from ar_radar.outreach.drafts import DraftOptions
+from ar_radar.settings import Settings
+
+
+def test_drafting_defaults_and_switches(monkeypatch):
+    for name in ("AR_RADAR_UPCOMING_NOTICE", "AR_RADAR_LLM_CRM_TEXT", "AR_RADAR_LLM_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    assert DraftOptions.from_settings(Settings.from_env()) == DraftOptions(False, True, 16)
+    monkeypatch.setenv("AR_RADAR_UPCOMING_NOTICE", "ON")
+    monkeypatch.setenv("AR_RADAR_LLM_CRM_TEXT", "local")
+    monkeypatch.setenv("AR_RADAR_LLM_CONCURRENCY", "4")
+    assert DraftOptions.from_settings(Settings.from_env()) == DraftOptions(True, False, 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("AR_RADAR_LLM_CRM_TEXT", "maybe", "AR_RADAR_LLM_CRM_TEXT='maybe' is not one of send, local"),
+        ("AR_RADAR_UPCOMING_NOTICE", "yes", "AR_RADAR_UPCOMING_NOTICE='yes' is not one of on, off"),
+        ("AR_RADAR_LLM_CONCURRENCY", "0", "AR_RADAR_LLM_CONCURRENCY='0' must be a whole number of at least 1"),
+    ],
+)
+def test_a_meaningless_value_is_refused_by_name(monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        Settings.from_env()
