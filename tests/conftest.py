@@ -103,3 +103,15 @@ def warehouse(sandbox, tmp_path_factory):
             os.environ.update(saved)
 
     return make_settings(built_once(tmp_path_factory, "warehouse", build))
+
+
+@pytest.fixture(scope="session")
+def scored_warehouse(warehouse, tmp_path_factory):
+    """The shared warehouse with the day's scores (the rules prior: no model trained), built once per test run and
+    shared read-only: the queue, the drafts and their evidence all start from it (copy_of it to write)."""
+    from ar_radar.scoring.score import score_open_invoices
+
+    def build(folder: Path) -> None:
+        score_open_invoices(copy_of(warehouse, folder).db_path, AS_OF)
+
+    return make_settings(built_once(tmp_path_factory, "scored_warehouse", build))

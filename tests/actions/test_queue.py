@@ -7,19 +7,19 @@ import duckdb
 import pytest
 from ar_radar.actions.promises import status
 from ar_radar.actions.queue import build_action_queue, write_action_queue
-from ar_radar.scoring.score import score_open_invoices
 
-from tests.conftest import AS_OF, copy_of
+from tests.conftest import AS_OF
 
 
 @pytest.fixture(scope="module")
-def queued(warehouse, tmp_path_factory):
-    settings = copy_of(warehouse, tmp_path_factory.mktemp("queue"))
-    scored = score_open_invoices(settings.db_path, AS_OF)
+def queued(scored_warehouse):
+    settings = scored_warehouse  # read-only: the queue only reads
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        scored = con.execute("select * from scoring.invoice_risk_scores where as_of_date = ?", [AS_OF]).df()
     return settings, scored, build_action_queue(settings.db_path, AS_OF, ["a warning"])
 
 
-def test_one_item_per_customer_holding_every_overdue_invoice(queued):
+def test_one_item_per_customer_holding_every_overdue_invoice(queued, tmp_path):
     settings, scored, queue = queued
     overdue = scored.loc[scored.days_overdue > 0]
     invoices = [(item, i) for item in queue["items"] for i in item["invoices"]]
@@ -51,7 +51,7 @@ def test_one_item_per_customer_holding_every_overdue_invoice(queued):
     }
     assert item["invoices"][0]["risk"]["band_note"] == "probability indicator, not a certainty"
     assert len(item["invoices"][0]["risk"]["top_factors"]) == 3
-    path = write_action_queue(queue, settings.output_dir)
+    path = write_action_queue(queue, tmp_path)
     assert json.loads(path.read_text()) == queue and path.name == f"action_queue_{AS_OF}.json"
 
 

@@ -8,7 +8,7 @@ import shutil
 import duckdb
 import pytest
 from ar_radar.gate.validate import validate
-from ar_radar.warehouse.build import build_warehouse
+from ar_radar.warehouse.build import build_models
 
 from tests.conftest import AS_OF, make_settings
 
@@ -29,7 +29,7 @@ def test_missing_required_field_is_a_warning_above_1_percent_and_critical_above_
             where payload->>'Type' = 'ACCREC' and hash(record_id) % 1000 < ?""",
             [int(share * 1000)],
         )
-    build_warehouse(settings, AS_OF)
+    build_models(settings, AS_OF, "stg_xero__invoices+")  # only what the damaged stream feeds
     report = validate(settings.db_path, settings.gx_root, f"missing-{severity}", AS_OF)
     failed = {(c.table, c.column, c.severity) for c in report.checks if not c.success}
     assert ("stg_xero__invoices", "contact_id", "warning") in failed
@@ -46,7 +46,7 @@ def test_unmatched_open_ar_is_a_warning(warehouse, tmp_path):
     with duckdb.connect(str(settings.db_path)) as con:
         con.execute("delete from raw.hubspot_companies")  # a copy: as if the CRM sync had lost every company
         con.execute("delete from raw.hubspot_contacts")
-    build_warehouse(settings, AS_OF)
+    build_models(settings, AS_OF, "stg_hubspot__companies+ stg_hubspot__contacts+")  # what the lost CRM feeds
     report = validate(settings.db_path, settings.gx_root, "unmatched", AS_OF)
     failed = [c for c in report.checks if not c.success]
     assert [(c.table, c.severity) for c in failed] == [("matching_coverage", "warning")]

@@ -12,7 +12,6 @@ import pytest
 from ar_radar.outreach import guardrails
 from ar_radar.outreach.drafts import DraftOptions, draft_reminders
 from ar_radar.outreach.review import write_review_page
-from ar_radar.scoring.score import score_open_invoices
 
 from tests.conftest import AS_OF, copy_of
 
@@ -38,10 +37,9 @@ NEEDS_A_DRAFT = """
 
 
 @pytest.fixture(scope="module")
-def scored(warehouse, tmp_path_factory):
+def scored(scored_warehouse, tmp_path_factory):
     """A copy of the warehouse with today's scores (the rules prior: no model trained here)."""
-    settings = copy_of(warehouse, tmp_path_factory.mktemp("drafts"))
-    score_open_invoices(settings.db_path, AS_OF)
+    settings = copy_of(scored_warehouse, tmp_path_factory.mktemp("drafts"))
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         expected = con.execute(NEEDS_A_DRAFT, {"as_of": AS_OF}).fetchall()
         disputed = {

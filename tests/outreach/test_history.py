@@ -8,7 +8,6 @@ from ar_radar import database
 from ar_radar.actions.cases import customer_cases
 from ar_radar.outreach.drafts import draft_reminders
 from ar_radar.outreach.history import customer_history, offline_cause
-from ar_radar.scoring.score import score_open_invoices
 
 from tests.conftest import AS_OF, copy_of
 
@@ -16,10 +15,9 @@ MIN_ACCURACY = 0.85  # measured 26 of 28 on the shared sandbox (BENCHMARKS.md); 
 
 
 @pytest.fixture(scope="module")
-def histories(warehouse, sandbox, tmp_path_factory):
+def histories(scored_warehouse, sandbox, tmp_path_factory):
     """Every chased customer's case and history, with the generator's truth for it."""
-    settings = copy_of(warehouse, tmp_path_factory.mktemp("history"))
-    score_open_invoices(settings.db_path, AS_OF)
+    settings = copy_of(scored_warehouse, tmp_path_factory.mktemp("history"))  # drafts are written in it
     truth = {(c.tenant_id, k): v for c in sandbox.companies for k, v in c.situations.items()}
     with database.connect(settings.db_path, read_only=True) as con:
         cases = [c for c in customer_cases(con, AS_OF) if c.chased]

@@ -8,7 +8,6 @@ import json
 import duckdb
 import pytest
 from ar_radar.outreach.drafts import DraftOptions, draft_reminders
-from ar_radar.scoring.score import score_open_invoices
 
 from tests.conftest import AS_OF, copy_of
 
@@ -21,9 +20,8 @@ CRM_TEXT_FIELDS = {"id", "kind", "text"}
 
 
 @pytest.fixture(scope="module")
-def scored(warehouse, tmp_path_factory):
-    settings = copy_of(warehouse, tmp_path_factory.mktemp("privacy"))
-    score_open_invoices(settings.db_path, AS_OF)
+def scored(scored_warehouse, tmp_path_factory):
+    settings = copy_of(scored_warehouse, tmp_path_factory.mktemp("privacy"))
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         texts = [t for (t,) in con.execute("select text from intermediate.int_crm_texts").fetchall() if t]
         secrets = [

@@ -82,7 +82,8 @@ class Sandbox:
         llm = make_server(self.host, 0, threaded=True, app=self.llm_app)
         self._servers = [xero, hubspot, llm]
         for server in self._servers:
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            # A short poll: shutdown() waits up to one poll interval per server (0.5 s by default, 1.5 s a sandbox).
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def secrets(self) -> list[str]:
