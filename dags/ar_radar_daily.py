@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.providers.standard.operators.hitl import HITLOperator
+from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 DOC = """
@@ -16,8 +17,9 @@ DOC = """
 Extract Xero (one mapped task per organisation) and HubSpot, in parallel, to landing files
 -> load raw into DuckDB -> `dbt build` -> Great Expectations data-health gate -> weekly retrain of
 each organisation's risk model -> score open invoices -> action queue JSON (one row per customer) -> one reminder
-draft per customer who needs one, and their review page -> email to finance linking each draft (nothing is sent
-to customers yet).
+draft per customer who needs one, and their review page -> email to finance linking each draft and the approval
+-> `approve_reminders` (Airflow's human-in-the-loop: send the batch, some of it or none; no answer sends none)
+-> `send_reminders` (each approved email after a last-moment check against Xero and HubSpot, never twice).
 When the gate finds a critical problem it emails the owners one data-health alert and fails;
 training, scoring, the queue and its email are skipped.
 `fail_run_if_a_step_failed` keeps the run red when any step failed.
@@ -163,6 +165,47 @@ def ar_radar_daily():  # noqa: ANN201
         model = llm.load_config(in_airflow=True)
         return daily.draft_reminders(settings, *_run(), connection_from_airflow(settings.xero_conn_id), model)
 
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def any_reminders_to_approve(drafted: dict) -> bool:
+        """Ask for an approval only when there is a customer email to approve."""
+        return bool(drafted and drafted.get("to_customers"))
+
+    # Airflow's own human-in-the-loop task: the reviewer sends the batch (minus excluded draft numbers) or none,
+    # in the UI (Browse -> Required Actions) or through the REST API; no answer before the timeout sends none.
+    approve_reminders = HITLOperator(
+        task_id="approve_reminders",
+        subject="AR Radar: approve today's customer reminders ({{ ds }})",
+        body="{{ ti.xcom_pull(task_ids='draft_reminders')['approval_body'] }}",
+        options=["Send the approved drafts", "Send none"],
+        defaults=["Send none"],
+        params={
+            "exclude": Param(
+                "",
+                type="string",
+                title="Leave out drafts",
+                description="Draft numbers not to send, e.g. 3, 7 (empty: send them all)",
+            )
+        },
+        response_timeout=timedelta(hours=float(os.environ.get("AR_RADAR_APPROVAL_TIMEOUT_HOURS", "20"))),
+    )
+
+    @task  # retried like every task: the send keys in outreach.reminder_log stop a second email
+    def send_reminders() -> dict:
+        """Each approved reminder after a last-moment check against Xero and HubSpot; never twice."""
+        from airflow.sdk.exceptions import AirflowNotFoundException
+        from ar_radar.extract.connections import connection_from_airflow
+        from ar_radar.pipeline import daily
+
+        settings = _settings()
+        context = get_current_context()
+        approval = context["ti"].xcom_pull(task_ids="approve_reminders")
+        try:
+            hubspot_conn = connection_from_airflow(settings.hubspot_conn_id)
+        except AirflowNotFoundException:
+            hubspot_conn = None
+        xero_conn = connection_from_airflow(settings.xero_conn_id)
+        return daily.send_reminders(settings, *_run(), approval, xero_conn, hubspot_conn)
+
     # none_skipped: the queue goes to finance even when drafting failed (it then mentions no drafts); after a
     # failed gate the queue is skipped, and so is this. The queue is found by the run's day, not through XCom,
     # which an upstream failure would leave empty.
@@ -174,7 +217,12 @@ def ar_radar_daily():  # noqa: ANN201
         queue_path = daily.queue_path(settings, _run()[1])
         if not queue_path.exists():
             raise AirflowSkipException("No action queue was built for this day: nothing to email.")
-        return daily.email_action_queue(settings, str(queue_path))
+        from airflow.configuration import conf
+
+        run_id = _run()[0]
+        base = conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
+        approval_url = f"{base}/dags/ar_radar_daily/runs/{run_id}/tasks/approve_reminders/required_actions"
+        return daily.email_action_queue(settings, str(queue_path), approval_url)
 
     @task(trigger_rule="one_failed", retries=0)
     def fail_run_if_a_step_failed() -> None:
@@ -190,8 +238,12 @@ def ar_radar_daily():  # noqa: ANN201
     queue = build_action_queue()
     drafts = draft_reminders()
     email = email_action_queue()
+    to_approve = any_reminders_to_approve(drafts)
+    send = send_reminders()
     [xero, hubspot] >> load >> build >> gate >> train >> score >> queue >> drafts >> email
-    [organisations, xero, hubspot, load, build, gate, train, score, queue, email, drafts] >> fail_run_if_a_step_failed()
+    email >> to_approve >> approve_reminders >> send
+    steps = [organisations, xero, hubspot, load, build, gate, train, score, queue, email, drafts]
+    steps + [to_approve, approve_reminders, send] >> fail_run_if_a_step_failed()
 
 
 ar_radar_daily()

@@ -270,6 +270,19 @@ def draft_reminders(as_of: date | None, as_json: bool) -> None:
         click.echo(draft.text)
 
 
+@main.command("opt-out")
+@click.option("--tenant", "tenant_id", required=True, help="Xero organisation id.")
+@click.option("--contact", "contact_id", required=True, help="Xero ContactID of the customer.")
+@click.option("--note", default="", help="Who asked, when.")
+@click.option("--undo", is_flag=True, help="Lift the opt-out.")
+def opt_out(tenant_id: str, contact_id: str, note: str, undo: bool) -> None:
+    """Stop (or resume) automated reminders to a customer (table outreach.opt_outs in AR_RADAR_DB)."""
+    from ar_radar.outreach.sending import opt_out as record
+
+    record(Settings.from_env().db_path, tenant_id, contact_id, note, undo)
+    click.echo(f"{'resumed' if undo else 'opted out'}: {tenant_id} / {contact_id}")
+
+
 @main.command("health-history")
 @click.option("--days", default=7, show_default=True, help="How many days back from --until.")
 @click.option("--until", callback=_date, help="Last day (default: today).")

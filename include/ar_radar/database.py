@@ -42,6 +42,15 @@ TABLES: dict[str, str] = {
         recipients JSON, invoices JSON, tier VARCHAR, subject VARCHAR, text_body VARCHAR, html_body VARCHAR,
         generator VARCHAR, guardrail_results JSON, fallback_reason VARCHAR, created_at TIMESTAMPTZ,
         PRIMARY KEY (as_of_date, tenant_id, contact_id))""",
+    # Every customer reminder considered for sending, sent or skipped, with why (the audit trail).
+    "outreach.reminder_log": """(
+        as_of_date DATE, run_id VARCHAR, send_key VARCHAR, draft_number INTEGER, tenant_id VARCHAR,
+        contact_id VARCHAR, customer_name VARCHAR, recipients JSON, invoices JSON, subject VARCHAR,
+        text_body VARCHAR, status VARCHAR, reason VARCHAR, approval VARCHAR, approved_by VARCHAR,
+        approved_at TIMESTAMPTZ, xero_check JSON, hubspot_note_id VARCHAR, logged_at TIMESTAMPTZ)""",
+    "outreach.opt_outs": """(
+        tenant_id VARCHAR, contact_id VARCHAR, note VARCHAR, opted_out_at TIMESTAMPTZ,
+        PRIMARY KEY (tenant_id, contact_id))""",
 }
 # Columns added after a table's first release: (table, column, type).
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (

@@ -21,6 +21,13 @@ def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _percent(name: str) -> int:
+    raw = os.environ.get(name, "0").strip() or "0"
+    if not raw.isdigit() or int(raw) > 100:
+        raise ValueError(f"{name}={raw!r} must be a whole percentage from 0 to 100.")
+    return int(raw)
+
+
 def _positive(name: str, default: int) -> int:
     raw = os.environ.get(name, str(default)).strip() or str(default)
     if not raw.isdigit() or int(raw) < 1:
@@ -49,6 +56,22 @@ class Settings:
     llm_crm_text: str = "send"
     llm_concurrency: int = 16
     review_url: str | None = None
+    # Customer reminders: the mailbox they come from and replies go to, one per customer per N business days,
+    # and a stable share of customers held out of automated reminders (to measure what reminders change).
+    reminder_from: str = ""
+    reminder_reply_to: str = ""
+    reminder_cap_business_days: int = 5
+    holdout_percent: int = 0
+
+    def send_options(self):  # noqa: ANN201 - outreach.sending.SendOptions (imported lazily: settings is imported first)
+        from ar_radar.outreach.sending import SendOptions
+
+        return SendOptions(
+            sender=self.reminder_from or self.email_from,
+            reply_to=self.reminder_reply_to or self.reminder_from or self.email_from,
+            cap_business_days=self.reminder_cap_business_days,
+            holdout_percent=self.holdout_percent,
+        )
 
     @property
     def landing_dir(self) -> Path:
@@ -92,4 +115,8 @@ class Settings:
             llm_crm_text=_choice("AR_RADAR_LLM_CRM_TEXT", "send", ("send", "local")),
             llm_concurrency=_positive("AR_RADAR_LLM_CONCURRENCY", 16),
             review_url=os.environ.get("AR_RADAR_REVIEW_URL") or None,
+            reminder_from=os.environ.get("AR_RADAR_REMINDER_FROM", ""),
+            reminder_reply_to=os.environ.get("AR_RADAR_REMINDER_REPLY_TO", ""),
+            reminder_cap_business_days=_positive("AR_RADAR_REMINDER_CAP_BUSINESS_DAYS", 5),
+            holdout_percent=_percent("AR_RADAR_HOLDOUT_PERCENT"),
         )

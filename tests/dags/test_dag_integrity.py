@@ -43,9 +43,18 @@ def test_daily_dag_shape(dagbag):
         "build_action_queue",
         "email_action_queue",
         "draft_reminders",
+        "any_reminders_to_approve",
+        "approve_reminders",
+        "send_reminders",
         "fail_run_if_a_step_failed",
     }
     assert dag.get_task("draft_reminders").upstream_task_ids == {"build_action_queue"}
+    # the finance email (with the approval link) goes before the approval; nothing is sent without one
+    assert dag.get_task("email_action_queue").upstream_task_ids == {"draft_reminders"}
+    approval = dag.get_task("approve_reminders")
+    assert type(approval).__name__ == "HITLOperator" and approval.defaults == ["Send none"]
+    assert approval.response_timeout.total_seconds() == 20 * 3600
+    assert dag.get_task("send_reminders").upstream_task_ids == {"approve_reminders"}
     gate = dag.get_task("check_data_health")
     assert gate.downstream_task_ids == {"train_risk_models", "fail_run_if_a_step_failed"}
     # after a failed gate, training and scoring run only to skip themselves: the rest shows skipped, not

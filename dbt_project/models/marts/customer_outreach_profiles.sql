@@ -16,6 +16,7 @@ languages as (
     select
         c.tenant_id,
         c.contact_id,
+        min(h.email) filter (where h.company_id = m.hubspot_company_id) as crm_email,
         coalesce(
             min(h.language) filter (where h.email = c.email),
             case
@@ -28,6 +29,10 @@ languages as (
     inner join {{ ref('stg_hubspot__contacts') }} as h
         on h.email = c.email or h.company_id = m.hubspot_company_id
     group by all
+),
+
+opt_outs as (
+    select distinct tenant_id, xero_contact_id as contact_id from {{ ref('reminder_opt_outs') }}
 ),
 
 overrides as (
@@ -47,9 +52,12 @@ select
     case
         when o.contact_id is not null then 'seed'
         when hc.relationship_tier is not null then 'hubspot'
-    end as relationship_tier_source
+    end as relationship_tier_source,
+    l.crm_email,
+    (x.contact_id is not null or coalesce(hc.reminders_opt_out, false)) as opted_out
 from customers as c
 left join matches as m using (tenant_id, contact_id)
 left join languages as l using (tenant_id, contact_id)
 left join {{ ref('stg_hubspot__companies') }} as hc on hc.company_id = m.hubspot_company_id
 left join overrides as o using (tenant_id, contact_id)
+left join opt_outs as x using (tenant_id, contact_id)

@@ -63,6 +63,7 @@ class Case:
     email: str | None = None
     hubspot_company_id: str | None = None
     promise: dict | None = None  # {note_id, noted_at, promised_for, phrase, status}
+    opted_out: bool = False  # no customer reminders (seed, HubSpot property; outreach.opt_outs is Python's)
     flags: list[str] = field(default_factory=list)
 
     @property
@@ -75,7 +76,7 @@ class Case:
 
 
 SCORES = """
-    select s.*, p.language, p.country, p.relationship_tier, p.email
+    select s.*, p.language, p.country, p.relationship_tier, p.email, p.opted_out
     from scoring.invoice_risk_scores s
     left join marts.customer_outreach_profiles p using (tenant_id, contact_id)
     where s.as_of_date = ? and s.contact_id is not null
@@ -190,6 +191,7 @@ def case_for(rows: list[dict], promise: dict | None) -> Case | None:
         hubspot_company_id=first.get("hubspot_company_id"),
         promise=promise,
         flags=flags,
+        opted_out=bool(first.get("opted_out")),
     )
 
 

@@ -57,7 +57,16 @@ STREAMS = (
     HubSpotStream(
         "companies",
         ("companies",),
-        ("name", "domain", "industry", "city", "country", "lifecyclestage", "ar_radar_relationship_tier"),
+        (
+            "name",
+            "domain",
+            "industry",
+            "city",
+            "country",
+            "lifecyclestage",
+            "ar_radar_relationship_tier",
+            "ar_radar_reminders_opt_out",
+        ),
         False,
     ),
     HubSpotStream("contacts", ("contacts",), ("email", "firstname", "lastname", "jobtitle", "hs_language")),

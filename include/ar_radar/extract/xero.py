@@ -117,6 +117,9 @@ class OrganisationResult:
     message: str = ""
 
 
+IDS_PER_CALL = 50  # invoice ids in one GET /Invoices?IDs= (the URL stays well under Xero's limit)
+
+
 class XeroApi:
     """The SDK clients of one Xero connection, with token handling, limits and error translation."""
 
@@ -245,6 +248,30 @@ class XeroApi:
         if not urls or not urls[0]:
             raise XeroExtractError(f"{what}: the answer has no OnlineInvoiceUrl (got {_shape(body)}).")
         return str(urls[0])
+
+    def invoices_by_id(self, tenant_id: str, invoice_ids: list[str]) -> list[dict]:
+        """The invoices with these ids as Xero has them now (GET /Invoices?IDs=..., IDS_PER_CALL a call), under the
+        organisation's limits: the last-moment check before a reminder is sent."""
+        found: list[dict] = []
+        for start in range(0, len(invoice_ids), IDS_PER_CALL):
+            batch = invoice_ids[start : start + IDS_PER_CALL]
+            what = f"Xero invoices by id ({len(batch)}) for organisation {tenant_id}"
+            body, _ = self._call(
+                tenant_id,
+                what,
+                lambda batch=batch: self.accounting.get_invoices(
+                    tenant_id,
+                    i_ds=batch,
+                    _preload_content=False,
+                    _return_http_data_only=False,
+                    _request_timeout=self.timeout,
+                ),
+            )
+            invoices = body.get("Invoices") if isinstance(body, dict) else None
+            if not isinstance(invoices, list):
+                raise XeroExtractError(f"{what}: the answer has no Invoices list (got {_shape(body)}).")
+            found.extend(i for i in invoices if isinstance(i, dict))
+        return found
 
     def page(self, tenant_id: str, stream: XeroStream, since: datetime | None, page: int) -> dict:
         method = getattr(self.accounting, stream.method)

@@ -27,12 +27,35 @@ def airflow_environment(settings: Settings, airflow_home: Path, connections: dic
             "AR_RADAR_OWNER_RECIPIENTS": ",".join(settings.owner_recipients),
             "AR_RADAR_EMAIL_FROM": settings.email_from,
             "GX_ANALYTICS_ENABLED": "False",
+            # The reviewer who answers approvals through the REST API (ar_radar.local.reviewer); Airflow's simple
+            # auth manager writes its password to $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated.
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "demo_reviewer:admin",
+            "AIRFLOW__API__BASE_URL": "http://localhost:8080",
             "DO_NOT_TRACK": "1",
         }
     )
     env.setdefault("AR_RADAR_RETRY_DELAY_SECONDS", "1")  # local runs: fail fast, retry fast
     env.update(connections)
     return env
+
+
+def airflow_background(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
+    """Start the ``airflow`` CLI without waiting (a DAG run that will wait for an approval), its output to ``log``
+    (a pipe nobody reads until the end would fill and stall the run)."""
+    airflow = Path(sys.executable).with_name("airflow")
+    with open(log, "w", encoding="utf-8") as out:
+        return subprocess.Popen([str(airflow), *args], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+
+
+def reviewer(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Answer the run's approval through Airflow's REST API, in a process with the run's Airflow environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "ar_radar.local.reviewer", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def airflow_cli(env: dict[str, str], *args: str, timeout: int = 900) -> subprocess.CompletedProcess:

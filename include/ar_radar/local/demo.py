@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ar_radar import database
 from ar_radar.gate.history import health_summary
-from ar_radar.local.airflow_env import airflow_cli, airflow_environment
+from ar_radar.local.airflow_env import airflow_background, airflow_cli, airflow_environment, reviewer
+from ar_radar.local.reviewer import REVIEWER
 from ar_radar.local.sandbox.server import Sandbox
 from ar_radar.local.smtp_sink import SmtpSink
 from ar_radar.settings import Settings
@@ -43,13 +44,24 @@ def run_demo(demo_dir: Path, as_of: date, with_model: bool = True) -> int:
             print(migrate.stdout[-3000:], migrate.stderr[-3000:])
             print("airflow db migrate failed; see the output above.")
             return 1
-        print("- airflow dags test ar_radar_daily ...")
-        run = airflow_cli(env, "dags", "test", "ar_radar_daily", as_of.isoformat())
-        (demo_dir / "dags_test.log").write_text(run.stdout + run.stderr, encoding="utf-8")
+        print("- airflow dags test ar_radar_daily ... (it waits for the reminders' approval)")
+        log = demo_dir / "dags_test.log"
+        run = airflow_background(env, log, "dags", "test", "ar_radar_daily", as_of.isoformat())
+        print(f"- the demo reviewer '{REVIEWER}' approves the batch through Airflow's HITL REST API ...")
+        answered = reviewer(env, "answer", "--send")
+        if answered.returncode:
+            run.kill()  # it would wait for an answer forever
+        run.wait(timeout=900)
+        output = log.read_text(encoding="utf-8", errors="replace") + answered.stdout + answered.stderr
+        log.write_text(output, encoding="utf-8")
+        if answered.returncode:
+            print(answered.stderr[-3000:])
+            print("The demo reviewer could not answer the approval; see the output above.")
         received = list(sink.received)
+        crm_notes = list(box.hubspot_app.config["created_notes"])
     queue_path = settings.output_dir / f"action_queue_{as_of.isoformat()}.json"
-    if run.returncode or not queue_path.exists():
-        print(run.stderr[-4000:])
+    if run.returncode or answered.returncode or not queue_path.exists():
+        print(output[-4000:])
         print(f"The DAG run failed; full log: {demo_dir / 'dags_test.log'}")
         return 1
     summary = json.loads(queue_path.read_text())["summary"]
@@ -80,12 +92,25 @@ def run_demo(demo_dir: Path, as_of: date, with_model: bool = True) -> int:
         )
     print(
         f"  reminder drafts   : {sum(tones.values())} ({', '.join(f'{n} {t}' for t, n in sorted(tones.items()))}; "
-        f"written by {', '.join(f'{w} {n}' for w, n in sorted(writers.items()))}; nothing sent)"
+        f"written by {', '.join(f'{w} {n}' for w, n in sorted(writers.items()))})"
     )
     print(f"  drafts to review  : {settings.output_dir / f'reminder_drafts_{as_of.isoformat()}.html'}")
+    with database.connect(settings.db_path, read_only=True) as con:
+        sends = con.execute(
+            "select status, count(*) from outreach.reminder_log where as_of_date = ? group by 1 order by 1", [as_of]
+        ).fetchall()
+        approver = con.execute(
+            "select any_value(approved_by) from outreach.reminder_log where as_of_date = ?", [as_of]
+        ).fetchone()[0]
+    print(
+        f"  reminders         : {', '.join(f'{n} {s}' for s, n in sends) or 'none'} (approved by {approver}; "
+        "each send and skip with its reason in outreach.reminder_log)"
+    )
+    print(f"  HubSpot notes     : {len(crm_notes)} (one per reminder sent, on the customer's company)")
     print(f"  DuckDB warehouse  : {settings.db_path}")
     print(f"  received emails   : {emails_dir}/ ({len(received)} message(s))")
     for message in received:
         print(f"      to {', '.join(message.recipients)}: {message.message['Subject']}  [{message.path.name}]")
+    # (the finance queue first, then each customer's reminder)
     print(f"  Airflow log       : {demo_dir / 'dags_test.log'}")
     return 0

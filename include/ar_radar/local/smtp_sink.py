@@ -29,10 +29,15 @@ class EmlWriter:
 
     folder: Path | None = None
     received: list[Received] = field(default_factory=list)
+    refuse_next: int = 0  # the next N messages get a temporary failure (451), as a busy mail server answers
     _counter: itertools.count = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        with self._lock:
+            if self.refuse_next > 0:
+                self.refuse_next -= 1
+                return "451 4.3.0 Temporary failure, try again later"
         raw: bytes = envelope.original_content or envelope.content
         path = None
         if self.folder is not None:

@@ -42,6 +42,7 @@ def queue_email(
     drafts: dict[tuple[str, str], dict] | None = None,
     review_page: Path | None = None,
     review_url: str | None = None,
+    approval_url: str | None = None,
 ) -> Email:
     """The day's queue, one row per customer. drafts (``outreach.review.draft_index``): each customer's draft on
     the review page, linked when the output folder is served at review_url, else the page is attached."""
@@ -59,6 +60,7 @@ def queue_email(
         page_url=page_url,
         page_name=review_page.name if review_page else None,
         labels={code: label for code, (label, _) in ACTIONS.items()},
+        approval_url=approval_url,
     )
     attachments = tuple(p for p in (attachment, None if page_url else review_page) if p is not None)
     return Email("action_queue", queue["as_of_date"], subject, html, recipients, attachments)

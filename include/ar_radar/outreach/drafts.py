@@ -302,7 +302,10 @@ def draft_for(
         case.contact_id,
         case.customer_name,
         [case.email] if case.email and tone in TO_CUSTOMER else [],
-        [{"invoice_id": r["invoice_id"], **i} for r, i in zip(rows, base["invoices"], strict=True)],
+        [
+            {"invoice_id": r["invoice_id"], "amount_due": str(r["amount_due"]), **i}
+            for r, i in zip(rows, base["invoices"], strict=True)
+        ],
         case.reminder_tier or tone,
         tone,
         template_language,
@@ -349,7 +352,10 @@ def draft_for(
         return draft
     draft.subject, draft.text, draft.html, draft.generator = subject, text, html, f"model:{answer.model}"
     draft.language = language
-    draft.invoices = [{"invoice_id": r["invoice_id"], **i} for r, i in zip(rows, written["invoices"], strict=True)]
+    draft.invoices = [
+        {"invoice_id": r["invoice_id"], "amount_due": str(r["amount_due"]), **i}
+        for r, i in zip(rows, written["invoices"], strict=True)
+    ]
     return draft
 
 
@@ -364,7 +370,17 @@ def plan(
     addresses of every other customer (which no draft may mention)."""
     wanted = DRAFTED | ({"upcoming_due"} if options.upcoming_notice else set())
     with database.connect(db_path, read_only=True) as con:
-        cases = [c for c in customer_cases(con, as_of) if c.action in wanted]
+        opted = (
+            {tuple(r) for r in con.execute("select tenant_id, contact_id from outreach.opt_outs").fetchall()}
+            if database.has_table(con, "outreach.opt_outs")
+            else set()
+        )
+        cases = [
+            c
+            for c in customer_cases(con, as_of)
+            if c.action in wanted
+            and not ((c.opted_out or (c.tenant_id, c.contact_id) in opted) and (c.tone or "upcoming") in TO_CUSTOMER)
+        ]
         histories = [history.customer_history(con, c, as_of) for c in cases]
         customers = con.execute(OTHERS).fetchall()
         names = dict(con.execute(ORGANISATIONS).fetchall())

@@ -5,8 +5,10 @@ cites), its guardrail results and why it fell back, written beside the queue as
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 from datetime import date
 from pathlib import Path
 
@@ -22,14 +24,20 @@ _env = Environment(
     lstrip_blocks=True,
 )
 
-DRAFTS = """
+# The order drafts are numbered in, here, in the email and in the approval (one definition: the numbers match).
+DRAFT_ORDER = """
+    order by case tone when 'owner_review' then 0 when 'escalation_note' then 1 when 'direct' then 2
+                       when 'light' then 3 else 4 end, customer_name, tenant_id, contact_id
+"""
+DRAFTS = (
+    """
     select tenant_id, contact_id, customer_name, recipients, invoices, tier, tone, language, action,
            relationship_tier, subject, text_body, html_body, generator, guardrail_results, fallback_reason, flags,
            summary, run_id
     from outreach.reminder_drafts where as_of_date = ?
-    order by case tone when 'owner_review' then 0 when 'escalation_note' then 1 when 'direct' then 2
-                       when 'light' then 3 else 4 end, customer_name
 """
+    + DRAFT_ORDER
+)
 
 
 def anchor(tenant_id: str, contact_id: str) -> str:
@@ -73,3 +81,46 @@ def write_review_page(db_path: Path, as_of: date, output_dir: Path) -> Path:
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
+
+
+def _md(text: object) -> str:
+    """Untrusted text made inert in the approval's Markdown: HTML escaped, Markdown's marks backslashed."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(" ".join(str(text or "").split())))
+
+
+def approval_body(db_path: Path, as_of: date, review_link: str | None = None) -> str:
+    """The approval request's Markdown: each customer email of the day by number, with its invoices, risk,
+    customer summary, writer and guardrail results; internal notes listed apart (they are never sent)."""
+    drafts = _drafts(db_path, as_of)
+    emails = [d for d in drafts if d["tone"] in ("light", "direct", "upcoming")]
+    lines = [
+        f"**{len(emails)} customer reminder(s)** drafted for {as_of.isoformat()}. Choose *Send the approved drafts* "
+        "to send them all, or list draft numbers under *exclude* to leave some out; *Send none* sends nothing, and "
+        "so does no answer before the timeout. Each one is checked against Xero again just before it goes.",
+        "",
+    ]
+    if review_link:
+        lines += [f"Full drafts with their evidence: {review_link}", ""]
+    for d in emails:
+        invoices = "; ".join(f"{_md(i['number'])} {_md(i['amount'])} due {_md(i['due'])}" for i in d["invoices"])
+        summary = d["summary"] or {}
+        cause = str(summary.get("cause", "unknown")).replace("_", " ")
+        lines.append(
+            f"{d['number']}. **{_md(d['customer_name'])}** ({_md(d['tone'])}, to {_md(', '.join(d['recipients']))}): "
+            f"{invoices}. Likely cause: {_md(cause)}. Written by {_md(d['generator'])}"
+            + (f"; guardrails: {_md('; '.join(d['guardrail_results']))}" if d["guardrail_results"] else "")
+            + (f"; flags: {_md('; '.join(d['flags']))}" if d["flags"] else "")
+            + f". Subject: {_md(d['subject'])}"
+        )
+    internal = [d for d in drafts if d not in emails]
+    if internal:
+        lines += [
+            "",
+            f"Internal notes (never sent to customers): {len(internal)}, numbered "
+            + ", ".join(str(d["number"]) for d in internal)
+            + ".",
+        ]
+    return "\n".join(lines)

@@ -150,14 +150,61 @@ def draft_reminders(
     options = outreach_drafts.DraftOptions.from_settings(settings)
     drafts = outreach_drafts.draft_reminders(settings.db_path, as_of, run_id, model, links, options=options)
     page = review.write_review_page(settings.db_path, as_of, settings.output_dir)
-    return {**outreach_drafts.tally(drafts, model), "review_page": str(page)}
+    link = f"{settings.review_url.rstrip('/')}/{page.name}" if settings.review_url else None
+    return {
+        **outreach_drafts.tally(drafts, model),
+        "review_page": str(page),
+        "approval_body": review.approval_body(settings.db_path, as_of, link),
+    }
+
+
+def send_reminders(
+    settings: Settings,
+    run_id: str,
+    as_of: date,
+    approval_result: dict | None,
+    xero_conn: ApiConnection,
+    hubspot_conn: ApiConnection | None,
+) -> dict:
+    """The approved reminders, each after a last-moment check against Xero (and HubSpot), sent once."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    from ar_radar.extract.xero import XeroApi, token_store_path
+    from ar_radar.outreach import crm_activity, sending
+
+    gate_history.require_passed(settings.db_path, run_id)
+    approval = sending.Approval.from_hitl(approval_result)
+    xero_api = XeroApi(xero_conn, token_store_path(xero_conn, settings.state_dir))
+    crm = crm_activity.CrmActivity(hubspot_conn) if hubspot_conn else None
+
+    def deliver(message: object) -> None:
+        # The hook's connection (host, TLS, login from smtp_default); its send_email_smtp cannot send a plain-text
+        # part with the HTML, so the message is sent on the client the hook opened.
+        with SmtpHook(smtp_conn_id=settings.smtp_conn_id) as hook:
+            hook._smtp_client.send_message(message)  # noqa: SLF001
+
+    outcomes = sending.send_reminders(
+        settings.db_path,
+        as_of,
+        run_id,
+        approval,
+        settings.send_options(),
+        deliver,
+        xero_api.invoices_by_id,
+        crm.changed_since if crm else None,
+        crm.note_on_company if crm else None,
+    )
+    by_status: dict[str, int] = {}
+    for out in outcomes:
+        by_status[out.status] = by_status.get(out.status, 0) + 1
+    return {"approval": approval.decision, "approved_by": approval.by, "by_status": by_status}
 
 
 def queue_path(settings: Settings, as_of: date) -> Path:
     return settings.output_dir / action_queue.file_name(as_of.isoformat())
 
 
-def email_action_queue(settings: Settings, queue_path: str) -> dict:
+def email_action_queue(settings: Settings, queue_path: str, approval_url: str | None = None) -> dict:
     """The queue to finance, linking each customer's draft on the day's review page (attached, or linked when the
     output folder is served). Without drafts (their task failed) the queue still goes, saying nothing of them."""
     path = Path(queue_path)
@@ -165,6 +212,8 @@ def email_action_queue(settings: Settings, queue_path: str) -> dict:
     page = settings.output_dir / review.page_name(queue["as_of_date"])
     page = page if page.exists() else None
     drafts = review.draft_index(settings.db_path, queue["as_of_date"]) if page else {}
-    email = messages.queue_email(queue, settings.finance_recipients, path, drafts, page, settings.review_url)
+    email = messages.queue_email(
+        queue, settings.finance_recipients, path, drafts, page, settings.review_url, approval_url if drafts else None
+    )
     sent = send_once(settings.db_path, email, settings.smtp_conn_id, settings.email_from)
     return {"sent": sent, "subject": email.subject, "queued": queue["summary"]["queued"], "drafts_linked": len(drafts)}

@@ -10,5 +10,7 @@ select
     payload -> 'properties' ->> 'lifecyclestage' as lifecycle_stage,
     nullif(trim(payload -> 'properties' ->> 'country'), '') as country,
     upper(nullif(trim(payload -> 'properties' ->> 'ar_radar_relationship_tier'), '')) as relationship_tier,
+    coalesce(lower(trim(payload -> 'properties' ->> 'ar_radar_reminders_opt_out')) in ('true', 'yes', '1'), false)
+        as reminders_opt_out,
     cast(payload ->> 'updatedAt' as timestamptz) as updated_at
 from source

@@ -121,7 +121,8 @@ def create_hubspot_app(
     objects = objects or {t: [o for c in companies for o in c.hubspot.get(t, [])] for t in OBJECT_TYPES}
     by_id = {t: {o["id"]: o for o in objs} for t, objs in objects.items()}
     stats = {"calls": 0, "searches": 0, "association_reads": 0}
-    app.config.update(objects=objects, stats=stats, limiter=limiter)
+    created: list[str] = []  # ids of the notes AR Radar wrote (a reminder sent, logged on the company)
+    app.config.update(objects=objects, by_id=by_id, stats=stats, limiter=limiter, created_notes=created)
 
     def gate(search: bool = False) -> Response | None:
         stats["calls"] += 1
@@ -185,6 +186,34 @@ def create_hubspot_app(
             after = str(start + limit)
             body["paging"] = {"next": {"after": after, "link": f"{request.base_url}?after={after}&limit={limit}"}}
         return Response(dumps(body), mimetype="application/json")
+
+    @app.post("/crm/v3/objects/notes")
+    def create_note() -> Response:
+        """Create a note with its associations (v3 objects API), as AR Radar logs each reminder it sent."""
+        if (refused := gate()) is not None:
+            return refused
+        body = request.get_json(force=True, silent=True) or {}
+        props = body.get("properties") or {}
+        if not props.get("hs_timestamp"):
+            return _error(400, "VALIDATION_ERROR", "Property values were not valid: hs_timestamp is required")
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        note_id = str(90_000_000 + len(objects["notes"]))
+        links: dict[str, list[str]] = {}
+        for association in body.get("associations") or []:
+            to_id = str((association.get("to") or {}).get("id"))
+            links.setdefault("companies", []).append(to_id)
+        note = {
+            "id": note_id,
+            "properties": {"hs_object_id": note_id, "createdate": now, "hs_lastmodifieddate": now, **props},
+            "createdAt": now,
+            "updatedAt": now,
+            "archived": False,
+            "_associations": links,
+        }
+        objects["notes"].append(note)
+        by_id["notes"][note_id] = note
+        created.append(note_id)
+        return Response(dumps(shape(note, [], ["companies"], "notes")), status=201, mimetype="application/json")
 
     @app.post("/crm/v3/objects/<object_type>/search")
     def search(object_type: str) -> Response:
@@ -269,3 +298,14 @@ def create_hubspot_app(
         return Response(dumps(body), status=207 if errors else 200, mimetype="application/json")
 
     return app
+
+
+def add_object(app: Flask, object_type: str, obj: dict) -> None:
+    """Put a record in the sandbox's CRM as if someone had just created it in HubSpot (for tests)."""
+    app.config["objects"][object_type].append(obj)
+    app.config["by_id"][object_type][obj["id"]] = obj
+
+
+def remove_object(app: Flask, object_type: str, obj: dict) -> None:
+    app.config["objects"][object_type].remove(obj)
+    app.config["by_id"][object_type].pop(obj["id"], None)

@@ -330,6 +330,10 @@ def create_xero_app(
         for name in ("includeArchived", "summaryOnly", "createdByMyApp"):
             if name in request.args and request.args[name] not in ("true", "false"):
                 return _error(400, "Validation error", f"{name} must be true or false, not {request.args[name]!r}")
+        if ids := request.args.get("IDs"):  # GET /Invoices?IDs=a,b,c: those records only
+            wanted_ids = set(ids.split(","))
+            id_key = {"Invoices": "InvoiceID", "Contacts": "ContactID"}.get(endpoint, "")
+            records = [r for r in records if r.get(id_key) in wanted_ids]
         if statuses := request.args.get("Statuses"):
             wanted = set(statuses.split(","))
             records = [r for r in records if r.get("Status") in wanted]
