@@ -38,13 +38,20 @@ def box():
         yield sandbox
 
 
+@pytest.fixture(scope="module")
+def drafted(scored_warehouse, tmp_path_factory):
+    """The warehouse with today's template drafts, drafted once for the module (each test works on a copy)."""
+    settings = copy_of(scored_warehouse, tmp_path_factory.mktemp("drafted"))
+    draft_reminders(settings.db_path, AS_OF, "run-d", None, lambda t, i: f"https://in.xero.com/{i[:8]}")
+    return settings
+
+
 @pytest.fixture
-def world(box, scored_warehouse, tmp_path, monkeypatch):
-    """A warehouse with today's template drafts, and the functions the send step uses, wired to the sandboxes."""
+def world(box, drafted, tmp_path, monkeypatch):
+    """A copy of the drafted warehouse, and the functions the send step uses, wired to the sandboxes."""
     for name, value in box.airflow_connections().items():
         monkeypatch.setenv(name, value)
-    settings = copy_of(scored_warehouse, tmp_path)
-    draft_reminders(settings.db_path, AS_OF, "run-d", None, lambda t, i: f"https://in.xero.com/{i[:8]}")
+    settings = copy_of(drafted, tmp_path)
     xero_conn = connection_from_env("xero_default")
     xero = XeroApi(xero_conn, token_store_path(xero_conn, tmp_path / "state"))
     crm = CrmActivity(connection_from_env("hubspot_default"))
