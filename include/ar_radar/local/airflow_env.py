@@ -26,6 +26,8 @@ def airflow_environment(settings: Settings, airflow_home: Path, connections: dic
             "AR_RADAR_FINANCE_RECIPIENTS": ",".join(settings.finance_recipients),
             "AR_RADAR_OWNER_RECIPIENTS": ",".join(settings.owner_recipients),
             "AR_RADAR_EMAIL_FROM": settings.email_from,
+            "AR_RADAR_REMINDER_FROM": settings.reminder_from,
+            "AR_RADAR_REMINDER_REPLY_TO": settings.reminder_reply_to,
             "GX_ANALYTICS_ENABLED": "False",
             # The reviewer who answers approvals through the REST API (ar_radar.local.reviewer); Airflow's simple
             # auth manager writes its password to $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated.

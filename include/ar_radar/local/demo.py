@@ -30,7 +30,14 @@ def run_demo(demo_dir: Path, as_of: date, with_model: bool = True) -> int:
     for folder in (data_dir, emails_dir):
         shutil.rmtree(folder, ignore_errors=True)
     airflow_home.mkdir(parents=True, exist_ok=True)
-    settings = replace(Settings.from_env(), data_dir=data_dir, db_path=data_dir / "ar_radar.duckdb")
+    settings = replace(
+        Settings.from_env(),
+        data_dir=data_dir,
+        db_path=data_dir / "ar_radar.duckdb",
+        # customers hear from the business's accounts mailbox, not from AR Radar
+        reminder_from="Demo Widgets Accounts <accounts@demowidgets.example>",
+        reminder_reply_to="accounts@demowidgets.example",
+    )
     print(f"AR Radar demo for {as_of}: sandbox Xero + HubSpot, SMTP sink, Airflow on SQLite in {demo_dir}")
     with Sandbox(as_of=as_of) as box, SmtpSink(emails_dir) as sink:
         connections = box.airflow_connections()
@@ -106,7 +113,7 @@ def run_demo(demo_dir: Path, as_of: date, with_model: bool = True) -> int:
         f"  reminders         : {', '.join(f'{n} {s}' for s, n in sends) or 'none'} (approved by {approver}; "
         "each send and skip with its reason in outreach.reminder_log)"
     )
-    print(f"  HubSpot notes     : {len(crm_notes)} (one per reminder sent, on the customer's company)")
+    print(f"  HubSpot notes     : {len(crm_notes)} (one per reminder sent to a customer with a HubSpot company)")
     print(f"  DuckDB warehouse  : {settings.db_path}")
     print(f"  received emails   : {emails_dir}/ ({len(received)} message(s))")
     for message in received:
