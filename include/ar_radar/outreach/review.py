@@ -29,12 +29,13 @@ DRAFT_ORDER = """
     order by case tone when 'owner_review' then 0 when 'escalation_note' then 1 when 'direct' then 2
                        when 'light' then 3 else 4 end, customer_name, tenant_id, contact_id
 """
+# Each draft with what sending needs from the customer's profile (the profile may not exist in a bare warehouse).
 DRAFTS = (
     """
-    select tenant_id, contact_id, customer_name, recipients, invoices, tier, tone, language, action,
-           relationship_tier, subject, text_body, html_body, generator, guardrail_results, fallback_reason, flags,
-           summary, run_id
-    from outreach.reminder_drafts where as_of_date = ?
+    select d.*, p.opted_out, p.hubspot_company_id, p.crm_email
+    from outreach.reminder_drafts d
+    left join marts.customer_outreach_profiles p using (tenant_id, contact_id)
+    where d.as_of_date = ?
 """
     + DRAFT_ORDER
 )
@@ -48,17 +49,23 @@ def page_name(as_of: date | str) -> str:
     return f"reminder_drafts_{as_of}.html"
 
 
-def _drafts(db_path: Path, as_of: date | str) -> list[dict]:
-    with database.connect(db_path, read_only=True) as con:
-        if not database.has_table(con, "outreach.reminder_drafts"):
-            return []
-        found = database.rows(con, DRAFTS, [as_of])
+def numbered_drafts(con: object, as_of: date | str) -> list[dict]:
+    """The day's drafts in review order, numbered from 1 (the numbers the email and the approval use), with their
+    JSON columns read."""
+    found = database.rows(con, DRAFTS, [as_of])
     for number, row in enumerate(found, start=1):
         for column in ("recipients", "invoices", "guardrail_results", "flags", "summary"):
             row[column] = json.loads(row[column]) if row[column] else ([] if column != "summary" else {})
         row["number"] = number
         row["anchor"] = anchor(row["tenant_id"], row["contact_id"])
     return found
+
+
+def _drafts(db_path: Path, as_of: date | str) -> list[dict]:
+    with database.connect(db_path, read_only=True) as con:
+        if not database.has_table(con, "outreach.reminder_drafts"):
+            return []
+        return numbered_drafts(con, as_of)
 
 
 def draft_index(db_path: Path, as_of: date | str) -> dict[tuple[str, str], dict]:

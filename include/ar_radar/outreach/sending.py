@@ -35,6 +35,8 @@ import numpy as np
 from ar_radar import database
 from ar_radar.actions.promises import find_promise, status
 from ar_radar.outreach.drafts import TO_CUSTOMER
+from ar_radar.outreach.review import numbered_drafts
+from ar_radar.warehouse.build import project_var
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +105,6 @@ class Outcome:
     send_key: str | None = None
 
 
-DRAFTS = """
-    select d.*, p.opted_out, p.hubspot_company_id, p.crm_email
-    from outreach.reminder_drafts d
-    left join marts.customer_outreach_profiles p using (tenant_id, contact_id)
-    where d.as_of_date = ?
-"""
-
-
 def in_holdout(tenant_id: str, contact_id: str, percent: int) -> bool:
     """A stable, random share of customers: the same ones every day (hash of the customer), none at 0 %."""
     digest = hashlib.sha256(f"{tenant_id}:{contact_id}".encode()).hexdigest()
@@ -124,17 +118,6 @@ def send_key(tenant_id: str, contact_id: str, as_of: date, invoice_ids: list[str
 
 def _business_days_before(day: date, n: int) -> date:
     return np.busday_offset(np.datetime64(day), -n, roll="backward").astype(date)
-
-
-def _drafts(con: object, as_of: date) -> list[dict]:
-    from ar_radar.outreach.review import DRAFT_ORDER
-
-    found = database.rows(con, DRAFTS + DRAFT_ORDER, [as_of])
-    for number, row in enumerate(found, start=1):
-        row["number"] = number
-        for column in ("recipients", "invoices", "flags", "summary"):
-            row[column] = json.loads(row[column]) if row[column] else []
-    return found
 
 
 def _opted_out(con: object) -> set[tuple[str, str]]:
@@ -215,7 +198,7 @@ def send_reminders(
     crm_note(company_id, text): logs the sent reminder on the company, returns the note id."""
     with database.connect(db_path, read_only=False) as con:
         database.ensure(con, "outreach.reminder_log")
-        drafts = [d for d in _drafts(con, as_of) if d["tone"] in TO_CUSTOMER]
+        drafts = [d for d in numbered_drafts(con, as_of) if d["tone"] in TO_CUSTOMER]
         opted = _opted_out(con)
         recent = _recent_sends(con, _business_days_before(as_of, options.cap_business_days))
         sent_before = _times_sent(con)
@@ -227,6 +210,7 @@ def send_reminders(
         }
     drafted_at = min((d["created_at"] for d in drafts), default=datetime.now(UTC))
     changed = crm_since(drafted_at) if crm_since and drafts else []
+    dispute_words = re.compile(str(project_var("dispute_words")))  # read once, not per draft
     outcomes: list[Outcome] = []
     pending: list[tuple[dict, Outcome]] = []
     for draft in drafts:
@@ -276,7 +260,7 @@ def send_reminders(
             )
         elif not out.recipients:
             out.reason = "no email address for the customer in Xero or HubSpot"
-        elif reason := _crm_stop(draft, changed, as_of):
+        elif reason := _crm_stop(draft, changed, as_of, dispute_words):
             out.reason = reason
         else:
             pending.append((draft, out))
@@ -305,14 +289,12 @@ def send_reminders(
     return sorted(outcomes, key=lambda o: o.number)
 
 
-def _crm_stop(draft: dict, changed: list[dict], as_of: date) -> str | None:
-    """A dispute or a promise to pay logged in HubSpot since drafting, on this customer's company."""
-    from ar_radar.warehouse.build import project_var
-
+def _crm_stop(draft: dict, changed: list[dict], as_of: date, words: re.Pattern) -> str | None:
+    """A dispute (``words``: dbt's var dispute_words) or a promise to pay logged in HubSpot since drafting, on this
+    customer's company."""
     company = draft.get("hubspot_company_id")
     if not company:
         return None
-    words = re.compile(str(project_var("dispute_words")))
     numbers = [i["number"] for i in draft["invoices"]]
     for item in changed:
         if item["company_id"] != company:
