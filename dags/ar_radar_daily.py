@@ -20,6 +20,8 @@ each organisation's risk model -> score open invoices -> action queue JSON (one 
 draft per customer who needs one, and their review page -> email to finance linking each draft and the approval
 -> `approve_reminders` (Airflow's human-in-the-loop: send the batch, some of it or none; no answer sends none)
 -> `send_reminders` (each approved email after a last-moment check against Xero and HubSpot, never twice).
+`send_auto_reminders` sends, with the same checks, the drafts the auto-send rule lets through without approval
+(first light reminders of low-risk customers under `AR_RADAR_AUTO_SEND_UNDER`; off by default).
 When the gate finds a critical problem it emails the owners one data-health alert and fails;
 training, scoring, the queue and its email are skipped.
 `fail_run_if_a_step_failed` keeps the run red when any step failed.
@@ -168,7 +170,24 @@ def ar_radar_daily():  # noqa: ANN201
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def any_reminders_to_approve(drafted: dict) -> bool:
         """Ask for an approval only when there is a customer email to approve."""
-        return bool(drafted and drafted.get("to_customers"))
+        return bool(drafted and drafted.get("to_approve"))
+
+    @task  # off by default: finance turns the auto-send rule on with AR_RADAR_AUTO_SEND_UNDER
+    def send_auto_reminders(drafted: dict) -> dict:
+        """First light reminders of low-risk customers under the limit, without approval, after the same checks."""
+        from airflow.sdk.exceptions import AirflowNotFoundException
+        from ar_radar.extract.connections import connection_from_airflow
+        from ar_radar.pipeline import daily
+
+        settings = _settings()
+        if settings.auto_send_under is None or not drafted.get("auto_send"):
+            raise AirflowSkipException("The auto-send rule is off or let no draft through: all wait for approval.")
+        try:
+            hubspot_conn = connection_from_airflow(settings.hubspot_conn_id)
+        except AirflowNotFoundException:
+            hubspot_conn = None
+        xero_conn = connection_from_airflow(settings.xero_conn_id)
+        return daily.send_auto_reminders(settings, *_run(), xero_conn, hubspot_conn)
 
     # Airflow's own human-in-the-loop task: the reviewer sends the batch (minus excluded draft numbers) or none,
     # in the UI (Browse -> Required Actions) or through the REST API; no answer before the timeout sends none.
@@ -239,11 +258,12 @@ def ar_radar_daily():  # noqa: ANN201
     drafts = draft_reminders()
     email = email_action_queue()
     to_approve = any_reminders_to_approve(drafts)
+    auto = send_auto_reminders(drafts)
     send = send_reminders()
     [xero, hubspot] >> load >> build >> gate >> train >> score >> queue >> drafts >> email
     email >> to_approve >> approve_reminders >> send
     steps = [organisations, xero, hubspot, load, build, gate, train, score, queue, email, drafts]
-    steps + [to_approve, approve_reminders, send] >> fail_run_if_a_step_failed()
+    steps + [to_approve, approve_reminders, send, auto] >> fail_run_if_a_step_failed()
 
 
 ar_radar_daily()

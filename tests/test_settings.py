@@ -1,18 +1,29 @@
 """Settings from the environment: the drafts' switches, and a clear error for a value that means nothing."""
 
+from decimal import Decimal
+
 import pytest
 from ar_radar.outreach.drafts import DraftOptions
 from ar_radar.settings import Settings
 
 
 def test_drafting_defaults_and_switches(monkeypatch):
-    for name in ("AR_RADAR_UPCOMING_NOTICE", "AR_RADAR_LLM_CRM_TEXT", "AR_RADAR_LLM_CONCURRENCY"):
+    names = (
+        "AR_RADAR_UPCOMING_NOTICE",
+        "AR_RADAR_LLM_CRM_TEXT",
+        "AR_RADAR_LLM_CONCURRENCY",
+        "AR_RADAR_AUTO_SEND_UNDER",
+    )
+    for name in names:
         monkeypatch.delenv(name, raising=False)
-    assert DraftOptions.from_settings(Settings.from_env()) == DraftOptions(False, True, 16)
+    assert DraftOptions.from_settings(Settings.from_env()) == DraftOptions(False, True, 16, None)  # auto-send off
     monkeypatch.setenv("AR_RADAR_UPCOMING_NOTICE", "ON")
     monkeypatch.setenv("AR_RADAR_LLM_CRM_TEXT", "local")
     monkeypatch.setenv("AR_RADAR_LLM_CONCURRENCY", "4")
-    assert DraftOptions.from_settings(Settings.from_env()) == DraftOptions(True, False, 4)
+    monkeypatch.setenv("AR_RADAR_AUTO_SEND_UNDER", "250.50")
+    assert DraftOptions.from_settings(Settings.from_env()) == DraftOptions(True, False, 4, Decimal("250.50"))
+    monkeypatch.setenv("AR_RADAR_AUTO_SEND_UNDER", "off")
+    assert Settings.from_env().auto_send_under is None
 
 
 @pytest.mark.parametrize(
@@ -21,6 +32,8 @@ def test_drafting_defaults_and_switches(monkeypatch):
         ("AR_RADAR_LLM_CRM_TEXT", "maybe", "AR_RADAR_LLM_CRM_TEXT='maybe' is not one of send, local"),
         ("AR_RADAR_UPCOMING_NOTICE", "yes", "AR_RADAR_UPCOMING_NOTICE='yes' is not one of on, off"),
         ("AR_RADAR_LLM_CONCURRENCY", "0", "AR_RADAR_LLM_CONCURRENCY='0' must be a whole number of at least 1"),
+        ("AR_RADAR_AUTO_SEND_UNDER", "-5", "AR_RADAR_AUTO_SEND_UNDER='-5' must be an amount above 0"),
+        ("AR_RADAR_AUTO_SEND_UNDER", "yes", "AR_RADAR_AUTO_SEND_UNDER='yes' must be an amount above 0"),
     ],
 )
 def test_a_meaningless_value_is_refused_by_name(monkeypatch, name, value, message):

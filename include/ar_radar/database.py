@@ -69,6 +69,7 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("outreach.reminder_drafts", "relationship_tier", "VARCHAR"),
     ("outreach.reminder_drafts", "flags", "JSON"),
     ("outreach.reminder_drafts", "summary", "JSON"),
+    ("outreach.reminder_drafts", "auto_send", "VARCHAR"),
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 # include/ar_radar/settings.py -> repository root (editable install or the container's /opt/airflow).
@@ -26,6 +27,19 @@ def _percent(name: str) -> int:
     if not raw.isdigit() or int(raw) > 100:
         raise ValueError(f"{name}={raw!r} must be a whole percentage from 0 to 100.")
     return int(raw)
+
+
+def _amount_or_off(name: str) -> Decimal | None:
+    raw = os.environ.get(name, "").strip()
+    if raw.lower() in ("", "off"):
+        return None
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        amount = Decimal(-1)
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError(f"{name}={raw!r} must be an amount above 0 (e.g. 250), or 'off'.")
+    return amount
 
 
 def _positive(name: str, default: int) -> int:
@@ -62,6 +76,9 @@ class Settings:
     reminder_reply_to: str = ""
     reminder_cap_business_days: int = 5
     holdout_percent: int = 0
+    # The auto-send rule (outreach.auto_send): first light reminders of low-risk customers chasing less than this
+    # (base currency) go without approval. None, the default: every reminder waits for a person.
+    auto_send_under: Decimal | None = None
 
     def send_options(self):  # noqa: ANN201 - outreach.sending.SendOptions (imported lazily: settings is imported first)
         from ar_radar.outreach.sending import SendOptions
@@ -119,4 +136,5 @@ class Settings:
             reminder_reply_to=os.environ.get("AR_RADAR_REMINDER_REPLY_TO", ""),
             reminder_cap_business_days=_positive("AR_RADAR_REMINDER_CAP_BUSINESS_DAYS", 5),
             holdout_percent=_percent("AR_RADAR_HOLDOUT_PERCENT"),
+            auto_send_under=_amount_or_off("AR_RADAR_AUTO_SEND_UNDER"),
         )

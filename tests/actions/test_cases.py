@@ -1,9 +1,12 @@
 """One case per customer: which of its invoices are chased, held or promised, and the action and tone."""
 
+import json
 from datetime import date, timedelta
 
+import duckdb
 import pytest
-from ar_radar.actions.cases import case_for
+from ar_radar import database
+from ar_radar.actions.cases import case_for, reminders_sent
 
 AS_OF = date(2026, 11, 20)
 TIER = {0: "upcoming", 1: "light", 8: "direct", 22: "escalation_note", 46: "owner_review"}
@@ -95,3 +98,28 @@ def test_nothing_overdue_means_a_check_in_only_for_risky_invoices_due_soon():
     assert case_for([_row("INV-1", -20, band="high")], None) is None
     upcoming = case_for([_row("INV-1", -3, band="high")], None)
     assert upcoming.action == "upcoming_due" and upcoming.tone == "upcoming"
+
+
+def test_an_invoice_reminded_three_times_goes_to_owner_review_not_a_fourth_email():
+    rows = [_row("INV-1", 12), _row("INV-2", 3)]
+    assert case_for(rows, None, {"id-INV-1": 2}).action == "direct_reminder"
+    worn = case_for(rows, None, {"id-INV-1": 3})
+    assert (worn.action, worn.tone, worn.reminder_tier) == ("owner_review", "owner_review", "owner_review")
+    assert worn.reason.startswith("INV-1 already had 3 reminders without payment")
+    # a VIP's softer tone does not turn owner review back into an email
+    assert case_for([_row("INV-1", 12, tier="VIP")], None, {"id-INV-1": 3}).tone == "owner_review"
+
+
+def test_reminders_sent_counts_each_invoice_of_each_sent_email_before_the_day():
+    con = duckdb.connect()
+    con.execute("create schema outreach")
+    assert reminders_sent(con, AS_OF) == {}  # a fresh warehouse has no log yet
+    database.ensure(con, "outreach.reminder_log")
+    rows = [("2026-11-01", "sent", ["a", "b"]), ("2026-11-05", "sent", ["a"]), ("2026-11-06", "skipped", ["a"])]
+    rows.append(("2026-11-20", "sent", ["a"]))  # today's own sends do not change today's case (re-runs)
+    for day, status, ids in rows:
+        con.execute(
+            "insert into outreach.reminder_log (as_of_date, status, invoices) values (?, ?, ?)",
+            [day, status, json.dumps([{"invoice_id": i} for i in ids])],
+        )
+    assert reminders_sent(con, AS_OF) == {"a": 2, "b": 1}

@@ -46,6 +46,7 @@ def test_daily_dag_shape(dagbag):
         "any_reminders_to_approve",
         "approve_reminders",
         "send_reminders",
+        "send_auto_reminders",
         "fail_run_if_a_step_failed",
     }
     assert dag.get_task("draft_reminders").upstream_task_ids == {"build_action_queue"}
@@ -55,6 +56,9 @@ def test_daily_dag_shape(dagbag):
     assert type(approval).__name__ == "HITLOperator" and approval.defaults == ["Send none"]
     assert approval.response_timeout.total_seconds() == 20 * 3600
     assert dag.get_task("send_reminders").upstream_task_ids == {"approve_reminders"}
+    # the auto-send rule's drafts go straight after drafting, never waiting on (nor skipping) the approval
+    assert dag.get_task("send_auto_reminders").upstream_task_ids == {"draft_reminders"}
+    assert dag.get_task("send_auto_reminders").downstream_task_ids == {"fail_run_if_a_step_failed"}
     gate = dag.get_task("check_data_health")
     assert gate.downstream_task_ids == {"train_risk_models", "fail_run_if_a_step_failed"}
     # after a failed gate, training and scoring run only to skip themselves: the rest shows skipped, not

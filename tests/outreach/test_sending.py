@@ -18,7 +18,7 @@ from ar_radar.local.sandbox.server import Sandbox
 from ar_radar.local.smtp_sink import SmtpSink
 from ar_radar.outreach import sending
 from ar_radar.outreach.crm_activity import CrmActivity
-from ar_radar.outreach.drafts import draft_reminders
+from ar_radar.outreach.drafts import DraftOptions, draft_reminders
 from ar_radar.outreach.review import approval_body
 
 from tests.conftest import AS_OF, SANDBOX_CURRENCIES, copy_of
@@ -84,6 +84,25 @@ def world(box, drafted, tmp_path, monkeypatch):
     return settings, send, [(t, c, n, json.loads(i)) for t, c, n, i in emails]
 
 
+NUMBERED = """
+    select customer_name, row_number() over () from (select customer_name from outreach.reminder_drafts
+    where as_of_date = ? order by case tone when 'owner_review' then 0 when 'escalation_note' then 1
+    when 'direct' then 2 when 'light' then 3 else 4 end, customer_name, tenant_id, contact_id)
+"""
+CHASED_BASE = """
+    select sum(amount_due_base) from scoring.invoice_risk_scores where as_of_date = ? and invoice_id in
+    (select unnest(cast(invoices as json[])) ->> 'invoice_id' from outreach.reminder_drafts
+     where as_of_date = ? and customer_name = ?)
+"""
+
+SENT_TODAY = "select approval, approved_by from outreach.reminder_log where status = 'sent' and as_of_date = ?"
+
+
+def _query(settings, sql: str, params: list) -> list[tuple]:
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        return con.execute(sql, params).fetchall()
+
+
 def _log(settings) -> list[tuple]:
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         return con.execute(
@@ -115,6 +134,18 @@ def test_approved_reminders_go_once_with_their_headers_and_a_note_in_hubspot(wor
     )
     assert {p.get_content_type() for p in message.walk()} >= {"text/plain", "text/html"}
     assert all(o.xero_check and all(c["ok"] for c in o.xero_check) for o in outcomes)
+    # to the Xero billing email and the contact persons Xero copies on invoices, never the others (generator truth)
+    people = {
+        c["ContactID"]: (c["EmailAddress"], c.get("ContactPersons", [])) for x in box.companies for c in x.contacts
+    }
+    by_key = {m.message["X-AR-Radar-Key"]: m.message for m in received}
+    copied = 0
+    for out in outcomes:
+        billing, persons = people[out.contact_id]
+        to = [a.strip() for a in by_key[out.send_key]["To"].split(",")]
+        assert to[0] == billing and set(to) == {billing} | {p["EmailAddress"] for p in persons if p["IncludeInEmails"]}
+        copied += len(to) > 1
+    assert copied >= 1
     # the same day again (a retried or re-run task): nothing twice, whatever the approval says
     again = send(_approve())
     assert {o.status for o in again} == {"duplicate"} and len(box.sink.handler.received) == len(emails)
@@ -156,15 +187,7 @@ def test_a_payment_a_dispute_an_opt_out_and_an_exclusion_each_stop_one_email(wor
     }
     add_object(box.hubspot_app, "tickets", ticket)
     sending.opt_out(settings.db_path, t3, c3, "asked on the phone")
-    with duckdb.connect(str(settings.db_path), read_only=True) as con:
-        numbers = dict(
-            con.execute(
-                "select customer_name, row_number() over () from (select customer_name from outreach.reminder_drafts "
-                "where as_of_date = ? order by case tone when 'owner_review' then 0 when 'escalation_note' then 1 "
-                "when 'direct' then 2 when 'light' then 3 else 4 end, customer_name, tenant_id, contact_id)",
-                [AS_OF],
-            ).fetchall()
-        )
+    numbers = dict(_query(settings, NUMBERED, [AS_OF]))
     try:
         outcomes = {o.customer_name: o for o in send(_approve(excluded=frozenset({numbers[excluded_name]})))}
     finally:
@@ -281,3 +304,49 @@ def test_the_approval_request_shows_crm_and_customer_text_inert(world):
     body = approval_body(settings.db_path, AS_OF)
     assert "<script>" not in body and "&lt;script&gt;" in body and "[x](http" not in body
     assert "\\[x\\]\\(http://evil\\)" in body.replace("\\:", ":")
+
+
+def test_the_auto_send_rule_sends_only_first_small_low_risk_reminders_and_the_reviewer_gets_the_rest(world, box):
+    settings, send, emails = world
+    # Three unflagged light reminders made low risk; one of them was already reminded once (not a first reminder).
+    with duckdb.connect(str(settings.db_path)) as con:
+        light = con.execute(
+            "select customer_name, tenant_id, contact_id, invoices from outreach.reminder_drafts where as_of_date = ? "
+            "and tone = 'light' and tier = 'light' and flags = '[]' order by customer_name limit 3",
+            [AS_OF],
+        ).fetchall()
+        assert len(light) == 3
+        for _, tenant, contact, _ in light:
+            con.execute(
+                "update scoring.invoice_risk_scores set risk_band = 'low', risk_probability = 0.1 "
+                "where as_of_date = ? and tenant_id = ? and contact_id = ?",
+                [AS_OF, tenant, contact],
+            )
+        database.ensure(con, "outreach.reminder_log")
+        con.execute(
+            "insert into outreach.reminder_log (as_of_date, tenant_id, contact_id, status, invoices) "
+            "values ('2026-11-02', ?, ?, 'sent', ?)",
+            [light[2][1], light[2][2], light[2][3]],
+        )
+    options = DraftOptions(auto_send_under=Decimal("1000000"))
+    assert not [d for d in draft_reminders(settings.db_path, AS_OF, "run-off", None) if d.auto_send]  # off: none
+    drafts = draft_reminders(settings.db_path, AS_OF, "run-auto", None, options=options)
+    automatic = {d.customer_name for d in drafts if d.auto_send}
+    assert automatic == {light[0][0], light[1][0]}
+    body = approval_body(settings.db_path, AS_OF)
+    assert "Sent without approval under the auto-send rule (AR_RADAR_AUTO_SEND_UNDER): 2, numbered" in body
+    assert f"**{len(emails) - 2} customer reminder(s)**" in body
+    # nobody answered: only the rule's drafts go, after the same checks; the rest wait for a person
+    auto = send(sending.Approval.auto_send_rule())
+    assert {o.customer_name for o in auto} == automatic and {o.status for o in auto} == {"sent"}
+    assert all(o.reason.startswith("sent without approval under the auto-send rule") for o in auto)
+    timed_out = send(sending.Approval("timeout"))
+    assert len(timed_out) == len(emails) - 2 and {o.status for o in timed_out} == {"skipped"}
+    assert len(box.sink.handler.received) == 2
+    logged = _query(settings, SENT_TODAY, [AS_OF])
+    assert logged == [("auto", "auto-send rule (AR_RADAR_AUTO_SEND_UNDER)")] * 2
+    # the limit is on the amount chased in the base currency, and exclusive: at the larger one, only the smaller goes
+    amounts = sorted(_query(settings, CHASED_BASE, [AS_OF, AS_OF, name])[0][0] for name, *_ in light[:2])
+    limit = DraftOptions(auto_send_under=amounts[1])
+    smaller = draft_reminders(settings.db_path, AS_OF, "run-small", None, options=limit)
+    assert len([d for d in smaller if d.auto_send]) == (1 if amounts[0] < amounts[1] else 0)

@@ -1,7 +1,8 @@
--- How to write to each Xero customer: its billing email, the language its CRM contact prefers and its country
+-- How to write to each Xero customer: its billing emails (the Xero contact and the persons it copies), the language
+-- its CRM contact prefers and its country
 -- (the draft's language comes from these), and the relationship tier finance set (seed first, then HubSpot).
 with customers as (
-    select tenant_id, contact_id, contact_name, email, country
+    select tenant_id, contact_id, contact_name, email, coalesce(copied_emails, []) as copied_emails, country
     from {{ ref('stg_xero__contacts') }}
     where is_customer or contact_status = 'ACTIVE'
 ),
@@ -45,6 +46,11 @@ select
     c.contact_id,
     c.contact_name,
     c.email,
+    -- The billing email first, then the people Xero copies on invoice emails (each once).
+    case
+        when c.email is null then list_sort(list_distinct(c.copied_emails))
+        else [c.email] || list_sort(list_distinct(list_filter(c.copied_emails, lambda e: e != c.email)))
+    end as billing_emails,
     m.hubspot_company_id,
     l.language,
     coalesce(c.country, hc.country) as country,

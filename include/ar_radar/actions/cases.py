@@ -9,7 +9,9 @@ The action follows the collections tier (seed ``aging_buckets``, column ``remind
 being chased: ``light_reminder`` (1-7 days), ``direct_reminder`` (8-21), ``escalation_note`` (22-45: an internal
 note to the account owner) and ``owner_review`` (45+: never sent without an owner's review). A customer with
 nothing to chase is ``hold_for_dispute``, ``await_promise`` or ``upcoming_due``. A broken promise makes the tone one
-step firmer (light to direct) and is flagged; a relationship tier (VIP) makes it one step softer.
+step firmer (light to direct) and is flagged; a relationship tier (VIP) makes it one step softer. An invoice that
+already had ``MAX_REMINDERS_PER_INVOICE`` reminders sent (``outreach.reminder_log``) goes to owner review instead of
+another email, whatever its age.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ar_radar.actions import promises
 UPCOMING_DAYS = 7  # a risky invoice due within a week gets a check-in before its due date
 PROMISE_LOOKBACK_DAYS = 30  # promises logged longer ago than this no longer hold anything
 SOFTER_TIERS = ("VIP",)  # relationship tiers that soften the tone
+MAX_REMINDERS_PER_INVOICE = 3  # after this many emails about one invoice, a person decides what comes next
 
 ACTIONS = {
     # code: (label, priority: lower first)
@@ -60,7 +63,7 @@ class Case:
     relationship_tier: str | None = None
     language: str | None = None
     country: str | None = None
-    email: str | None = None
+    emails: list[str] = field(default_factory=list)  # the billing email, then the persons Xero copies
     hubspot_company_id: str | None = None
     promise: dict | None = None  # {note_id, noted_at, promised_for, phrase, status}
     opted_out: bool = False  # no customer reminders (seed, HubSpot property; outreach.opt_outs is Python's)
@@ -76,7 +79,7 @@ class Case:
 
 
 SCORES = """
-    select s.*, p.language, p.country, p.relationship_tier, p.email, p.opted_out
+    select s.*, p.language, p.country, p.relationship_tier, p.billing_emails, p.opted_out
     from scoring.invoice_risk_scores s
     left join marts.customer_outreach_profiles p using (tenant_id, contact_id)
     where s.as_of_date = ? and s.contact_id is not null
@@ -119,8 +122,9 @@ def _tone(tier: str, broken_promise: bool, softer: bool) -> str:
     return TONE_STEPS[min(max(step, 0), len(TONE_STEPS) - 1)]
 
 
-def case_for(rows: list[dict], promise: dict | None) -> Case | None:
-    """The case of one customer's scored open invoices (oldest first), or None when nothing is due today."""
+def case_for(rows: list[dict], promise: dict | None, reminders_sent: dict[str, int] | None = None) -> Case | None:
+    """The case of one customer's scored open invoices (oldest first), or None when nothing is due today.
+    ``reminders_sent``: reminders already sent per invoice id."""
     if promise is not None:
         promise = {
             "note_id": promise["note_id"],
@@ -133,7 +137,9 @@ def case_for(rows: list[dict], promise: dict | None) -> Case | None:
     for row in rows:
         status = _status(row, promise)
         if status is not None:
-            invoices.append({**row, "status": status})
+            invoices.append(
+                {**row, "status": status, "reminders_sent": (reminders_sent or {}).get(row["invoice_id"], 0)}
+            )
     if not invoices:
         return None
     first = rows[0]
@@ -148,9 +154,16 @@ def case_for(rows: list[dict], promise: dict | None) -> Case | None:
         reason = f"Oldest unpaid invoice {oldest['invoice_number']} is {int(oldest['days_overdue'])} days past due"
         reason += f" (tier {oldest['collections_bucket']})."
         tone = _tone(tier, broken, softer)
+        worn = [i for i in chased if i["reminders_sent"] >= MAX_REMINDERS_PER_INVOICE]
+        if worn and tier != "owner_review":
+            tier, tone, action = "owner_review", "owner_review", "owner_review"
+            reason = (
+                f"{', '.join(i['invoice_number'] for i in worn)} already had {MAX_REMINDERS_PER_INVOICE} reminders "
+                f"without payment: a person decides what comes next, not another email. {reason}"
+            )
         if broken:
             flags.append(f"broken promise: payment was promised for {promise['promised_for'].isoformat()}")
-        if softer and tier in TONE_STEPS:
+        if softer and tier in TONE_STEPS and action != "owner_review":
             flags.append(f"relationship tier {first['relationship_tier']}: softer tone")
     elif any(i["status"] == "held_for_dispute" for i in invoices):
         held = [i for i in invoices if i["status"] == "held_for_dispute"]
@@ -187,7 +200,7 @@ def case_for(rows: list[dict], promise: dict | None) -> Case | None:
         relationship_tier=first.get("relationship_tier"),
         language=first.get("language"),
         country=first.get("country"),
-        email=first.get("email"),
+        emails=list(first.get("billing_emails") or []),
         hubspot_company_id=first.get("hubspot_company_id"),
         promise=promise,
         flags=flags,
@@ -195,10 +208,25 @@ def case_for(rows: list[dict], promise: dict | None) -> Case | None:
     )
 
 
+def reminders_sent(con: duckdb.DuckDBPyConnection, before: date) -> dict[str, int]:
+    """Reminders sent per invoice id before a day (``outreach.reminder_log``; none in a fresh warehouse)."""
+    if not database.has_table(con, "outreach.reminder_log"):
+        return {}
+    found = con.execute(
+        """select invoice ->> 'invoice_id', count(*)
+           from (select unnest(cast(invoices as json[])) as invoice
+                 from outreach.reminder_log where status = 'sent' and as_of_date < ?)
+           group by all""",
+        [before],
+    ).fetchall()
+    return dict(found)
+
+
 def customer_cases(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Case]:
     """Every customer with something to do today, most urgent action first."""
     rows = database.rows(con, SCORES, [as_of])
     latest = _latest_promises(con, as_of)
+    sent = reminders_sent(con, as_of)
     by_customer: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         by_customer.setdefault((row["tenant_id"], row["contact_id"]), []).append(row)
@@ -207,7 +235,7 @@ def customer_cases(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Case]:
         promise = latest.get(key)
         if promise is not None:
             promise = {**promise, "status": promises.status(promise["promised_for"], as_of)}
-        case = case_for(own, promise)
+        case = case_for(own, promise, sent)
         if case is not None:
             cases.append(case)
     # Most urgent action first; within one, the most money expected to come late.

@@ -8,6 +8,7 @@ same metadata database as the ``airflow dags test`` run, so no server or port is
 
     python -m ar_radar.local.reviewer answer --send [--exclude "3, 7"] | --none      (env: the run's Airflow env)
     python -m ar_radar.local.reviewer sweep-timeouts   (the scheduler's own sweep: a timed-out request -> defaults)
+    python -m ar_radar.local.reviewer wait             (print the waiting request as the reviewer sees it, JSON)
 """
 
 from __future__ import annotations
@@ -35,20 +36,24 @@ def _client():  # noqa: ANN202 - fastapi.testclient.TestClient, imported with Ai
     return client
 
 
-def answer(send: bool, exclude: str = "", wait_seconds: float = 600) -> dict:
-    """Wait for the approval request, then answer it; returns Airflow's answer (the updated HITL detail)."""
-    client = _client()
+def waiting_request(client: object, wait_seconds: float = 600) -> dict:
+    """The run's approval request once it is waiting for an answer (its HITL detail: subject, body, options)."""
     deadline = time.monotonic() + wait_seconds
     while True:
         listed = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/~/hitlDetails", params={"response_received": False})
         listed.raise_for_status()
         waiting = [d for d in listed.json()["hitl_details"] if d["task_instance"]["task_id"] == TASK_ID]
         if waiting:
-            break
+            return waiting[0]
         if time.monotonic() > deadline:
             raise TimeoutError(f"no {TASK_ID} request appeared within {wait_seconds:.0f} s")
         time.sleep(1)
-    run_id = waiting[0]["task_instance"]["dag_run_id"]
+
+
+def answer(send: bool, exclude: str = "", wait_seconds: float = 600) -> dict:
+    """Wait for the approval request, then answer it; returns Airflow's answer (the updated HITL detail)."""
+    client = _client()
+    run_id = waiting_request(client, wait_seconds)["task_instance"]["dag_run_id"]
     body = {
         "chosen_options": ["Send the approved drafts" if send else "Send none"],
         "params_input": {"exclude": exclude},
@@ -89,8 +94,17 @@ def main() -> None:
     reply.add_argument("--exclude", default="")
     reply.add_argument("--wait", type=float, default=600, help="seconds to wait for the request (exit 3 if none)")
     commands.add_parser("sweep-timeouts")
+    show = commands.add_parser("wait", help="wait for the request and print it as the reviewer sees it (JSON)")
+    show.add_argument("--wait", type=float, default=600)
     args = parser.parse_args()
-    if args.command == "answer":
+    if args.command == "wait":
+        try:
+            request = waiting_request(_client(), args.wait)
+        except TimeoutError as exc:
+            print(exc, file=sys.stderr)
+            sys.exit(3)
+        print(json.dumps({k: request.get(k) for k in ("subject", "body", "options", "defaults")}))
+    elif args.command == "answer":
         try:
             detail = answer(args.send, args.exclude, args.wait)
         except TimeoutError as exc:

@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 
 from ar_radar.extract import hubspot
 from ar_radar.extract.connections import ApiConnection
+from ar_radar.extract.rate_limit import Clock
 
 NOTE_TO_COMPANY = 190  # HubSpot's association type id for note -> company (HUBSPOT_DEFINED)
 
 
 class CrmActivity:
-    def __init__(self, conn: ApiConnection) -> None:
-        self.api = hubspot.HubSpotApi(conn)
+    def __init__(self, conn: ApiConnection, clock: Clock | None = None) -> None:
+        self.api = hubspot.HubSpotApi(conn, clock)  # clock: simulated time in the benchmark
 
     def changed_since(self, moment: datetime) -> list[dict]:
         """Notes and tickets created or edited since ``moment``, each with its company: {kind, id, company_id,

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ar_radar import database
 from ar_radar.actions.cases import SOFTER_TIERS, Case, customer_cases
 from ar_radar.outreach import guardrails, history, llm
+from ar_radar.outreach.auto_send import auto_send_reason
 from ar_radar.outreach.language import DEFAULT, Language, customer_language, has_templates
 from ar_radar.settings import Settings
 
@@ -113,10 +114,16 @@ class DraftOptions:
     upcoming_notice: bool = False  # also draft a notice before the due date (off by default)
     send_crm_text: bool = True  # False: CRM text never leaves the machine (AR_RADAR_LLM_CRM_TEXT=local)
     concurrency: int = 16  # model requests in flight at once (one per customer)
+    auto_send_under: Decimal | None = None  # the auto-send rule's limit (outreach.auto_send); None: off
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DraftOptions:
-        return cls(settings.upcoming_notice, settings.llm_crm_text == "send", settings.llm_concurrency)
+        return cls(
+            settings.upcoming_notice,
+            settings.llm_crm_text == "send",
+            settings.llm_concurrency,
+            settings.auto_send_under,
+        )
 
 
 @dataclass
@@ -138,6 +145,7 @@ class Draft:
     action: str = ""
     relationship_tier: str | None = None
     flags: list[str] = field(default_factory=list)
+    auto_send: str | None = None  # why the auto-send rule lets it go without approval; None: a person approves it
     summary: dict = field(default_factory=dict)  # the customer's history (outreach.history) for the reviewer
 
     @property
@@ -301,7 +309,7 @@ def draft_for(
         case.tenant_id,
         case.contact_id,
         case.customer_name,
-        [case.email] if case.email and tone in TO_CUSTOMER else [],
+        list(case.emails) if tone in TO_CUSTOMER else [],
         [
             {"invoice_id": r["invoice_id"], "amount_due": str(r["amount_due"]), **i}
             for r, i in zip(rows, base["invoices"], strict=True)
@@ -430,6 +438,9 @@ def draft_reminders(
     else:  # one request per customer, seconds each: wait for several at once (threads: the work is I/O)
         with ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(planned)))) as pool:
             drafts = list(pool.map(one, planned))
+    for (case, _, _), draft in zip(planned, drafts, strict=True):
+        if draft.to_customer:
+            draft.auto_send = auto_send_reason(case, draft.tone, draft.flags, options.auto_send_under)
     store(db_path, drafts, as_of, run_id)
     return drafts
 
@@ -442,8 +453,9 @@ def store(db_path: Path, drafts: list[Draft], as_of: date, run_id: str) -> None:
         con.executemany(
             """INSERT INTO outreach.reminder_drafts (as_of_date, run_id, tenant_id, contact_id, customer_name,
                    recipients, invoices, tier, subject, text_body, html_body, generator, guardrail_results,
-                   fallback_reason, created_at, tone, language, action, relationship_tier, flags, summary)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   fallback_reason, created_at, tone, language, action, relationship_tier, flags, summary,
+                   auto_send)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 [
                     as_of,
@@ -467,6 +479,7 @@ def store(db_path: Path, drafts: list[Draft], as_of: date, run_id: str) -> None:
                     d.relationship_tier,
                     json.dumps(d.flags),
                     json.dumps(d.summary, default=str),
+                    d.auto_send,
                 ]
                 for d in drafts
             ],
@@ -482,6 +495,8 @@ def tally(drafts: list[Draft], config: llm.LlmConfig | None) -> dict:
     return {
         "drafts": len(drafts),
         "to_customers": sum(d.to_customer for d in drafts),
+        "to_approve": sum(d.to_customer and not d.auto_send for d in drafts),
+        "auto_send": sum(bool(d.auto_send) for d in drafts),
         "by_tone": {tone: sum(d.tone == tone for d in drafts) for tone in (*TO_CUSTOMER, *INTERNAL)},
         "by_generator": by_generator,
         "fell_back": sum(1 for d in drafts if d.generator == "template" and config is not None),

@@ -102,7 +102,9 @@ def approval_body(db_path: Path, as_of: date, review_link: str | None = None) ->
     """The approval request's Markdown: each customer email of the day by number, with its invoices, risk,
     customer summary, writer and guardrail results; internal notes listed apart (they are never sent)."""
     drafts = _drafts(db_path, as_of)
-    emails = [d for d in drafts if d["tone"] in ("light", "direct", "upcoming")]
+    to_customers = [d for d in drafts if d["tone"] in ("light", "direct", "upcoming")]
+    emails = [d for d in to_customers if not d.get("auto_send")]
+    automatic = [d for d in to_customers if d.get("auto_send")]
     lines = [
         f"**{len(emails)} customer reminder(s)** drafted for {as_of.isoformat()}. Choose *Send the approved drafts* "
         "to send them all, or list draft numbers under *exclude* to leave some out; *Send none* sends nothing, and "
@@ -122,12 +124,15 @@ def approval_body(db_path: Path, as_of: date, review_link: str | None = None) ->
             + (f"; flags: {_md('; '.join(d['flags']))}" if d["flags"] else "")
             + f". Subject: {_md(d['subject'])}"
         )
-    internal = [d for d in drafts if d not in emails]
-    if internal:
-        lines += [
-            "",
-            f"Internal notes (never sent to customers): {len(internal)}, numbered "
-            + ", ".join(str(d["number"]) for d in internal)
-            + ".",
-        ]
+    internal = [d for d in drafts if d not in to_customers]
+    for group, what, after in (
+        (
+            automatic,
+            "Sent without approval under the auto-send rule (AR_RADAR_AUTO_SEND_UNDER)",
+            " They pass the same checks against Xero and HubSpot before they go.",
+        ),
+        (internal, "Internal notes (never sent to customers)", ""),
+    ):
+        if group:
+            lines += ["", f"{what}: {len(group)}, numbered {', '.join(str(d['number']) for d in group)}.{after}"]
     return "\n".join(lines)

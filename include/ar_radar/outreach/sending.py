@@ -2,7 +2,8 @@
 
 For each customer email drafted today (``outreach.reminder_drafts``, tones light/direct/upcoming):
 
-1. the reviewer's decision (``Approval``: the batch, minus excluded draft numbers; or none; or the timeout);
+1. the reviewer's decision (``Approval``: the batch, minus excluded draft numbers; or none; or the timeout), or,
+   for the drafts the auto-send rule let through (``outreach.auto_send``, off by default), that rule;
 2. opt-out (``customer_outreach_profiles.opted_out`` or ``outreach.opt_outs``), the holdout share, and the
    frequency cap (one reminder per customer per ``cap_business_days``);
 3. Xero, now: every invoice of the draft re-read by id (``XeroApi.invoices_by_id``, 50 a call, within the
@@ -33,7 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from ar_radar import database
+from ar_radar.actions.cases import MAX_REMINDERS_PER_INVOICE, reminders_sent
 from ar_radar.actions.promises import find_promise, status
+from ar_radar.outreach import auto_send
 from ar_radar.outreach.drafts import TO_CUSTOMER
 from ar_radar.outreach.review import numbered_drafts
 from ar_radar.warehouse.build import project_var
@@ -46,7 +49,7 @@ OPTIONS = [SEND_ALL, SEND_NONE]
 
 @dataclass(frozen=True)
 class Approval:
-    decision: str  # "send", "none" or "timeout"
+    decision: str  # "send", "none", "timeout", or "auto" (the auto-send rule's drafts, no person involved)
     excluded: frozenset[int] = frozenset()  # draft numbers the reviewer left out
     by: str | None = None
     at: datetime | None = None
@@ -67,6 +70,11 @@ class Approval:
             return cls("none", by=by, at=at)
         return cls("send", excluded_numbers((result.get("params_input") or {}).get("exclude")), by, at)
 
+    @classmethod
+    def auto_send_rule(cls) -> Approval:
+        """For the drafts the auto-send rule let through when they were drafted (``outreach.auto_send``)."""
+        return cls("auto", by=auto_send.BY, at=datetime.now(UTC))
+
 
 def excluded_numbers(text: object) -> frozenset[int]:
     """Draft numbers typed by the reviewer: "3, 7 12" -> {3, 7, 12}. Anything else in the text is refused."""
@@ -83,7 +91,6 @@ class SendOptions:
     sender: str  # the finance mailbox the customer sees
     reply_to: str
     cap_business_days: int = 5
-    max_reminders_per_invoice: int = 3  # after that the invoice goes to owner review, not another email
     holdout_percent: int = 0
     smtp_retry_wait_seconds: float = 0.5  # first wait before an SMTP retry (doubles; 3 attempts in all)
 
@@ -132,14 +139,6 @@ def _recent_sends(con: object, since: date) -> dict[tuple[str, str], date]:
         [since],
     ).fetchall()
     return {(t, c): d for t, c, d in rows}
-
-
-def _times_sent(con: object) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for (invoices,) in con.execute("select invoices from outreach.reminder_log where status = 'sent'").fetchall():
-        for invoice in json.loads(invoices or "[]"):
-            counts[invoice["invoice_id"]] = counts.get(invoice["invoice_id"], 0) + 1
-    return counts
 
 
 def xero_changes(draft: dict, now: dict[str, dict]) -> list[dict]:
@@ -199,9 +198,11 @@ def send_reminders(
     with database.connect(db_path, read_only=False) as con:
         database.ensure(con, "outreach.reminder_log")
         drafts = [d for d in numbered_drafts(con, as_of) if d["tone"] in TO_CUSTOMER]
+        # The auto-send rule's drafts go on their own ("auto"); a person's approval covers the others.
+        drafts = [d for d in drafts if bool(d.get("auto_send")) == (approval.decision == "auto")]
         opted = _opted_out(con)
         recent = _recent_sends(con, _business_days_before(as_of, options.cap_business_days))
-        sent_before = _times_sent(con)
+        sent_before = reminders_sent(con, as_of)
         logged = {
             k: s
             for k, s in con.execute(
@@ -250,12 +251,10 @@ def send_reminders(
                 f"{options.cap_business_days} business days"
             )
         elif overused := [
-            i["number"]
-            for i in draft["invoices"]
-            if sent_before.get(i["invoice_id"], 0) >= options.max_reminders_per_invoice
+            i["number"] for i in draft["invoices"] if sent_before.get(i["invoice_id"], 0) >= MAX_REMINDERS_PER_INVOICE
         ]:
             out.reason = (
-                f"{', '.join(overused)} already had {options.max_reminders_per_invoice} reminders: owner review, "
+                f"{', '.join(overused)} already had {MAX_REMINDERS_PER_INVOICE} reminders: owner review, "
                 "not another email"
             )
         elif not out.recipients:
@@ -341,11 +340,12 @@ def _send_one(
         _log(db_path, as_of, run_id, approval, [out])
         return
     out.status = "sent"
-    out.reason = (
-        f"approved by {approval.by} at {approval.at:%Y-%m-%d %H:%M} UTC; Xero unchanged"
-        if approval.at
-        else "approved; Xero unchanged"
-    )
+    if approval.decision == "auto":
+        out.reason = f"sent without approval under the {approval.by}: {draft['auto_send']}; Xero unchanged"
+    elif approval.at:
+        out.reason = f"approved by {approval.by} at {approval.at:%Y-%m-%d %H:%M} UTC; Xero unchanged"
+    else:
+        out.reason = "approved; Xero unchanged"
     if crm_note and draft.get("hubspot_company_id"):
         numbers = ", ".join(i["number"] for i in draft["invoices"])
         text = f"AR Radar sent a payment reminder ({draft['tone']}) to {', '.join(out.recipients)} about {numbers}."

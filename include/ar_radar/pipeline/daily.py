@@ -167,13 +167,34 @@ def send_reminders(
     hubspot_conn: ApiConnection | None,
 ) -> dict:
     """The approved reminders, each after a last-moment check against Xero (and HubSpot), sent once."""
+    from ar_radar.outreach.sending import Approval
+
+    return _send(settings, run_id, as_of, Approval.from_hitl(approval_result), xero_conn, hubspot_conn)
+
+
+def send_auto_reminders(
+    settings: Settings, run_id: str, as_of: date, xero_conn: ApiConnection, hubspot_conn: ApiConnection | None
+) -> dict:
+    """The drafts the auto-send rule let through (none unless finance turned it on), with the same checks."""
+    from ar_radar.outreach.sending import Approval
+
+    return _send(settings, run_id, as_of, Approval.auto_send_rule(), xero_conn, hubspot_conn)
+
+
+def _send(
+    settings: Settings,
+    run_id: str,
+    as_of: date,
+    approval: object,
+    xero_conn: ApiConnection,
+    hubspot_conn: ApiConnection | None,
+) -> dict:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     from ar_radar.extract.xero import XeroApi, token_store_path
     from ar_radar.outreach import crm_activity, sending
 
     gate_history.require_passed(settings.db_path, run_id)
-    approval = sending.Approval.from_hitl(approval_result)
     xero_api = XeroApi(xero_conn, token_store_path(xero_conn, settings.state_dir))
     crm = crm_activity.CrmActivity(hubspot_conn) if hubspot_conn else None
 

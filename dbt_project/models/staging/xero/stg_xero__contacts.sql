@@ -7,6 +7,17 @@ select
     record_id as contact_id,
     payload ->> 'Name' as contact_name,
     lower(nullif(trim(payload ->> 'EmailAddress'), '')) as email,
+    -- Contact persons the business copies on invoice emails (IncludeInEmails): reminders go to them too.
+    list_transform(
+        list_filter(
+            from_json(
+                coalesce(payload -> 'ContactPersons', '[]'),
+                '[{"EmailAddress": "VARCHAR", "IncludeInEmails": "BOOLEAN"}]'
+            ),
+            lambda p: coalesce(p.IncludeInEmails, false) and nullif(trim(p.EmailAddress), '') is not null
+        ),
+        lambda p: lower(trim(p.EmailAddress))
+    ) as copied_emails,
     payload ->> 'FirstName' as first_name,
     payload ->> 'LastName' as last_name,
     upper(payload ->> 'ContactStatus') as contact_status,

@@ -286,7 +286,32 @@ def generate_demo_company(
     # Situations draw from an RNG of their own so the records above stay what they were before situations existed.
     situations = random.Random(f"situations-{seed}")
     _make_situations(company, situations, _Ids(situations, hubspot_base=1000 + seed * 10_000_000 + 5_000_000))
+    _add_contact_persons(company, random.Random(f"contact-persons-{seed}"))
     return company
+
+
+def _add_contact_persons(company: DemoCompany, rng: random.Random) -> None:
+    """Some customers name people in Xero besides the billing mailbox: one copied on invoice emails
+    (``IncludeInEmails``) and one who is not (a reminder must reach the first and never the second)."""
+    for contact in company.contacts:
+        mailbox, _, domain = (contact.get("EmailAddress") or "").partition("@")
+        if mailbox != "accounts" or rng.random() > 0.3:  # a business's own domain, not a personal mailbox
+            continue
+        (copied, other), (sur1, sur2) = rng.sample(_PEOPLE, 2), rng.sample(_SURNAMES, 2)
+        contact["ContactPersons"] = [
+            {
+                "FirstName": copied,
+                "LastName": sur1,
+                "EmailAddress": f"{copied.lower()}@{domain}",
+                "IncludeInEmails": True,
+            },
+            {
+                "FirstName": other,
+                "LastName": sur2,
+                "EmailAddress": f"{other.lower()}@{domain}",
+                "IncludeInEmails": False,
+            },
+        ]
 
 
 def _make_customers(company: DemoCompany, rng: random.Random, ids: _Ids, n: int, start: date) -> None:
