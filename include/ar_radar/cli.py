@@ -310,6 +310,24 @@ def health_history(days: int, until: date | None, as_json: bool) -> None:
         )
 
 
+@main.command("weekly-report")
+@click.option("--as-of", callback=_date, help="The report's day, usually a Monday (default: today).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder for the preview.")
+def weekly_report(as_of: date | None, out_dir: Path) -> None:
+    """Write each organisation's weekly report (.eml, its HTML and PNGs) without sending it (database: AR_RADAR_DB)."""
+    from ar_radar.pipeline.weekly import weekly_reports
+    from ar_radar.weekly_report.message import write_preview
+
+    day = as_of or date.today()
+    settings = Settings.from_env()
+    if not settings.db_path.exists():
+        raise click.ClickException(f"No warehouse at {settings.db_path}: set AR_RADAR_DB or run the daily DAG first.")
+    for report, email, html in weekly_reports(settings, day):
+        path = write_preview(email, html, out_dir, report.organisation_name.replace("/", "-"))
+        click.echo(f"{report.organisation_name}: {path} (to {email['To']})")
+        click.echo(f"  {report.summary}")
+
+
 @main.command()
 @click.option("--as-of", callback=_date, help="Run date (default: today).")
 @click.option("--dir", "demo_dir", type=click.Path(path_type=Path), default=Path(".demo"), show_default=True)

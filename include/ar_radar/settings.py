@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -12,7 +13,11 @@ _DEFAULT_HOME = Path(__file__).resolve().parents[2]
 
 
 def _addresses(name: str, default: str) -> tuple[str, ...]:
-    return tuple(a.strip() for a in os.environ.get(name, default).split(",") if a.strip())
+    return _split(os.environ.get(name, default))
+
+
+def _split(addresses: str) -> tuple[str, ...]:
+    return tuple(a.strip() for a in addresses.split(",") if a.strip())
 
 
 def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
@@ -40,6 +45,21 @@ def _amount_or_off(name: str) -> Decimal | None:
     if not amount.is_finite() or amount <= 0:
         raise ValueError(f"{name}={raw!r} must be an amount above 0 (e.g. 250), or 'off'.")
     return amount
+
+
+def _recipients_by_organisation(name: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return ()
+    try:
+        found = json.loads(raw)
+        assert isinstance(found, dict)
+        return tuple((str(k), _split(",".join([v] if isinstance(v, str) else v))) for k, v in found.items())
+    except (ValueError, AssertionError, AttributeError, TypeError):
+        raise ValueError(
+            f'{name} must be JSON mapping an organisation (tenant id or name) to addresses, e.g. {{"Acme Ltd": '
+            '["ann@acme.example"]}.'
+        ) from None
 
 
 def _positive(name: str, default: int) -> int:
@@ -79,6 +99,13 @@ class Settings:
     # The auto-send rule (outreach.auto_send): first light reminders of low-risk customers chasing less than this
     # (base currency) go without approval. None, the default: every reminder waits for a person.
     auto_send_under: Decimal | None = None
+    # The weekly report's owners per organisation (tenant id or organisation name -> addresses); others get
+    # owner_recipients. Set as JSON in AR_RADAR_WEEKLY_RECIPIENTS, e.g. {"Demo Widgets Ltd": ["ann@x.com"]}.
+    weekly_recipients: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def report_recipients(self, tenant_id: str, organisation_name: str) -> tuple[str, ...]:
+        found = dict(self.weekly_recipients)
+        return found.get(tenant_id) or found.get(organisation_name) or self.owner_recipients
 
     def send_options(self):  # noqa: ANN201 - outreach.sending.SendOptions (imported lazily: settings is imported first)
         from ar_radar.outreach.sending import SendOptions
@@ -137,4 +164,5 @@ class Settings:
             reminder_cap_business_days=_positive("AR_RADAR_REMINDER_CAP_BUSINESS_DAYS", 5),
             holdout_percent=_percent("AR_RADAR_HOLDOUT_PERCENT"),
             auto_send_under=_amount_or_off("AR_RADAR_AUTO_SEND_UNDER"),
+            weekly_recipients=_recipients_by_organisation("AR_RADAR_WEEKLY_RECIPIENTS"),
         )

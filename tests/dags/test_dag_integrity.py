@@ -72,3 +72,10 @@ def test_daily_dag_shape(dagbag):
     assert dag.get_task("load_raw").upstream_task_ids == {"extract_xero", "extract_hubspot"}
     assert dag.get_task("load_raw").trigger_rule == "none_failed_min_one_success"  # a day-limited org skips
     assert dag.get_task("list_xero_organisations").downstream_task_ids == {"extract_xero", watcher.task_id}
+
+
+def test_weekly_dag_shape(dagbag):
+    dag = dagbag.dags["ar_radar_weekly"]
+    assert dag.catchup is False and dag.max_active_runs == 1 and dag.doc_md
+    assert dag.timetable.expression == "0 7 * * 1"  # Monday morning
+    assert set(dag.task_ids) == {"send_weekly_reports"}

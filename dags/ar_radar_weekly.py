@@ -1,0 +1,46 @@
+"""AR Radar weekly report to the owners. Logic lives in the ``ar_radar`` package; this file only wires the task."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+DOC = """
+### AR Radar weekly
+
+Monday 07:00 (`AR_RADAR_WEEKLY_TIMEZONE`, default UTC): each Xero organisation's report for the week before, to
+its owners (`AR_RADAR_WEEKLY_RECIPIENTS`, else `AR_RADAR_OWNER_RECIPIENTS`): where the cash is, what AR Radar did,
+whether DSO moves, with charts. When the latest data-health check failed, the owners get a short note instead.
+Sent once per organisation and week (`ops.email_log`); a copy of each is kept in
+`data/output/weekly_report_<date>/`. With `AR_RADAR_SLACK_CONN_ID` set, each summary also goes to Slack.
+
+Connections: `smtp_default`; optional a Slack incoming-webhook connection.
+"""
+
+
+@dag(
+    dag_id="ar_radar_weekly",
+    schedule=CronTriggerTimetable("0 7 * * 1", timezone=os.environ.get("AR_RADAR_WEEKLY_TIMEZONE", "UTC")),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    tags=["ar-radar", "weekly", "report"],
+    doc_md=DOC,
+)
+def ar_radar_weekly():  # noqa: ANN201
+    @task  # retried like every task: ops.email_log stops a second email
+    def send_weekly_reports() -> dict:
+        """Each organisation's weekly report to its owners, or the held-back note after a failed gate."""
+        from ar_radar.pipeline import weekly
+        from ar_radar.settings import Settings
+
+        return weekly.send_weekly_reports(Settings.from_env(), get_current_context()["logical_date"].date())
+
+    send_weekly_reports()
+
+
+ar_radar_weekly()

@@ -1,0 +1,1 @@
+"""The owners' weekly report: where the cash is, what AR Radar did, and whether it worked."""
