@@ -77,5 +77,5 @@ def test_daily_dag_shape(dagbag):
 def test_weekly_dag_shape(dagbag):
     dag = dagbag.dags["ar_radar_weekly"]
     assert dag.catchup is False and dag.max_active_runs == 1 and dag.doc_md
-    assert dag.timetable.expression == "0 7 * * 1"  # Monday morning
+    assert dag.timetable.summary == "0 7 * * 1"  # Monday morning
     assert set(dag.task_ids) == {"send_weekly_reports"}
