@@ -102,6 +102,8 @@ class Settings:
     # The weekly report's owners per organisation (tenant id or organisation name -> addresses); others get
     # owner_recipients. Set as JSON in AR_RADAR_WEEKLY_RECIPIENTS, e.g. {"Demo Widgets Ltd": ["ann@x.com"]}.
     weekly_recipients: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # A Slack incoming-webhook connection: the weekly summaries and data-health alerts also go there (off: None).
+    slack_conn_id: str | None = None
 
     def report_recipients(self, tenant_id: str, organisation_name: str) -> tuple[str, ...]:
         found = dict(self.weekly_recipients)
@@ -165,4 +167,5 @@ class Settings:
             holdout_percent=_percent("AR_RADAR_HOLDOUT_PERCENT"),
             auto_send_under=_amount_or_off("AR_RADAR_AUTO_SEND_UNDER"),
             weekly_recipients=_recipients_by_organisation("AR_RADAR_WEEKLY_RECIPIENTS"),
+            slack_conn_id=os.environ.get("AR_RADAR_SLACK_CONN_ID") or None,
         )

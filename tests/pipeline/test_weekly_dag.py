@@ -13,6 +13,7 @@ import pytest
 from ar_radar.gate.report import GateNotPassed
 from ar_radar.local.airflow_env import airflow_cli, airflow_environment
 from ar_radar.local.smtp_sink import SmtpSink
+from ar_radar.local.webhook_sink import WebhookSink
 from ar_radar.pipeline import daily
 
 from tests.conftest import AS_OF, copy_of
@@ -71,11 +72,16 @@ def test_one_report_per_organisation_with_the_warehouses_figures_and_nothing_twi
             "group by contact_id order by sum(amount_due_base) desc limit 1)"
         )
     daily.check_data_health(settings, "gate-run", AS_OF)  # the real gate: it passes on the sandbox's data
-    with SmtpSink(tmp_path / "emails") as sink:
-        _weekly_run(settings, tmp_path, airflow_db, sink)
+    with SmtpSink(tmp_path / "emails") as sink, WebhookSink() as slack:
+        chat = {"AIRFLOW_CONN_SLACK_AR_RADAR": slack.airflow_connection(), "AR_RADAR_SLACK_CONN_ID": "slack_ar_radar"}
+        _weekly_run(settings, tmp_path, airflow_db, sink, chat)
         first = list(sink.received)
-        _weekly_run(settings, tmp_path, airflow_db, sink)  # a re-run of the same week
+        _weekly_run(settings, tmp_path, airflow_db, sink, chat)  # a re-run of the same week
         assert len(sink.received) == len(first)
+    # the summaries in Slack too, once each, saying what the emails say
+    assert sorted(m["text"].split("\n")[0] for m in slack.received) == sorted(
+        " ".join(str(m.message["Subject"]).split()) for m in first
+    )
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         organisations = con.execute(INDEPENDENT).fetchall()
         tops = {t: con.execute(TOP, [t]).fetchall() for t, *_ in organisations}

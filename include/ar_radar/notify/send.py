@@ -38,7 +38,7 @@ def send_once(db_path: Path, email: Email, smtp_conn_id: str, sender: str) -> bo
             files=[str(p) for p in email.attachments] or None,
             custom_headers={"X-AR-Radar-Kind": email.kind, "X-AR-Radar-Key": email.dedupe_key},
         )
-    _record(db_path, email.kind, email.dedupe_key, email.subject, email.recipients)
+    record(db_path, email.kind, email.dedupe_key, email.subject, email.recipients)
     return True
 
 
@@ -51,11 +51,11 @@ def send_message_once(db_path: Path, kind: str, key: str, message: EmailMessage,
         return False
     with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
         hook._smtp_client.send_message(message)  # noqa: SLF001 - the client the hook opened from smtp_default
-    _record(db_path, kind, key, str(message["Subject"]), recipients)
+    record(db_path, kind, key, str(message["Subject"]), recipients)
     return True
 
 
-def _record(db_path: Path, kind: str, key: str, subject: str, recipients: tuple[str, ...]) -> None:
+def record(db_path: Path, kind: str, key: str, subject: str, recipients: tuple[str, ...]) -> None:
     with database.connect(db_path, read_only=False) as con:
         database.ensure(con, "ops.email_log")
         con.execute("INSERT INTO ops.email_log VALUES (?, ?, ?, ?, now())", [kind, key, subject, ", ".join(recipients)])

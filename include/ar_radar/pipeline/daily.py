@@ -17,7 +17,7 @@ from ar_radar.extract.connections import ApiConnection
 from ar_radar.gate import history as gate_history
 from ar_radar.gate import validate as gate
 from ar_radar.gate.report import GateNotPassed, HealthReport
-from ar_radar.notify import messages
+from ar_radar.notify import chat, messages
 from ar_radar.notify.send import send_once
 from ar_radar.outreach import drafts as outreach_drafts
 from ar_radar.outreach import llm, payment_links, review
@@ -108,7 +108,10 @@ def send_data_health_alert(settings: Settings, report: HealthReport) -> dict:
     last = gate_history.last_passing_run(settings.db_path, report.run_id)
     email = messages.data_health_alert(report, settings.owner_recipients, last, settings.data_docs_url)
     sent = send_once(settings.db_path, email, settings.smtp_conn_id, settings.email_from)
-    return {"sent": sent, "subject": email.subject, "failures": [c.describe() for c in report.critical_failures]}
+    failures = [c.describe() for c in report.critical_failures]
+    text = f"{email.subject}\nLast healthy run: {last or 'none on record'}.\n" + "\n".join(f"- {f}" for f in failures)
+    chat.post_once(settings.db_path, settings.slack_conn_id, email.kind, email.dedupe_key, text)
+    return {"sent": sent, "subject": email.subject, "failures": failures}
 
 
 def train_risk_models(settings: Settings, run_id: str, as_of: date) -> list[dict]:

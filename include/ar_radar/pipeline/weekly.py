@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ar_radar import database
 from ar_radar.gate.history import health_summary
+from ar_radar.notify import chat
 from ar_radar.notify.send import send_message_once
 from ar_radar.settings import Settings
 from ar_radar.weekly_report import figures, impact, message
@@ -67,6 +68,9 @@ def send_weekly_reports(settings: Settings, as_of: date) -> dict:
         key = message.dedupe_key(report.tenant_id, as_of)
         if send_message_once(settings.db_path, message.KIND, key, email, settings.smtp_conn_id):
             sent.append(report.organisation_name)
+        chat.post_once(
+            settings.db_path, settings.slack_conn_id, message.KIND, key, f"{email['Subject']}\n{report.summary}"
+        )
         log.info("weekly report %s to %s: %s", report.organisation_name, email["To"], key)
     return {"sent": sent, "folder": str(folder), "gate_run": gate["run_id"]}
 
@@ -85,4 +89,5 @@ def _send_skipped_notes(settings: Settings, as_of: date, gate: dict | None) -> d
         key = message.dedupe_key(org["tenant_id"], as_of)
         if send_message_once(settings.db_path, f"{message.KIND}_skipped", key, note, settings.smtp_conn_id):
             sent.append(name)
+        chat.post_once(settings.db_path, settings.slack_conn_id, f"{message.KIND}_skipped", key, note.get_content())
     return {"skipped": f"the latest data-health check ({gate['as_of_date']}) failed", "sent": sent}

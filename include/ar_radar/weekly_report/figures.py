@@ -148,8 +148,9 @@ FORECAST = """
         from intermediate.int_invoice_settlements
         where kind = 'payment' and settled_on between ? and ? group by all
     )
+    -- least() skips nulls: an unpaid invoice must count 0, not its amount.
     select s.tenant_id, round(sum(s.paid_within_7d * s.amount_due_base), 2) as expected,
-           round(coalesce(sum(least(p.paid, s.amount_due_base)), 0), 2) as collected, count(*) as invoices,
+           round(sum(least(coalesce(p.paid, 0), s.amount_due_base)), 2) as collected, count(*) as invoices,
            count(p.paid) as invoices_paid
     from scored s left join paid p using (tenant_id, invoice_id) group by s.tenant_id
 """

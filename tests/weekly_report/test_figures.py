@@ -1,0 +1,105 @@
+"""The weekly report's harder figures on small tables made here, with the answers worked out by hand: last
+week's forecast against payments, the weekly cash series, the holdout comparison; and the summary's wording."""
+
+from datetime import date
+
+import duckdb
+import pytest
+from ar_radar import database
+from ar_radar.outreach.sending import in_holdout
+from ar_radar.weekly_report import figures, impact
+from ar_radar.weekly_report.figures import WeeklyReport
+from ar_radar.weekly_report.summary import summary
+
+MADE = date(2026, 11, 13)
+
+
+@pytest.fixture
+def con():
+    con = duckdb.connect()
+    for schema in ("scoring", "intermediate"):
+        con.execute(f"create schema {schema}")
+    database.ensure(con, "scoring.invoice_risk_scores")
+    con.execute(
+        "create table intermediate.int_invoice_settlements (tenant_id varchar, invoice_id varchar, kind varchar, "
+        "settled_on date, amount_base double)"
+    )
+    scores = [("a", 100.0, 0.5), ("b", 200.0, 0.25), ("c", 50.0, 1.0)]  # expected in 7 days: 50 + 50 + 50
+    for invoice, amount, chance in scores:
+        con.execute(
+            "insert into scoring.invoice_risk_scores (as_of_date, tenant_id, invoice_id, amount_due_base, "
+            "paid_within_7d) values (?, 't', ?, ?, ?)",
+            [MADE, invoice, amount, chance],
+        )
+    settlements = [
+        ("a", "payment", "2026-11-15", 100.0),  # in the week: counts
+        ("b", "payment", "2026-11-19", 80.0),  # in the week, part-paid: counts
+        ("b", "credit_note", "2026-11-16", 20.0),  # not cash
+        ("c", "payment", "2026-11-20", 50.0),  # the day after the week
+        ("z", "payment", "2026-11-14", 999.0),  # an invoice the forecast did not score
+    ]
+    con.executemany("insert into intermediate.int_invoice_settlements values ('t', ?, ?, ?, ?)", settlements)
+    return con
+
+
+def test_last_weeks_forecast_against_what_came_in(con):
+    [row] = database.rows(con, figures.FORECAST, [MADE, MADE, date(2026, 11, 19)])
+    assert row == {"tenant_id": "t", "expected": 150.0, "collected": 180.0, "invoices": 3, "invoices_paid": 2}
+
+
+def test_weekly_cash_expected_from_the_weeks_first_scores_and_collected_in_it(con):
+    weeks = figures._weekly_cash(con, date(2026, 11, 23))["t"]
+    assert [w["week_start"] for w in weeks][-2:] == [date(2026, 11, 9), date(2026, 11, 16)]
+    by_start = {w["week_start"]: w for w in weeks}
+    assert by_start[date(2026, 11, 9)] == {"week_start": date(2026, 11, 9), "expected": None, "collected": 1099.0}
+    assert by_start[date(2026, 11, 16)]["collected"] == 130.0  # 80 on the 19th, 50 on the 20th
+    assert len(weeks) == figures.WEEKS_OF_CASH
+
+
+def test_the_holdout_comparison_with_intervals():
+    con = duckdb.connect()
+    con.execute("create schema intermediate")
+    con.execute(
+        "create table intermediate.int_sales_invoices (tenant_id varchar, contact_id varchar, due_date date, "
+        "fully_paid_on_date date, days_paid_late integer)"
+    )
+    held = next(f"c{i}" for i in range(1000) if in_holdout("t", f"c{i}", 50))
+    reminded = next(f"c{i}" for i in range(1000) if not in_holdout("t", f"c{i}", 50))
+    due = date(2026, 10, 1)
+    rows = [(reminded, 3), (reminded, 5), (reminded, 20), (reminded, None), (held, 10), (held, 30), (held, None)]
+    for contact, late in rows:
+        paid = None if late is None else date.fromordinal(due.toordinal() + late)
+        con.execute("insert into intermediate.int_sales_invoices values ('t', ?, ?, ?, ?)", [contact, due, paid, late])
+    con.execute("insert into intermediate.int_sales_invoices values ('t', ?, ?, ?, 0)", [reminded, due, due])  # on time
+    assert impact.holdout_comparison(con, date(2026, 11, 23), 0) == {}  # holdout off: nothing to compare
+    result = impact.holdout_comparison(con, date(2026, 11, 23), 50)["t"]
+    assert result["reminded"]["invoices"] == 4 and result["held_out"]["invoices"] == 3  # the on-time one is out
+    assert result["reminded"]["within_7_days"] == 0.5 and result["held_out"]["within_7_days"] == 0
+    assert result["reminded"]["mean_days_late"] == pytest.approx(28 / 3)
+    assert result["held_out"]["mean_days_late"] == 20
+    d = result["within_7_days_difference"]
+    assert d["estimate"] == 0.5 and d["low"] == pytest.approx(0.5 - 1.959964 * 0.25) and d["high"] > 0.5
+    days = result["days_late_difference"]  # variances 86.33 (n 3) and 200 (n 2)
+    assert days["estimate"] == pytest.approx(28 / 3 - 20)
+    assert days["high"] - days["estimate"] == pytest.approx(1.959964 * ((259 / 3) / 3 + 200 / 2) ** 0.5)
+
+
+def test_the_summary_says_the_figures_of_the_report():
+    report = WeeklyReport(
+        "t", "Acme Ltd", "GBP", date(2026, 11, 23), date(2026, 11, 20), date(2026, 11, 16), date(2026, 11, 22)
+    )
+    report.outstanding, report.overdue, report.open_invoices = 1000.0, 250.0, 7
+    report.expected_this_week = {"invoices": 2, "amount": 300.0, "weighted_7d": 120.0}
+    report.top_overdue = [{"customer": "Bolt & Co", "overdue": 150.0}]
+    report.reminders = {"sent": 1, "skipped": 2}
+    report.monthly = [
+        {"month_start": date(2026, 9, 1), "is_complete_month": True, "dso_standard_days": 41.4},
+        {"month_start": date(2026, 10, 1), "is_complete_month": True, "dso_standard_days": 37.6},
+    ]
+    report.health = {"days_checked": 5, "days_passed": 4}
+    assert summary(report) == (
+        "Acme Ltd is owed GBP 1,000.00 on 7 open invoices, GBP 250.00 of it overdue (25 %). The scores expect 2 "
+        "invoices worth GBP 300.00 to be paid in the coming week. Bolt & Co owes the most overdue: GBP 150.00. "
+        "AR Radar sent 1 reminder this week and held back 2 (reasons below). DSO was 38 days in October, down 3 "
+        "days on September. The data passed its health check on 4 of 5 days; 1 day failed."
+    )
