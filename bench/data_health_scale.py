@@ -18,7 +18,6 @@ import platform
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,15 +53,6 @@ def child(folder: Path, step: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_mib": peak, **outcome}))
 
 
-def _measure(folder: Path, step: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", str(folder), step], check=True, capture_output=True, text=True
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"  {step}: {result['seconds']:.1f} s, peak {result['peak_mib']:.0f} MiB", flush=True)
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
@@ -73,13 +63,10 @@ def main() -> None:
         child(Path(args.child[0]), args.child[1])
         return
 
-    from scale_data import Scale, generate
+    from scale_data import Scale, cached_raw, run_child
 
     scale = Scale.small() if args.small else Scale()
-    raw = BENCH / ".cache" / f"raw-{scale.organisations}-{scale.customers}-{scale.invoices}.duckdb"
-    if not raw.exists():
-        raw.parent.mkdir(exist_ok=True)
-        generate(raw, scale)
+    raw = cached_raw(args.small)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         shutil.copy(raw, folder / "ar_radar.duckdb")
@@ -91,7 +78,7 @@ def main() -> None:
         results: dict[str, list[dict]] = {"validate": [], "read": []}
         for _ in range(args.repeat):
             for step in results:
-                results[step].append(_measure(folder, step))
+                results[step].append(run_child(__file__, folder, step))
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"date: {time.strftime('%Y-%m-%d')}  scale: {scale}  runs: {args.repeat}")
     last = results["validate"][-1]

@@ -258,3 +258,31 @@ def _hubspot(con: duckdb.DuckDBPyConnection, scale: Scale, meta: str) -> None:
         from range({scale.customers}) as r (t)
         where (t % {scale.customers}) % 5 <> 0""",
     )
+
+
+def cached_raw(small: bool = False) -> Path:
+    """The synthetic raw tables of this scale, generated once into bench/.cache (the benchmarks copy the file)."""
+    scale = Scale.small() if small else Scale()
+    raw = (
+        Path(__file__).resolve().parent
+        / ".cache"
+        / f"raw-{scale.organisations}-{scale.customers}-{scale.invoices}.duckdb"
+    )
+    if not raw.exists():
+        raw.parent.mkdir(exist_ok=True)
+        generate(raw, scale)
+    return raw
+
+
+def run_child(script: str, folder: Path, step: str) -> dict:
+    """Run ``script --child folder step`` in a fresh process (its own peak RSS) and return the JSON it prints last."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, script, "--child", str(folder), step], check=True, capture_output=True, text=True
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"  {step}: {result['seconds']:.1f} s, peak {result['peak_mib']:.0f} MiB", flush=True)
+    return result

@@ -17,7 +17,8 @@ whether DSO moves, with charts. When the latest data-health check failed, the ow
 Sent once per organisation and week (`ops.email_log`); a copy of each is kept in
 `data/output/weekly_report_<date>/`. With `AR_RADAR_SLACK_CONN_ID` set, each summary also goes to Slack.
 
-Connections: `smtp_default`; optional a Slack incoming-webhook connection.
+Connections: `smtp_default`; optional `openai_default` (the summary's sentences; figures stay the code's) and a
+Slack incoming-webhook connection.
 """
 
 
@@ -35,10 +36,12 @@ def ar_radar_weekly():  # noqa: ANN201
     @task  # retried like every task: ops.email_log stops a second email
     def send_weekly_reports() -> dict:
         """Each organisation's weekly report to its owners, or the held-back note after a failed gate."""
+        from ar_radar.outreach import llm
         from ar_radar.pipeline import weekly
         from ar_radar.settings import Settings
 
-        return weekly.send_weekly_reports(Settings.from_env(), get_current_context()["logical_date"].date())
+        day = get_current_context()["logical_date"].date()
+        return weekly.send_weekly_reports(Settings.from_env(), day, llm.load_config(in_airflow=True))
 
     send_weekly_reports()
 

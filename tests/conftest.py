@@ -115,3 +115,27 @@ def scored_warehouse(warehouse, tmp_path_factory):
         score_open_invoices(copy_of(warehouse, folder).db_path, AS_OF)
 
     return make_settings(built_once(tmp_path_factory, "scored_warehouse", build))
+
+
+@pytest.fixture(scope="module")
+def llm():
+    """The sandbox's LLM server (a sandbox with no Xero or HubSpot data to speak of), for the official openai client
+    over HTTP."""
+    from ar_radar.local.sandbox.demo_company import generate_demo_company
+    from ar_radar.local.sandbox.server import Sandbox
+
+    with Sandbox(companies=[generate_demo_company(seed=1, n_customers=2, years=1)]) as box:
+        yield box
+
+
+@pytest.fixture
+def config(llm, monkeypatch):
+    """A connection to the sandbox LLM (2 s timeout), its faults reset."""
+    from ar_radar.outreach.llm import load_config
+
+    llm.llm_faults.mode, llm.llm_faults.count, llm.llm_faults.delay_seconds = None, None, 0.0
+    llm.llm_faults.slow_seconds, llm.llm_faults.other_name, llm.llm_faults.injection = 5.0, None, ""
+    llm.llm_faults.requests.clear()
+    for name, value in llm.llm_connection(timeout=2.0).items():
+        monkeypatch.setenv(name, value)
+    return load_config()

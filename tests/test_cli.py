@@ -99,3 +99,23 @@ def test_train_model_trains_each_organisation_and_says_what_it_measured(warehous
     out = result.stdout
     assert out.count(": trained") == 2 and out.count("backtest ROC-AUC") == 2
     assert out.count("CRM signals ") == 2 and all(f"in use: {v}" in out for v in versions)
+
+
+def test_weekly_report_previews_each_organisations_email_without_sending(scored_warehouse, tmp_path):
+    from email import policy
+    from email.parser import BytesParser
+
+    env = {**os.environ, "AR_RADAR_DB": str(scored_warehouse.db_path), "AIRFLOW_CONN_SMTP_DEFAULT": ""}
+    result = _cli("weekly-report", "--as-of", "2026-11-23", "--out", str(tmp_path / "out"), env=env)
+    assert result.returncode == 0, result.stderr
+    emails = sorted((tmp_path / "out").glob("*.eml"))
+    assert [p.stem for p in emails] == ["Demo Widgets 2 Ltd", "Demo Widgets Ltd"]
+    for path in emails:
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        assert message["To"] == "owners@example.com" and message.get_body(("plain",))
+        html = path.with_suffix(".html").read_text()
+        for cid in [p["Content-ID"].strip("<>") for p in message.walk() if p.get_content_type() == "image/png"]:
+            assert f'src="{cid}.png"' in html and (tmp_path / "out" / f"{cid}.png").exists()  # the preview's files
+    assert result.stdout.count(" is owed ") == 2  # each summary printed
+    missing = _cli("weekly-report", "--out", str(tmp_path), env={**env, "AR_RADAR_DB": str(tmp_path / "none.duckdb")})
+    assert missing.returncode != 0 and "No warehouse at" in missing.stderr

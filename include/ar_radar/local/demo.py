@@ -3,7 +3,8 @@
 Starts the Xero, HubSpot and LLM sandboxes and an SMTP sink (in this process), points Airflow at
 SQLite metadata under the demo folder, runs ``airflow dags test ar_radar_daily``, stops what it
 started and prints where the queue JSON, the drafts' review page, the DuckDB file and the received
-emails are. The sandbox LLM writes the drafts' prose (``openai_default``); ``--no-model`` leaves it
+emails are; then runs ``ar_radar_weekly`` for the following Monday (the owners' report, also posted to a local
+Slack webhook). The sandbox LLM writes the drafts' prose (``openai_default``); ``--no-model`` leaves it
 out and the templates write everything.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from ar_radar import database
@@ -21,6 +22,7 @@ from ar_radar.local.airflow_env import airflow_background, airflow_cli, airflow_
 from ar_radar.local.reviewer import REVIEWER
 from ar_radar.local.sandbox.server import Sandbox
 from ar_radar.local.smtp_sink import SmtpSink
+from ar_radar.local.webhook_sink import WebhookSink
 from ar_radar.settings import Settings
 
 
@@ -39,9 +41,12 @@ def run_demo(demo_dir: Path, as_of: date, with_model: bool = True) -> int:
         reminder_reply_to="accounts@demowidgets.example",
     )
     print(f"AR Radar demo for {as_of}: sandbox Xero + HubSpot, SMTP sink, Airflow on SQLite in {demo_dir}")
-    with Sandbox(as_of=as_of) as box, SmtpSink(emails_dir) as sink:
+    with Sandbox(as_of=as_of) as box, SmtpSink(emails_dir) as sink, WebhookSink() as slack:
         connections = box.airflow_connections()
         connections["AIRFLOW_CONN_SMTP_DEFAULT"] = sink.airflow_connection()
+        # The weekly summary also goes to a (local) Slack channel.
+        connections["AIRFLOW_CONN_SLACK_AR_RADAR"] = slack.airflow_connection()
+        connections["AR_RADAR_SLACK_CONN_ID"] = "slack_ar_radar"
         if with_model:
             connections.update(box.llm_connection())
         env = airflow_environment(settings, airflow_home, connections)
@@ -61,13 +66,21 @@ def run_demo(demo_dir: Path, as_of: date, with_model: bool = True) -> int:
         run.wait(timeout=900)
         output = log.read_text(encoding="utf-8", errors="replace") + answered.stdout + answered.stderr
         log.write_text(output, encoding="utf-8")
+        monday = as_of + timedelta(days=7 - as_of.weekday())  # the next Monday: its week holds as_of
+        weekly = None
+        if run.returncode == 0:
+            print(f"- airflow dags test ar_radar_weekly {monday} ... (the owners' report for the week)")
+            weekly = airflow_cli(env, "dags", "test", "ar_radar_weekly", monday.isoformat())
+            with open(log, "a", encoding="utf-8") as out:
+                out.write(weekly.stdout + weekly.stderr)
         if answered.returncode:
             print(answered.stderr[-3000:])
             print("The demo reviewer could not answer the approval; see the output above.")
         received = list(sink.received)
         crm_notes = list(box.hubspot_app.config["created_notes"])
+        slack_posts = list(slack.received)
     queue_path = settings.output_dir / f"action_queue_{as_of.isoformat()}.json"
-    if run.returncode or answered.returncode or not queue_path.exists():
+    if run.returncode or answered.returncode or not queue_path.exists() or weekly is None or weekly.returncode:
         print(output[-4000:])
         print(f"The DAG run failed; full log: {demo_dir / 'dags_test.log'}")
         return 1
@@ -114,10 +127,13 @@ def run_demo(demo_dir: Path, as_of: date, with_model: bool = True) -> int:
         "each send and skip with its reason in outreach.reminder_log)"
     )
     print(f"  HubSpot notes     : {len(crm_notes)} (one per reminder sent to a customer with a HubSpot company)")
+    previews = settings.output_dir / f"weekly_report_{monday}"
+    print(f"  weekly report     : {previews}/ (.eml, .html and charts per organisation; to the owners by email)")
+    print(f"  Slack (local)     : {len(slack_posts)} post(s): the weekly summary per organisation")
     print(f"  DuckDB warehouse  : {settings.db_path}")
     print(f"  received emails   : {emails_dir}/ ({len(received)} message(s))")
     for message in received:
         print(f"      to {', '.join(message.recipients)}: {message.message['Subject']}  [{message.path.name}]")
-    # (the finance queue first, then each customer's reminder)
+    # (the finance queue first, then each customer's reminder, then the owners' weekly report)
     print(f"  Airflow log       : {demo_dir / 'dags_test.log'}")
     return 0

@@ -44,7 +44,8 @@ def waiting_request(client: object, wait_seconds: float = 600) -> dict:
         listed.raise_for_status()
         waiting = [d for d in listed.json()["hitl_details"] if d["task_instance"]["task_id"] == TASK_ID]
         if waiting:
-            return waiting[0]
+            # The newest: an older run killed while it waited (a stopped demo) leaves its request unanswered.
+            return max(waiting, key=lambda d: str(d.get("created_at") or d["task_instance"].get("start_date") or ""))
         if time.monotonic() > deadline:
             raise TimeoutError(f"no {TASK_ID} request appeared within {wait_seconds:.0f} s")
         time.sleep(1)

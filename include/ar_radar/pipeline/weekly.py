@@ -12,9 +12,10 @@ from ar_radar import database
 from ar_radar.gate.history import health_summary
 from ar_radar.notify import chat
 from ar_radar.notify.send import send_message_once
+from ar_radar.outreach import llm
 from ar_radar.settings import Settings
 from ar_radar.weekly_report import figures, impact, message
-from ar_radar.weekly_report.summary import summary
+from ar_radar.weekly_report.summary import write_summary
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,11 @@ def latest_gate(db_path: Path, as_of: date) -> dict | None:
     return found[0] if found else None
 
 
-def weekly_reports(settings: Settings, as_of: date) -> list[tuple[figures.WeeklyReport, EmailMessage, str]]:
-    """Each organisation's report for the week before ``as_of``: the figures, the email and its HTML."""
+def weekly_reports(
+    settings: Settings, as_of: date, only: set[str] | None = None, model: llm.LlmConfig | None = None
+) -> list[tuple[figures.WeeklyReport, EmailMessage, str]]:
+    """Each organisation's report for the week before ``as_of`` (or those in ``only``, by tenant id): the figures,
+    the email and its HTML. With ``model``, the summary's sentences are the model's (figures still the code's)."""
     from datetime import timedelta
 
     health = health_summary(settings.db_path, as_of - timedelta(days=7), as_of - timedelta(days=1))
@@ -42,8 +46,10 @@ def weekly_reports(settings: Settings, as_of: date) -> list[tuple[figures.Weekly
         holdout = impact.holdout_comparison(con, as_of, settings.holdout_percent)
     built = []
     for report in reports:
+        if only is not None and report.tenant_id not in only:
+            continue
         report.holdout = holdout.get(report.tenant_id)
-        report.summary = summary(report)
+        write_summary(report, model)
         recipients = settings.report_recipients(report.tenant_id, report.organisation_name)
         email, html = message.report_email(report, recipients, settings.email_from)
         built.append((report, email, html))
@@ -54,7 +60,7 @@ def preview_folder(settings: Settings, as_of: date) -> Path:
     return settings.output_dir / f"weekly_report_{as_of}"
 
 
-def send_weekly_reports(settings: Settings, as_of: date) -> dict:
+def send_weekly_reports(settings: Settings, as_of: date, model: llm.LlmConfig | None = None) -> dict:
     """Send each organisation's report once (``ops.email_log``: a re-run sends nothing twice) and keep a copy of
     each (.eml, .html, PNGs) beside the queue. After a failed gate, each organisation's owners get the note."""
     gate = latest_gate(settings.db_path, as_of)
@@ -62,7 +68,7 @@ def send_weekly_reports(settings: Settings, as_of: date) -> dict:
         return _send_skipped_notes(settings, as_of, gate)
     folder = preview_folder(settings, as_of)
     sent = []
-    for report, email, html in weekly_reports(settings, as_of):
+    for report, email, html in weekly_reports(settings, as_of, model=model):
         stem = f"{report.organisation_name.replace('/', '-')}"
         message.write_preview(email, html, folder, stem)
         key = message.dedupe_key(report.tenant_id, as_of)

@@ -69,7 +69,15 @@ def trend_chart(report: WeeklyReport) -> Chart:
     ax.set_title("DSO and collection effectiveness, by month", fontsize=10, color=INK, loc="left")
     handles = ax.get_legend_handles_labels()
     more = cei.get_legend_handles_labels()
-    ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=7, frameon=False, loc="upper left")
+    ax.legend(
+        handles[0] + more[0],
+        handles[1] + more[1],
+        fontsize=7,
+        frameon=False,
+        ncol=3,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.28),
+    )
     fig.autofmt_xdate()
     alt = "DSO and CEI by month: " + "; ".join(
         f"{r['month_start']:%b %Y} DSO {_num(r['dso_standard_days'])} days, CEI {_num(r['cei_percent'])} %"

@@ -46,6 +46,8 @@ class WeeklyReport:
     holdout: dict | None = None
     health: dict = field(default_factory=dict)
     summary: str = ""
+    summary_writer: str = "template"  # or "model:<name>"
+    summary_fallback: str | None = None  # why the model's paragraph was not used
 
 
 def _by_tenant(rows: list[dict]) -> dict[str, list[dict]]:
@@ -63,9 +65,12 @@ def latest_scored_day(con: duckdb.DuckDBPyConnection, on_or_before: date) -> dat
     ).fetchone()[0]
 
 
+# Every organisation with a record or an invoice (a missing organisation record still gets its report).
 ORGANISATIONS = """
-    select o.tenant_id, o.organisation_name, o.base_currency
-    from staging.stg_xero__organisations o order by o.organisation_name, o.tenant_id
+    with invoiced as (select tenant_id, any_value(base_currency) as base_currency from marts.fct_ar_aging group by 1)
+    select tenant_id, o.organisation_name, coalesce(o.base_currency, i.base_currency) as base_currency
+    from staging.stg_xero__organisations o full join invoiced i using (tenant_id)
+    order by o.organisation_name, tenant_id
 """
 TOTALS = """
     select tenant_id, any_value(as_of_date) as data_as_of, count(*) as open_invoices,

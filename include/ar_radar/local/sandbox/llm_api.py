@@ -122,6 +122,17 @@ _LANGUAGES = {
 
 
 def _sentence(name: str, data: dict) -> str:
+    if name == "weekly_summary":  # the weekly report's paragraph: every figure and name a placeholder
+        known = data.get("placeholders") or {}
+        parts = ["{organisation} is owed {outstanding}, of which {overdue} is overdue."]
+        if "top_customer" in known:
+            parts.append("{top_customer} owes the most overdue, {top_customer_overdue}.")
+        if "expected_amount" in known:
+            parts.append("About {expected_amount} is expected in over the coming week.")
+        trend = (data.get("trends") or {}).get("dso_since_the_month_before", "unknown")
+        if "dso" in known and trend != "unknown":
+            parts.append(f"DSO was {{dso}} days last month, {trend.split(' ')[0]} on the month before.")
+        return " ".join(parts)
     customer = data.get("customer_name") or "there"
     if data.get("tone") in ("escalation_note", "owner_review") and name in _INTERNAL:
         return _INTERNAL[name].format(customer=customer)
