@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test test-fast lint format dbt-docs gx-bootstrap sandbox clean
+.PHONY: install demo test test-fast lint format dbt-docs gx-bootstrap sandbox weekly-screenshot clean
 
 install: $(STAMP)
 
@@ -51,6 +51,16 @@ gx-bootstrap: install
 
 sandbox: install
 	$(BIN)/python -m ar_radar sandbox
+
+# Look at what owners see: the demo's weekly reports (after `make demo`) rendered by headless Chromium
+# (Debian's chromium package: apt-get install chromium) into .demo/weekly/*.png.
+weekly-screenshot: install
+	AR_RADAR_DB=.demo/data/ar_radar.duckdb $(BIN)/python -m ar_radar weekly-report --out .demo/weekly \
+		--as-of $$(date -d "next monday" +%F)
+	cd .demo/weekly && for page in *.html; do \
+		chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=760,3600 \
+			--screenshot="$${page%.html}.png" "file://$$PWD/$$page" 2>/dev/null; done
+	ls .demo/weekly/*.png
 
 # Never data/: it holds the raw history, checkpoints and the Xero token store.
 clean:

@@ -315,6 +315,7 @@ def health_history(days: int, until: date | None, as_json: bool) -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder for the preview.")
 def weekly_report(as_of: date | None, out_dir: Path) -> None:
     """Write each organisation's weekly report (.eml, its HTML and PNGs) without sending it (database: AR_RADAR_DB)."""
+    from ar_radar.outreach import llm
     from ar_radar.pipeline.weekly import weekly_reports
     from ar_radar.weekly_report.message import write_preview
 
@@ -322,7 +323,8 @@ def weekly_report(as_of: date | None, out_dir: Path) -> None:
     settings = Settings.from_env()
     if not settings.db_path.exists():
         raise click.ClickException(f"No warehouse at {settings.db_path}: set AR_RADAR_DB or run the daily DAG first.")
-    for report, email, html in weekly_reports(settings, day):
+    # The summary's sentences come from the model when AIRFLOW_CONN_OPENAI_DEFAULT is set, as in the DAG.
+    for report, email, html in weekly_reports(settings, day, model=llm.load_config()):
         path = write_preview(email, html, out_dir, report.organisation_name.replace("/", "-"))
         click.echo(f"{report.organisation_name}: {path} (to {email['To']})")
         click.echo(f"  {report.summary}")

@@ -133,7 +133,8 @@ def run_demo(demo_dir: Path, as_of: date, with_model: bool = True) -> int:
     print(f"  DuckDB warehouse  : {settings.db_path}")
     print(f"  received emails   : {emails_dir}/ ({len(received)} message(s))")
     for message in received:
-        print(f"      to {', '.join(message.recipients)}: {message.message['Subject']}  [{message.path.name}]")
+        subject = " ".join(str(message.message["Subject"]).split())  # unfolded
+        print(f"      to {', '.join(message.recipients)}: {subject}  [{message.path.name}]")
     # (the finance queue first, then each customer's reminder, then the owners' weekly report)
     print(f"  Airflow log       : {demo_dir / 'dags_test.log'}")
     return 0

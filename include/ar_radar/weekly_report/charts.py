@@ -52,7 +52,7 @@ def aging_chart(report: WeeklyReport) -> Chart:
 
 
 def trend_chart(report: WeeklyReport) -> Chart:
-    rows = report.monthly
+    rows = [m for m in report.monthly if m["is_complete_month"]]  # a month so far would read as a sudden drop
     fig = Figure(figsize=(6, 2.6))
     ax = _axes(fig)
     months = [r["month_start"] for r in rows]
@@ -66,7 +66,7 @@ def trend_chart(report: WeeklyReport) -> Chart:
     if report.started_on and months and months[0] <= report.started_on:
         ax.axvline(report.started_on, color=INK, lw=1, ls=":")
         ax.annotate("AR Radar started", (report.started_on, ax.get_ylim()[1]), fontsize=7, color=INK, ha="right")
-    ax.set_title("DSO and collection effectiveness, by month", fontsize=10, color=INK, loc="left")
+    ax.set_title("DSO and collection effectiveness, by complete month", fontsize=10, color=INK, loc="left")
     handles = ax.get_legend_handles_labels()
     more = cei.get_legend_handles_labels()
     ax.legend(
@@ -79,7 +79,7 @@ def trend_chart(report: WeeklyReport) -> Chart:
         bbox_to_anchor=(0.5, -0.28),
     )
     fig.autofmt_xdate()
-    alt = "DSO and CEI by month: " + "; ".join(
+    alt = "DSO and CEI by complete month: " + "; ".join(
         f"{r['month_start']:%b %Y} DSO {_num(r['dso_standard_days'])} days, CEI {_num(r['cei_percent'])} %"
         for r in rows
     )
