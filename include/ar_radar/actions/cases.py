@@ -82,7 +82,7 @@ SCORES = """
     select s.*, p.language, p.country, p.relationship_tier, p.billing_emails, p.opted_out
     from scoring.invoice_risk_scores s
     left join marts.customer_outreach_profiles p using (tenant_id, contact_id)
-    where s.as_of_date = ? and s.contact_id is not null
+    where s.as_of_date = ? and s.contact_id is not null and (s.tenant_id = ? or ? is null)
     order by s.tenant_id, s.contact_id, s.due_date, s.invoice_number
 """
 PROMISES = """
@@ -222,9 +222,9 @@ def reminders_sent(con: duckdb.DuckDBPyConnection, before: date) -> dict[str, in
     return dict(found)
 
 
-def customer_cases(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Case]:
-    """Every customer with something to do today, most urgent action first."""
-    rows = database.rows(con, SCORES, [as_of])
+def customer_cases(con: duckdb.DuckDBPyConnection, as_of: date, tenant_id: str | None = None) -> list[Case]:
+    """Every customer (of one organisation, or of all) with something to do today, most urgent action first."""
+    rows = database.rows(con, SCORES, [as_of, tenant_id, tenant_id])
     latest = _latest_promises(con, as_of)
     sent = reminders_sent(con, as_of)
     by_customer: dict[tuple[str, str], list[dict]] = {}

@@ -42,12 +42,10 @@ def weekly_reports(
 
     health = health_summary(settings.db_path, as_of - timedelta(days=7), as_of - timedelta(days=1))
     with database.connect(settings.db_path, read_only=True) as con:
-        reports = figures.build_reports(con, as_of, health)
+        reports = figures.build_reports(con, as_of, health, only=only)
         holdout = impact.holdout_comparison(con, as_of, settings.holdout_percent)
     built = []
     for report in reports:
-        if only is not None and report.tenant_id not in only:
-            continue
         report.holdout = holdout.get(report.tenant_id)
         write_summary(report, model)
         recipients = settings.report_recipients(report.tenant_id, report.organisation_name)
@@ -91,7 +89,9 @@ def _send_skipped_notes(settings: Settings, as_of: date, gate: dict | None) -> d
     for org in organisations:
         name = org["organisation_name"] or org["tenant_id"]
         recipients = settings.report_recipients(org["tenant_id"], name)
-        note = message.skipped_note(name, org["tenant_id"], as_of, gate, recipients, settings.email_from)
+        note = message.skipped_note(
+            name, org["tenant_id"], as_of, gate, recipients, settings.email_from, settings.data_docs_url
+        )
         key = message.dedupe_key(org["tenant_id"], as_of)
         if send_message_once(settings.db_path, f"{message.KIND}_skipped", key, note, settings.smtp_conn_id):
             sent.append(name)

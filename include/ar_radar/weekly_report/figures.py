@@ -234,23 +234,33 @@ def skip_reason(reason: str) -> str:
     return "other"
 
 
-def _next_actions(con: duckdb.DuckDBPyConnection, scored_on: date) -> dict[str, list[dict]]:
-    """Per organisation: the day's cases (actions.cases, the queue's own decision) counted by action."""
-    found: dict[str, dict[str, dict]] = {}
-    for case in customer_cases(con, scored_on):
-        label = ACTIONS[case.action][0]
-        row = found.setdefault(case.tenant_id, {}).setdefault(
-            case.action, {"action": label, "customers": 0, "amount": 0.0, "priority": ACTIONS[case.action][1]}
+def _next_actions(con: duckdb.DuckDBPyConnection, scored_on: date, tenant_id: str) -> list[dict]:
+    """One organisation's cases of the day (actions.cases, the queue's own decision) counted by action (one
+    organisation at a time: the cases hold every scored invoice in memory)."""
+    found: dict[str, dict] = {}
+    for case in customer_cases(con, scored_on, tenant_id):
+        row = found.setdefault(
+            case.action,
+            {"action": ACTIONS[case.action][0], "customers": 0, "amount": 0.0, "priority": ACTIONS[case.action][1]},
         )
         row["customers"] += 1
         row["amount"] = round(row["amount"] + sum(float(i["amount_due_base"]) for i in case.invoices), 2)
-    return {t: sorted(a.values(), key=lambda r: r["priority"]) for t, a in found.items()}
+    return sorted(found.values(), key=lambda r: r["priority"])
 
 
 def build_reports(
-    con: duckdb.DuckDBPyConnection, as_of: date, health: dict, started_on: date | None = None
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    health: dict,
+    started_on: date | None = None,
+    only: set[str] | None = None,
 ) -> list[WeeklyReport]:
-    """One report per organisation for the week before ``as_of`` (``health``: gate.history.health_summary of it)."""
+    """One report per organisation (or those in ``only``) for the week before ``as_of`` (``health``:
+    gate.history.health_summary of it)."""
+
+    def wanted(tenant: str) -> bool:
+        return only is None or tenant in only
+
     week_start, week_end = as_of - timedelta(days=7), as_of - timedelta(days=1)
     totals = {r.pop("tenant_id"): r for r in database.rows(con, TOTALS)}
     scored_on = latest_scored_day(con, as_of)
@@ -262,7 +272,6 @@ def build_reports(
     monthly = _by_tenant(database.rows(con, MONTHLY, [date(as_of.year - 1, as_of.month, 1)]))
     reminders = _reminders(con, week_start, week_end)
     owner_review = disputed = expected = last_week = {}
-    actions: dict[str, list[dict]] = {}
     forecast: dict = {}
     if scored_on is not None:
         owner_review = _by_tenant(database.rows(con, OWNER_REVIEW, [scored_on]))
@@ -276,10 +285,11 @@ def build_reports(
             }
             made = [week_ago, week_ago, week_ago + timedelta(days=6)]
             forecast = {r.pop("tenant_id"): {**r, "made_on": week_ago} for r in database.rows(con, FORECAST, made)}
-        actions = _next_actions(con, scored_on)
     weekly_cash = _weekly_cash(con, as_of)
     for org in database.rows(con, ORGANISATIONS):
         tenant = org["tenant_id"]
+        if not wanted(tenant):
+            continue
         t = totals.get(tenant, {})
         report = WeeklyReport(
             tenant,
@@ -308,7 +318,7 @@ def build_reports(
         report.disputed = disputed.get(tenant, [])
         report.repeat_late = repeat.get(tenant, [])
         report.expected_this_week = expected.get(tenant, {"invoices": 0, "amount": 0.0, "weighted_7d": 0.0})
-        report.next_actions = actions.get(tenant, [])
+        report.next_actions = _next_actions(con, scored_on, tenant) if scored_on and wanted(tenant) else []
         report.reminders = reminders.get(
             tenant, {"drafted": 0, "approved": 0, "sent": 0, "failed": 0, "skipped": 0, "skip_reasons": []}
         )

@@ -63,7 +63,13 @@ def dedupe_key(tenant_id: str, as_of: object) -> str:
 
 
 def skipped_note(
-    organisation_name: str, tenant_id: str, as_of: object, gate: dict, recipients: tuple[str, ...], sender: str
+    organisation_name: str,
+    tenant_id: str,
+    as_of: object,
+    gate: dict,
+    recipients: tuple[str, ...],
+    sender: str,
+    data_docs_url: str | None = None,
 ) -> EmailMessage:
     """Instead of the report when the latest gate failed: says so, when, and where the alert is."""
     msg = EmailMessage()
@@ -78,6 +84,7 @@ def skipped_note(
         "problem(s), so its figures could be wrong. The data-health alert sent to you that day "
         f"(subject 'AR Radar data-health alert ({gate['as_of_date']})') says what failed and what to do. "
         "The report comes back with the next healthy daily run."
+        + (f" Every check's results: {data_docs_url}" if data_docs_url else "")
     )
     return msg
 
