@@ -6,8 +6,8 @@ wall time and peak memory, charts and emails included.
 Builds once (untimed, then cached in bench/.cache) the warehouse of bench/warehouse_scale.py (its synthetic raw
 tables: 1,000,000 invoices, 200 organisations), scores its open invoices on two days a week apart (the rules
 prior; the forecast and trend figures need last week's scores), then, ``--repeat`` times and each in a fresh
-child process, runs ``pipeline.weekly.weekly_reports`` (every figure query, the charts, the HTML and text, the MIME message) for the
-first organisation only and for all of them, and records wall time and the child's peak RSS.
+child process, runs ``pipeline.weekly.weekly_reports`` (every figure query, the charts, the HTML and text, the
+MIME message) for the first organisation only and for all of them, and records wall time and the child's peak RSS.
 """
 
 from __future__ import annotations
