@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import statistics
 import tempfile
 import time
@@ -24,6 +23,7 @@ from ar_radar.extract.connections import connection_from_env
 from ar_radar.local.sandbox.server import Sandbox
 from ar_radar.pipeline import daily
 from ar_radar.settings import Settings
+from peak_memory import peak_mib
 
 AS_OF = date(2026, 11, 20)
 
@@ -68,7 +68,7 @@ def main() -> None:
         print(f"{stage:<22}{statistics.median(values):>10.2f}{min(values):>8.2f}{max(values):>8.2f}")
     total = [sum(r.values()) for r in runs]
     print(f"{'total':<22}{statistics.median(total):>10.2f}{min(total):>8.2f}{max(total):>8.2f}")
-    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"peak RSS: {peak_mib():.0f} MiB")
 
 
 if __name__ == "__main__":

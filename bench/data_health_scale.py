@@ -15,13 +15,14 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from peak_memory import peak_mib
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -49,7 +50,7 @@ def child(folder: Path, step: str) -> None:
         report = data_health.validate(settings.db_path, settings.gx_root, f"bench-{time.time_ns()}", AS_OF)
         outcome = {"checks": len(report.checks), "failed": [c.describe() for c in report.checks if not c.success]}
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mib()
     print(json.dumps({"seconds": seconds, "peak_mib": peak, **outcome}))
 
 

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+
+from peak_memory import peak_mib
 
 AS_OF = date(2026, 11, 20)
 FAULTS = (
@@ -111,7 +112,7 @@ def run_once(db: str, mode: str, latency: float, concurrency: int, fault: str | 
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_mib()
 
 
 def fresh(db: Path, mode: str, latency: float, concurrency: int, fault: str | None = None) -> dict:

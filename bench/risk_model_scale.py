@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from peak_memory import peak_mib
 
 
 def synthetic_history(invoices: int, open_invoices: int, seed: int = 7) -> pd.DataFrame:
@@ -81,7 +81,7 @@ def child(invoices: int, open_invoices: int) -> None:
         reference = paid[numeric].sample(min(len(paid), 100_000), random_state=0)
         top_factors(contributions(classifier, unpaid[numeric], reference), unpaid)
         timings["explain_open"] = time.perf_counter() - start
-    timings["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    timings["peak_mib"] = peak_mib()
     print(json.dumps(timings))
 
 

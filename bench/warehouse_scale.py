@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -30,6 +29,8 @@ import time
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+
+from peak_memory import peak_mib
 
 BENCH = Path(__file__).resolve().parent
 AS_OF = date(2026, 11, 20)
@@ -109,7 +110,7 @@ def child(method: str, folder: Path, target: Path) -> None:
 
         build(settings.db_path, AS_OF)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mib()
     print(json.dumps({"seconds": seconds, "peak_mib": peak}))
 
 

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import sys
@@ -25,6 +24,8 @@ import time
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+
+from peak_memory import peak_mib
 
 BENCH = Path(__file__).resolve().parent
 AS_OF = date(2026, 11, 20)
@@ -51,7 +52,7 @@ def child(folder: Path, which: str) -> None:
     built = weekly_reports(settings, MONDAY, only)
     seconds = time.perf_counter() - start
     size = sum(len(bytes(email)) for _, email, _ in built)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mib()
     print(json.dumps({"seconds": seconds, "peak_mib": peak, "reports": len(built), "bytes": size}))
 
 

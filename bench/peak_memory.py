@@ -1,0 +1,16 @@
+"""Peak memory of this process, for the benchmarks' fresh child processes.
+
+Not ``resource.getrusage(RUSAGE_SELF).ru_maxrss``: on Linux that survives fork and exec, so a child started by a
+parent holding 3 GB (a warehouse built in-process) reports 3 GB whatever it does itself. ``VmHWM`` is the high-water
+mark of this process's own memory since its exec.
+"""
+
+from __future__ import annotations
+
+
+def peak_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
