@@ -125,6 +125,25 @@ def extract(source: str, db_path: Path) -> None:
     click.echo(f"loaded {sum(r.inserted for r in results)} new record versions into {settings.db_path}")
 
 
+@main.command("build-warehouse")
+@click.option("--as-of", callback=_date, help="Run date (default: today).")
+@click.option("--full-refresh", is_flag=True, help="Parse every raw version again (weekly, or after a fix).")
+def build_warehouse_command(as_of: date | None, full_refresh: bool) -> None:
+    """``dbt build`` of the warehouse in AR_RADAR_DB: incremental staging (only records with a new raw version are
+    parsed) unless --full-refresh or the dbt project changed since the last build."""
+    from ar_radar.warehouse.build import WarehouseBuildError, build_warehouse
+
+    settings = Settings.from_env()
+    if not settings.db_path.exists():
+        raise click.ClickException(f"No warehouse at {settings.db_path}: set AR_RADAR_DB (load raw data first).")
+    try:
+        summary = build_warehouse(settings, as_of or date.today(), full_refresh=full_refresh)
+    except WarehouseBuildError as exc:
+        raise click.ClickException(str(exc)) from None
+    kind = "full rebuild" if summary.full_refresh else "incremental"
+    click.echo(f"{kind}: {summary.passed} nodes passed, {summary.warned} warned")
+
+
 @main.command("dbt-docs")
 @click.option("--as-of", callback=_date, help="Run date (default: today).")
 def dbt_docs(as_of: date | None) -> None:

@@ -18,6 +18,9 @@ TABLES: dict[str, str] = {
     "ops.email_log": """(
         kind VARCHAR, dedupe_key VARCHAR, subject VARCHAR, recipients VARCHAR, sent_at TIMESTAMPTZ,
         PRIMARY KEY (kind, dedupe_key))""",
+    # Each warehouse build: whether staging was rebuilt in full, and the dbt project's hash (a change forces one).
+    "ops.warehouse_builds": """(
+        built_at TIMESTAMPTZ, as_of_date DATE, project_hash VARCHAR, full_refresh BOOLEAN)""",
     "ops.data_health_runs": """(
         run_id VARCHAR PRIMARY KEY, as_of_date DATE, checked_at TIMESTAMPTZ, passed BOOLEAN,
         critical_failures INTEGER, warnings INTEGER)""",

@@ -39,7 +39,7 @@ def test_a_dispute_raised_on_or_after_the_issue_day_changes_none_of_the_inputs(w
         con.execute(
             "delete from raw.hubspot_tickets where record_id in (select unnest(?))", [list(removed["ticket_id"])]
         )
-    build_models(without, AS_OF, "+invoice_features_history")
+    build_models(without, AS_OF, "+invoice_features_history", full_refresh=True)  # raw rows taken away: in full
     columns = ", ".join(ACCOUNTING_FEATURES + CRM_FEATURES)
 
     def inputs(settings, issued_after: bool = False) -> pd.DataFrame:  # noqa: ANN001

@@ -84,8 +84,13 @@ def load_raw(settings: Settings) -> dict:
 
 
 def build_warehouse(settings: Settings, as_of: date) -> dict:
-    summary = warehouse.build_warehouse(settings, as_of)
-    return {"passed": summary.passed, "warned": summary.warned, "warnings": list(summary.warnings)}
+    summary = warehouse.build_warehouse(settings, as_of)  # incremental staging; in full after a project change
+    return {
+        "passed": summary.passed,
+        "warned": summary.warned,
+        "warnings": list(summary.warnings),
+        "full_refresh": summary.full_refresh,
+    }
 
 
 def check_data_health(settings: Settings, run_id: str, as_of: date) -> dict:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from ar_radar import database
 from ar_radar.settings import Settings
 from ar_radar.threads import task_threads
 
@@ -29,6 +31,7 @@ class BuildSummary:
     passed: int
     warned: int
     warnings: tuple[str, ...]
+    full_refresh: bool = False  # staging rebuilt from every raw version (asked for, or the dbt project changed)
 
 
 def dbt_args(settings: Settings, command: str, as_of: date, variables: dict | None = None) -> list[str]:
@@ -82,13 +85,42 @@ def _nodes_or_failure(result: object, limit: int) -> tuple[list, str | None]:
     return nodes, detail or str(result.exception)
 
 
-def build_warehouse(settings: Settings, as_of: date) -> BuildSummary:
+def project_hash(settings: Settings) -> str:
+    """A hash of everything in the dbt project that shapes its tables (models, macros, seeds, snapshots, config)."""
+    digest = hashlib.sha256()
+    root = settings.dbt_project_dir
+    files = [root / "dbt_project.yml"] + sorted(
+        f for d in ("models", "macros", "seeds", "snapshots") for f in (root / d).rglob("*") if f.is_file()
+    )
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _last_built_hash(db_path: Path) -> str | None:
+    if not Path(db_path).exists():
+        return None
+    with database.connect(db_path, read_only=False) as con:
+        if not database.has_table(con, "ops.warehouse_builds"):
+            return None
+        found = con.execute("select project_hash from ops.warehouse_builds order by built_at desc limit 1").fetchone()
+    return found[0] if found else None
+
+
+def build_warehouse(settings: Settings, as_of: date, full_refresh: bool = False) -> BuildSummary:
     """``dbt build`` (seeds, snapshot, models and data tests) for ``as_of`` into the DuckDB file.
+
+    Staging is incremental (only records with a version loaded since the last build are parsed); it is rebuilt
+    from every raw version when ``full_refresh`` is asked for or when the dbt project changed since the last
+    build (``ops.warehouse_builds`` keeps each build's project hash): a changed model must not meet old rows.
 
     dbt's unit tests check the SQL, not the data, so the daily run leaves them to CI (dbt's own advice;
     ``run_unit_tests`` runs them): at a million invoices that is ~4 s of every build.
     """
-    result = _invoke(settings, "build --exclude-resource-type unit_test", as_of)
+    current = project_hash(settings)
+    full_refresh = full_refresh or _last_built_hash(settings.db_path) != current
+    command = "build --exclude-resource-type unit_test" + (" --full-refresh" if full_refresh else "")
+    result = _invoke(settings, command, as_of)
     nodes, failure = _nodes_or_failure(result, 300)
     if failure:
         raise WarehouseBuildError(
@@ -97,17 +129,25 @@ def build_warehouse(settings: Settings, as_of: date) -> BuildSummary:
             f"logs in {settings.data_dir / 'dbt' / 'logs'}."
         )
     warned = [n for n in nodes if str(n.status) == "warn"]
+    with database.connect(settings.db_path, read_only=False) as con:
+        database.ensure(con, "ops.warehouse_builds")
+        con.execute("insert into ops.warehouse_builds values (now(), ?, ?, ?)", [as_of, current, full_refresh])
     return BuildSummary(
         passed=len(nodes) - len(warned),
         warned=len(warned),
         warnings=tuple(f"{n.node.name}: {(n.message or '').strip()}" for n in warned),
+        full_refresh=full_refresh,
     )
 
 
-def build_models(settings: Settings, as_of: date, select: str, variables: dict | None = None) -> None:
+def build_models(
+    settings: Settings, as_of: date, select: str, variables: dict | None = None, full_refresh: bool = False
+) -> None:
     """``dbt build`` of the selected models and seeds only (dbt's selection syntax), without tests and without
-    writing dbt's JSON artefacts (a partial build's manifest serves nobody)."""
+    writing dbt's JSON artefacts (a partial build's manifest serves nobody). ``full_refresh``: staging from every
+    raw version (an incremental build only sees versions added, never raw rows taken away)."""
     command = f"build --quiet --no-write-json --select {select} --resource-type model --resource-type seed"
+    command += " --full-refresh" if full_refresh else ""
     nodes, failure = _nodes_or_failure(_invoke(settings, command, as_of, variables), 500)
     if failure:
         raise WarehouseBuildError(f"dbt could not build {select} for as_of_date {as_of}: {failure}")

@@ -1,5 +1,6 @@
+{{ config(unique_key=['portal_id', 'company_id']) }}
 with source as (
-    select * from {{ source('hubspot', 'companies') }}
+    select * from ({{ latest_versions('hubspot', 'companies') }}) as latest
 )
 
 select
@@ -12,5 +13,6 @@ select
     upper(nullif(trim(payload -> 'properties' ->> 'ar_radar_relationship_tier'), '')) as relationship_tier,
     coalesce(lower(trim(payload -> 'properties' ->> 'ar_radar_reminders_opt_out')) in ('true', 'yes', '1'), false)
         as reminders_opt_out,
-    cast(payload ->> 'updatedAt' as timestamptz) as updated_at
+    cast(payload ->> 'updatedAt' as timestamptz) as updated_at,
+    raw_loaded_at
 from source

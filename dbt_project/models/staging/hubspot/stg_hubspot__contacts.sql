@@ -1,5 +1,6 @@
+{{ config(unique_key=['portal_id', 'contact_id']) }}
 with source as (
-    select * from {{ source('hubspot', 'contacts') }}
+    select * from ({{ latest_versions('hubspot', 'contacts') }}) as latest
 )
 
 select
@@ -11,5 +12,6 @@ select
     -- HubSpot's preferred language: a code such as 'fr' or 'pt-br'
     lower(nullif(trim(payload -> 'properties' ->> 'hs_language'), '')) as language,
     payload -> 'associations' -> 'companies' -> 'results' -> 0 ->> 'id' as company_id,
-    cast(payload ->> 'updatedAt' as timestamptz) as updated_at
+    cast(payload ->> 'updatedAt' as timestamptz) as updated_at,
+    raw_loaded_at
 from source

@@ -1,5 +1,6 @@
+{{ config(unique_key=['portal_id', 'deal_id']) }}
 with source as (
-    select * from {{ source('hubspot', 'deals') }}
+    select * from ({{ latest_versions('hubspot', 'deals') }}) as latest
 )
 
 select
@@ -10,5 +11,6 @@ select
     payload -> 'properties' ->> 'dealstage' as deal_stage,
     try_cast(payload -> 'properties' ->> 'closedate' as timestamptz) as close_date,
     payload -> 'associations' -> 'companies' -> 'results' -> 0 ->> 'id' as company_id,
-    cast(payload ->> 'createdAt' as timestamptz) as created_at
+    cast(payload ->> 'createdAt' as timestamptz) as created_at,
+    raw_loaded_at
 from source

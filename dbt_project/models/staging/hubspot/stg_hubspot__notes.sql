@@ -1,11 +1,13 @@
+{{ config(unique_key=['portal_id', 'note_id']) }}
 with source as (
-    select * from {{ source('hubspot', 'notes') }}
+    select * from ({{ latest_versions('hubspot', 'notes') }}) as latest
 ),
 
 notes as (
     select
         tenant_id as portal_id,
         record_id as note_id,
+        raw_loaded_at,
         -- Note bodies are untrusted HTML: keep text only.
         trim(regexp_replace(coalesce(payload -> 'properties' ->> 'hs_note_body', ''), '<[^>]*>', ' ', 'g'))
             as body_text,

@@ -1,5 +1,6 @@
+{{ config(unique_key=['portal_id', 'ticket_id']) }}
 with source as (
-    select * from {{ source('hubspot', 'tickets') }}
+    select * from ({{ latest_versions('hubspot', 'tickets') }}) as latest
 )
 
 select
@@ -21,5 +22,6 @@ select
         try_cast(payload -> 'properties' ->> 'closed_date' as timestamptz),
         case when coalesce(payload -> 'properties' ->> 'hs_pipeline_stage', '') = '4'
             then cast(payload ->> 'updatedAt' as timestamptz) end
-    ) as closed_at
+    ) as closed_at,
+    raw_loaded_at
 from source

@@ -1,5 +1,6 @@
+{{ config(unique_key=['tenant_id', 'contact_id']) }}
 with source as (
-    select * from {{ source('xero', 'contacts') }}
+    select * from ({{ latest_versions('xero', 'contacts') }}) as latest
 )
 
 select
@@ -24,5 +25,6 @@ select
     coalesce(try_cast(payload ->> 'IsCustomer' as boolean), false) as is_customer,
     payload ->> 'DefaultCurrency' as default_currency,
     nullif(trim(payload -> 'Addresses' -> 0 ->> 'Country'), '') as country,
-    {{ xero_timestamp("payload ->> 'UpdatedDateUTC'") }} as updated_at_utc
+    {{ xero_timestamp("payload ->> 'UpdatedDateUTC'") }} as updated_at_utc,
+    raw_loaded_at
 from source

@@ -1,5 +1,6 @@
+{{ config(unique_key=['tenant_id', 'credit_note_id']) }}
 with source as (
-    select * from {{ source('xero', 'credit_notes') }}
+    select * from ({{ latest_versions('xero', 'credit_notes') }}) as latest
 )
 
 select
@@ -16,5 +17,6 @@ select
     coalesce(try_cast(payload ->> 'CurrencyRate' as decimal(18, 6)), 1) as currency_rate,
     -- Which invoices the credit went to, when and how much (unnested in int_invoice_settlements).
     payload -> 'Allocations' as allocations,
-    {{ xero_timestamp("payload ->> 'UpdatedDateUTC'") }} as updated_at_utc
+    {{ xero_timestamp("payload ->> 'UpdatedDateUTC'") }} as updated_at_utc,
+    raw_loaded_at
 from source

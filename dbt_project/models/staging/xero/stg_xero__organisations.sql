@@ -1,3 +1,4 @@
+{{ config(unique_key=['tenant_id', 'organisation_id']) }}
 -- One row per Xero organisation (GET /Organisation): the base currency every *_base amount is in.
 select
     tenant_id,
@@ -6,5 +7,6 @@ select
     nullif(upper(trim(payload ->> 'BaseCurrency')), '') as base_currency,
     payload ->> 'CountryCode' as country_code,
     payload ->> 'Timezone' as timezone,
-    upper(payload ->> 'OrganisationStatus') as organisation_status
-from {{ source('xero', 'organisations') }}
+    upper(payload ->> 'OrganisationStatus') as organisation_status,
+    raw_loaded_at
+from ({{ latest_versions('xero', 'organisations') }}) as latest

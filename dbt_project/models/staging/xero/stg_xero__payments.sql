@@ -1,14 +1,16 @@
+{{ config(unique_key=['tenant_id', 'payment_id']) }}
 -- One parse per payload (json_transform), as in stg_xero__invoices: payments are the biggest stream.
 with source as (
     select
         tenant_id,
         record_id,
+        raw_loaded_at,
         json_transform(payload, '{
             "Invoice": {"InvoiceID": "VARCHAR", "Contact": {"ContactID": "VARCHAR"}},
             "PaymentType": "VARCHAR", "Status": "VARCHAR", "Date": "VARCHAR", "DateString": "VARCHAR",
             "Amount": "VARCHAR", "CurrencyRate": "VARCHAR", "UpdatedDateUTC": "VARCHAR"
         }') as j
-    from {{ source('xero', 'payments') }}
+    from ({{ latest_versions('xero', 'payments') }}) as latest
 )
 
 select
@@ -21,5 +23,6 @@ select
     {{ xero_date_of('j.DateString', 'j.Date') }} as payment_date,
     try_cast(j.Amount as decimal(18, 2)) as amount,
     coalesce(try_cast(j.CurrencyRate as decimal(18, 6)), 1) as currency_rate,
-    {{ xero_timestamp('j.UpdatedDateUTC') }} as updated_at_utc
+    {{ xero_timestamp('j.UpdatedDateUTC') }} as updated_at_utc,
+    raw_loaded_at
 from source

@@ -1,5 +1,6 @@
+{{ config(unique_key=['tenant_id', 'prepayment_id']) }}
 with source as (
-    select * from {{ source('xero', 'prepayments') }}
+    select * from ({{ latest_versions('xero', 'prepayments') }}) as latest
 )
 
 select
@@ -14,5 +15,6 @@ select
     coalesce(try_cast(payload ->> 'CurrencyRate' as decimal(18, 6)), 1) as currency_rate,
     -- Which invoices the credit went to, when and how much (unnested in int_invoice_settlements).
     payload -> 'Allocations' as allocations,
-    {{ xero_timestamp("payload ->> 'UpdatedDateUTC'") }} as updated_at_utc
+    {{ xero_timestamp("payload ->> 'UpdatedDateUTC'") }} as updated_at_utc,
+    raw_loaded_at
 from source

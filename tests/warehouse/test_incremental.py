@@ -1,0 +1,120 @@
+"""Incremental staging: after days of new raw versions (changed, late-loaded older, new and voided records, CRM
+notes), every model equals a full rebuild from the same raw data; only the touched records were parsed; a
+changed dbt project forces a full rebuild. Real dbt builds on the sandbox warehouse."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+import duckdb
+import pytest
+from ar_radar.warehouse.build import build_warehouse
+
+from tests.conftest import AS_OF, copy_of
+
+pytestmark = pytest.mark.pipeline
+
+NEW_VERSION = """
+    insert into raw.{table}
+    select source, entity, tenant_id, {record_id}, updated_at, record_hash || '-{tag}', 'run-{tag}',
+           extracted_at + interval '{shift}', {payload}, now()
+    from raw.{table}_current where {where} order by record_id limit {limit}
+"""
+
+
+def _versions(con, table, where, payload, tag, limit=5, shift="1 day", record_id="record_id"):
+    con.execute(
+        NEW_VERSION.format(
+            table=table, where=where, payload=payload, tag=tag, limit=limit, shift=shift, record_id=record_id
+        )
+    )
+
+
+def _day_two(con):
+    open_ = "payload->>'Type' = 'ACCREC' and payload->>'Status' = 'AUTHORISED'"
+    paid = """json_merge_patch(payload, '{"Status": "PAID", "AmountDue": 0}')"""
+    _versions(con, "xero_invoices", open_, paid, "paid")  # five invoices paid
+    # a late-loaded OLDER version of a paid invoice: loaded now, extracted a month earlier; it must not win
+    older = """json_merge_patch(payload, '{"AmountDue": 12345.67, "Reference": "stale"}')"""
+    _versions(con, "xero_invoices", "payload->>'Status' = 'PAID'", older, "stale", 1, "-30 day")
+    voided = """json_merge_patch(payload, '{"Status": "VOIDED"}')"""
+    _versions(con, "xero_invoices", open_ + " and record_id > '8'", voided, "void", 1)
+    # a brand-new invoice (a new record id) and a new HubSpot note
+    _versions(con, "xero_invoices", open_, "payload", "new", 1, record_id="record_id || '-copy'")
+    note = """json_merge_patch(payload, '{"properties": {"hs_note_body": "Customer disputes the amount"}}')"""
+    _versions(con, "hubspot_notes", "true", note, "note", 2)
+
+
+def _day_three(con):
+    email = """json_merge_patch(payload, '{"EmailAddress": "new-billing@example.com"}')"""
+    _versions(con, "xero_contacts", "true", email, "email", 3)
+    amount = """json_merge_patch(payload, '{"Amount": 1.23}')"""
+    _versions(con, "xero_payments", "true", amount, "pay", 4)
+
+
+MODELS = """
+    select table_schema || '.' || table_name from information_schema.tables
+    where table_schema in ('staging', 'intermediate', 'marts') and table_type = 'BASE TABLE' order by 1
+"""
+
+
+def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, tmp_path):
+    settings = copy_of(warehouse, tmp_path / "incremental")
+    with duckdb.connect(str(settings.db_path)) as con:
+        # a sentinel in a staged record no new version touches: an incremental build must leave it alone
+        untouched = con.execute(
+            "select invoice_id, reference from staging.stg_xero__invoices where invoice_id = "
+            "(select max(record_id) from raw.xero_invoices_current where payload->>'Status' = 'PAID')"
+        ).fetchone()
+        con.execute("update staging.stg_xero__invoices set reference = 'SENTINEL' where invoice_id = ?", [untouched[0]])
+        _day_two(con)
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    with duckdb.connect(str(settings.db_path)) as con:
+        _day_three(con)
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    with duckdb.connect(str(settings.db_path)) as con:
+        [(kept,)] = con.execute(
+            "select count(*) from staging.stg_xero__invoices where reference = 'SENTINEL'"
+        ).fetchall()
+        assert kept == 1  # not parsed again: it had no new version
+        con.execute(
+            "update staging.stg_xero__invoices set reference = ? where invoice_id = ?", [untouched[1], untouched[0]]
+        )
+        stale = con.execute("select count(*) from staging.stg_xero__invoices where reference = 'stale'").fetchone()
+        assert stale == (0,)  # the late-loaded older version did not win
+        voided = con.execute("select count(*) from staging.stg_xero__invoices where status = 'VOIDED'").fetchone()
+        copies = con.execute(
+            "select count(*) from staging.stg_xero__invoices where invoice_id like '%-copy'"
+        ).fetchone()
+        assert voided[0] >= 1 and copies == (1,)
+    # a build with no new raw version: staging stays, the rest is rebuilt from it (the restored sentinel row too)
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    full_dir = tmp_path / "full"
+    full_dir.mkdir()
+    shutil.copy(settings.db_path, full_dir / "ar_radar.duckdb")
+    full = replace(settings, data_dir=full_dir, db_path=full_dir / "ar_radar.duckdb")
+    assert build_warehouse(full, AS_OF, full_refresh=True).full_refresh is True
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        con.execute(f"attach '{full.db_path}' as full_build (read_only)")
+        tables = [t for (t,) in con.execute(MODELS).fetchall()]
+        assert len(tables) >= 25
+        differing = {}
+        for table in tables:
+            only_here = con.execute(
+                f"select count(*) from (from {table} except all from full_build.{table})"
+            ).fetchone()
+            only_there = con.execute(
+                f"select count(*) from (from full_build.{table} except all from {table})"
+            ).fetchone()
+            if only_here[0] or only_there[0]:
+                differing[table] = (only_here[0], only_there[0])
+    assert differing == {}
+
+
+def test_a_changed_dbt_project_rebuilds_staging_in_full(warehouse, tmp_path):
+    settings = copy_of(warehouse, tmp_path)
+    with duckdb.connect(str(settings.db_path)) as con:
+        con.execute("update ops.warehouse_builds set project_hash = 'an older project'")
+    assert build_warehouse(settings, AS_OF).full_refresh is True  # the last build was of another project
+    assert build_warehouse(settings, AS_OF).full_refresh is False  # and now it is this one's
