@@ -165,15 +165,17 @@ COLLECTED = """
 """
 
 
+def _no_reminders() -> dict:
+    return {"drafted": 0, "approved": 0, "sent": 0, "failed": 0, "skipped": 0, "skip_reasons": []}
+
+
 def _reminders(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict[str, dict]:
     """Per organisation: customer emails drafted, approved (by a person or the auto-send rule), sent, failed and
     skipped in the week, the skips grouped by reason."""
     found: dict[str, dict] = {}
 
     def entry(tenant: str) -> dict:
-        return found.setdefault(
-            tenant, {"drafted": 0, "approved": 0, "sent": 0, "failed": 0, "skipped": 0, "skip_reasons": []}
-        )
+        return found.setdefault(tenant, _no_reminders())
 
     if database.has_table(con, "outreach.reminder_drafts"):
         for tenant, n in con.execute(
@@ -318,10 +320,8 @@ def build_reports(
         report.disputed = disputed.get(tenant, [])
         report.repeat_late = repeat.get(tenant, [])
         report.expected_this_week = expected.get(tenant, {"invoices": 0, "amount": 0.0, "weighted_7d": 0.0})
-        report.next_actions = _next_actions(con, scored_on, tenant) if scored_on and wanted(tenant) else []
-        report.reminders = reminders.get(
-            tenant, {"drafted": 0, "approved": 0, "sent": 0, "failed": 0, "skipped": 0, "skip_reasons": []}
-        )
+        report.next_actions = _next_actions(con, scored_on, tenant) if scored_on else []
+        report.reminders = reminders.get(tenant, _no_reminders())
         report.monthly = monthly.get(tenant, [])
         report.forecast = forecast.get(tenant)
         report.weekly_cash = weekly_cash.get(tenant, [])
