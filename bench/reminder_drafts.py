@@ -4,7 +4,7 @@
 
 A sandbox of two organisations with ``--customers`` customers each is extracted, loaded, built by dbt and scored
 (the rules prior) once; about a quarter of the customers then need a draft. Measured, each ``--repeat`` times,
-median reported, with peak memory (ru_maxrss of a fresh process per run):
+median reported, with peak memory (the high-water mark of a fresh process per run):
 
 1. ``template``: ``draft_reminders`` with no model (the default install);
 2. ``model``: the official openai client against the sandbox LLM answering every request after ``--latency``

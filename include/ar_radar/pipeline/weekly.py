@@ -4,7 +4,7 @@ the latest data-health check failed."""
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -38,8 +38,6 @@ def weekly_reports(
 ) -> list[tuple[figures.WeeklyReport, EmailMessage, str]]:
     """Each organisation's report for the week before ``as_of`` (or those in ``only``, by tenant id): the figures,
     the email and its HTML. With ``model``, the summary's sentences are the model's (figures still the code's)."""
-    from datetime import timedelta
-
     health = health_summary(settings.db_path, as_of - timedelta(days=7), as_of - timedelta(days=1))
     with database.connect(settings.db_path, read_only=True) as con:
         reports = figures.build_reports(con, as_of, health, only=only)
