@@ -89,14 +89,17 @@ PROMISES = """
     select m.tenant_id, m.contact_id, p.note_id, p.noted_at, p.promised_for, p.promise_phrase
     from intermediate.int_payment_promises p
     join intermediate.int_customer_matches m on m.hubspot_company_id = p.company_id
-    where cast(p.noted_at as date) between ? and ?
+    where cast(p.noted_at as date) between ? and ? and (m.tenant_id = ? or ? is null)
     order by p.noted_at
 """
 
 
-def _latest_promises(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[tuple[str, str], dict]:
+def _latest_promises(
+    con: duckdb.DuckDBPyConnection, as_of: date, tenant_id: str | None = None
+) -> dict[tuple[str, str], dict]:
     latest: dict[tuple[str, str], dict] = {}
-    for row in database.rows(con, PROMISES, [as_of - timedelta(days=PROMISE_LOOKBACK_DAYS), as_of]):
+    since = as_of - timedelta(days=PROMISE_LOOKBACK_DAYS)
+    for row in database.rows(con, PROMISES, [since, as_of, tenant_id, tenant_id]):
         latest[(row["tenant_id"], row["contact_id"])] = row  # ordered by noted_at: the last one wins
     return latest
 
@@ -208,16 +211,18 @@ def case_for(rows: list[dict], promise: dict | None, reminders_sent: dict[str, i
     )
 
 
-def reminders_sent(con: duckdb.DuckDBPyConnection, before: date) -> dict[str, int]:
-    """Reminders sent per invoice id before a day (``outreach.reminder_log``; none in a fresh warehouse)."""
+def reminders_sent(con: duckdb.DuckDBPyConnection, before: date, tenant_id: str | None = None) -> dict[str, int]:
+    """Reminders sent per invoice id before a day, of one organisation or all (``outreach.reminder_log``; none in
+    a fresh warehouse)."""
     if not database.has_table(con, "outreach.reminder_log"):
         return {}
     found = con.execute(
         """select invoice ->> 'invoice_id', count(*)
            from (select unnest(cast(invoices as json[])) as invoice
-                 from outreach.reminder_log where status = 'sent' and as_of_date < ?)
+                 from outreach.reminder_log
+                 where status = 'sent' and as_of_date < ? and (tenant_id = ? or ? is null))
            group by all""",
-        [before],
+        [before, tenant_id, tenant_id],
     ).fetchall()
     return dict(found)
 
@@ -225,8 +230,8 @@ def reminders_sent(con: duckdb.DuckDBPyConnection, before: date) -> dict[str, in
 def customer_cases(con: duckdb.DuckDBPyConnection, as_of: date, tenant_id: str | None = None) -> list[Case]:
     """Every customer (of one organisation, or of all) with something to do today, most urgent action first."""
     rows = database.rows(con, SCORES, [as_of, tenant_id, tenant_id])
-    latest = _latest_promises(con, as_of)
-    sent = reminders_sent(con, as_of)
+    latest = _latest_promises(con, as_of, tenant_id)  # one organisation's only, when asked for one
+    sent = reminders_sent(con, as_of, tenant_id)
     by_customer: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         by_customer.setdefault((row["tenant_id"], row["contact_id"]), []).append(row)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ar_radar.notify.messages import Email
 from ar_radar.notify.send import already_sent, record
 
 log = logging.getLogger(__name__)
@@ -19,7 +18,7 @@ def post_once(db_path: Path, conn_id: str | None, kind: str, key: str, text: str
     if not conn_id:
         return False
     kind = f"slack_{kind}"
-    if already_sent(db_path, Email(kind, key, "", "", ())):
+    if already_sent(db_path, kind, key):
         return False
     from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 

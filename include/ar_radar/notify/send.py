@@ -12,12 +12,12 @@ from ar_radar import database
 from ar_radar.notify.messages import Email
 
 
-def already_sent(db_path: Path, email: Email) -> bool:
+def already_sent(db_path: Path, kind: str, dedupe_key: str) -> bool:
     with database.connect(db_path, read_only=False) as con:
         database.ensure(con, "ops.email_log")
         return (
             con.execute(
-                "SELECT count(*) FROM ops.email_log WHERE kind = ? AND dedupe_key = ?", [email.kind, email.dedupe_key]
+                "SELECT count(*) FROM ops.email_log WHERE kind = ? AND dedupe_key = ?", [kind, dedupe_key]
             ).fetchone()[0]
             > 0
         )
@@ -27,7 +27,7 @@ def send_once(db_path: Path, email: Email, smtp_conn_id: str, sender: str) -> bo
     """Send through Airflow's SMTP hook unless this email was sent before. True if sent now."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    if already_sent(db_path, email):
+    if already_sent(db_path, email.kind, email.dedupe_key):
         return False
     with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
         hook.send_email_smtp(
@@ -42,15 +42,21 @@ def send_once(db_path: Path, email: Email, smtp_conn_id: str, sender: str) -> bo
     return True
 
 
-def send_message_once(db_path: Path, kind: str, key: str, message: EmailMessage, smtp_conn_id: str) -> bool:
-    """The same for a message built whole (text, HTML and inline images: the hook's helper cannot make one)."""
+def deliver(smtp_conn_id: str, message: EmailMessage) -> None:
+    """Send a message built whole (plain text, HTML, inline images) on the client Airflow's SMTP hook opened from
+    the connection (host, TLS, login): the hook's send_email_smtp cannot send a plain-text part with the HTML."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    recipients = tuple(a.strip() for a in str(message["To"]).split(","))
-    if already_sent(db_path, Email(kind, key, "", "", recipients)):
-        return False
     with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
-        hook._smtp_client.send_message(message)  # noqa: SLF001 - the client the hook opened from smtp_default
+        hook._smtp_client.send_message(message)  # noqa: SLF001
+
+
+def send_message_once(db_path: Path, kind: str, key: str, message: EmailMessage, smtp_conn_id: str) -> bool:
+    """The same as send_once for a message built whole."""
+    if already_sent(db_path, kind, key):
+        return False
+    deliver(smtp_conn_id, message)
+    recipients = tuple(a.strip() for a in str(message["To"]).split(","))
     record(db_path, kind, key, str(message["Subject"]), recipients)
     return True
 

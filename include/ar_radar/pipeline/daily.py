@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from ar_radar.actions import queue as action_queue
@@ -18,7 +19,7 @@ from ar_radar.gate import history as gate_history
 from ar_radar.gate import validate as gate
 from ar_radar.gate.report import GateNotPassed, HealthReport
 from ar_radar.notify import chat, messages
-from ar_radar.notify.send import send_once
+from ar_radar.notify.send import deliver, send_once
 from ar_radar.outreach import drafts as outreach_drafts
 from ar_radar.outreach import llm, payment_links, review
 from ar_radar.raw import store as raw_store
@@ -197,8 +198,6 @@ def _send(
     xero_conn: ApiConnection,
     hubspot_conn: ApiConnection | None,
 ) -> dict:
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-
     from ar_radar.extract.xero import XeroApi, token_store_path
     from ar_radar.outreach import crm_activity, sending
 
@@ -206,19 +205,13 @@ def _send(
     xero_api = XeroApi(xero_conn, token_store_path(xero_conn, settings.state_dir))
     crm = crm_activity.CrmActivity(hubspot_conn) if hubspot_conn else None
 
-    def deliver(message: object) -> None:
-        # The hook's connection (host, TLS, login from smtp_default); its send_email_smtp cannot send a plain-text
-        # part with the HTML, so the message is sent on the client the hook opened.
-        with SmtpHook(smtp_conn_id=settings.smtp_conn_id) as hook:
-            hook._smtp_client.send_message(message)  # noqa: SLF001
-
     outcomes = sending.send_reminders(
         settings.db_path,
         as_of,
         run_id,
         approval,
         settings.send_options(),
-        deliver,
+        partial(deliver, settings.smtp_conn_id),
         xero_api.invoices_by_id,
         crm.changed_since if crm else None,
         crm.note_on_company if crm else None,
