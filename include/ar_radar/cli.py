@@ -164,6 +164,37 @@ def gx_bootstrap() -> None:
     click.echo(f"wrote suites, validation definitions and checkpoints under {settings.gx_root}")
 
 
+@main.command("check-data-health")
+@click.option("--as-of", callback=_date, help="Run date (default: today).")
+@click.option("--full", is_flag=True, help="Validate every row, not only the rows changed since the last run.")
+def check_data_health_command(as_of: date | None, full: bool) -> None:
+    """Run the data-health gate on the warehouse in AR_RADAR_DB and keep its results (no alert is sent).
+
+    Keyed tables are validated where their rows changed since the last run unless --full (weekly, or after
+    changing a check by hand); either way the results equal a full validation's."""
+    from datetime import datetime
+
+    from ar_radar.gate import history, incremental
+    from ar_radar.gate.validate import validate
+
+    settings = Settings.from_env()
+    if not settings.db_path.exists():
+        raise click.ClickException(f"No warehouse at {settings.db_path}: set AR_RADAR_DB (build it first).")
+    run_id = f"manual__{datetime.now().strftime('%Y%m%dT%H%M%S')}"
+    report = history.add_history(
+        settings.db_path, validate(settings.db_path, settings.gx_root, run_id, as_of or date.today(), full)
+    )
+    history.store_report(settings.db_path, report)
+    incremental.remember(settings.db_path, run_id, report.row_states)
+    for state in report.row_states:
+        click.echo(
+            f"{state.table}: validated {state.rows_validated:,} of {state.rows_in_table:,} rows ({state.reason})"
+        )
+    for check in report.critical_failures + report.warnings:
+        click.echo(f"{check.severity}: {check.describe()}")
+    click.echo(f"run {run_id}: {'passed' if report.passed else 'FAILED'}, {len(report.checks)} checks")
+
+
 @main.command()
 @click.option("--csv", "csv_path", required=True, type=click.Path(exists=True, dir_okay=False), help="Invoice history.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

@@ -18,7 +18,8 @@ TABLES: dict[str, str] = {
     "ops.email_log": """(
         kind VARCHAR, dedupe_key VARCHAR, subject VARCHAR, recipients VARCHAR, sent_at TIMESTAMPTZ,
         PRIMARY KEY (kind, dedupe_key))""",
-    # Each warehouse build: whether staging was rebuilt in full, and the dbt project's hash (a change forces one).
+    # Each warehouse build: whether it rebuilt in full, the dbt project's hash (a change forces a full one), how far
+    # it read raw (the next build's changed_since) and whether it finished (if not, the next one is full).
     "ops.warehouse_builds": """(
         built_at TIMESTAMPTZ, as_of_date DATE, project_hash VARCHAR, full_refresh BOOLEAN)""",
     "ops.data_health_runs": """(
@@ -28,6 +29,13 @@ TABLES: dict[str, str] = {
         run_id VARCHAR, table_name VARCHAR, check_name VARCHAR, column_name VARCHAR, severity VARCHAR,
         success BOOLEAN, element_count BIGINT, unexpected_count BIGINT, unexpected_percent DOUBLE,
         threshold VARCHAR, example_ids JSON, error VARCHAR)""",
+    # The gate's memory of keyed tables (ar_radar.gate.incremental): how far the last run read each one, and
+    # every row failing a row-level check, so the next run validates only the rows that changed.
+    "ops.data_health_row_state": """(
+        table_name VARCHAR PRIMARY KEY, suite_hash VARCHAR, checked_through TIMESTAMPTZ, run_id VARCHAR,
+        checked_at TIMESTAMPTZ)""",
+    "ops.data_health_row_failures": """(
+        table_name VARCHAR, check_key VARCHAR, row_key VARCHAR, example_id VARCHAR)""",
     "models.risk_models": """(
         version VARCHAR PRIMARY KEY, trained_at TIMESTAMPTZ, as_of_date DATE, invoices BIGINT, metrics JSON,
         path VARCHAR, tenant_id VARCHAR)""",
@@ -93,11 +101,11 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, name]
-        ).fetchone()[0]
-    )
+    # fetchall, not fetchone: DuckDB 2 refuses the connection's next statement while a result is unfinished
+    [(count,)] = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, name]
+    ).fetchall()
+    return bool(count)
 
 
 def ensure(con: duckdb.DuckDBPyConnection, *tables: str) -> None:

@@ -44,6 +44,8 @@ class HealthReport:
     checked_at: str
     checks: list[CheckResult]
     data_docs: dict[str, str] = field(default_factory=dict)  # table -> its GX Data Docs page (a file)
+    # keyed tables: rows validated and failing rows kept for the next run (gate.incremental), not stored here
+    row_states: list = field(default_factory=list)
 
     @property
     def critical_failures(self) -> list[CheckResult]:

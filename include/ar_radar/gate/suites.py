@@ -28,6 +28,10 @@ class CheckedTable:
     query: str
     example_id: str
     advice: str = ""
+    # A keyed table is validated row by row where it changed (ar_radar.gate.incremental): its key columns,
+    # and the column that says when a row last changed.
+    key: list[str] | None = None
+    changed_column: str | None = None
 
 
 def load_config(root: Path) -> dict:
@@ -40,7 +44,11 @@ def load_config(root: Path) -> dict:
 
 def checked_tables(config: dict) -> dict[str, CheckedTable]:
     """Table (= suite, validation definition and checkpoint name) -> the query the gate validates."""
-    return {name: CheckedTable(**spec) for name, spec in config["tables"].items()}
+    tables = {name: CheckedTable(**spec) for name, spec in config["tables"].items()}
+    for name, table in tables.items():
+        if bool(table.key) != bool(table.changed_column):
+            raise ChecksConfigError(f"table {name}: `key` and `changed_column` go together")
+    return tables
 
 
 def _expectation(spec: dict, value_sets: dict[str, list], advice: str) -> object:
@@ -123,6 +131,7 @@ def bootstrap(root: Path) -> None:
         source = context.data_sources.get(DATASOURCE)
     except KeyError:
         source = context.data_sources.add_pandas(DATASOURCE)
+    tables = checked_tables(load_config(root))
     for table, expectations in suite_specs(root).items():
         try:
             asset = source.get_asset(table)
@@ -143,19 +152,25 @@ def bootstrap(root: Path) -> None:
         # One checkpoint per table: a DataFrame asset takes its frame as a batch parameter, and a
         # checkpoint passes the same parameters to all its definitions. Data Docs are built once per
         # run by the gate (not by a per-checkpoint action that would rebuild the index eight times).
-        if _checkpoint_definition_id(context, table) != definition.id:
+        # A keyed table's results list every failing row (COMPLETE): the incremental gate keeps them.
+        result_format = {"result_format": "COMPLETE" if tables[table].key else "SUMMARY"}
+        if _checkpoint_settings(context, table) != (definition.id, result_format["result_format"]):
             context.checkpoints.add_or_update(
                 gx.Checkpoint(
                     name=table,
                     validation_definitions=[definition],
                     actions=[],
-                    result_format={"result_format": "SUMMARY"},
+                    result_format=result_format,
                 )
             )
 
 
-def _checkpoint_definition_id(context: object, name: str) -> str | None:
+def _checkpoint_settings(context: object, name: str) -> tuple[str, str] | None:
     try:
-        return context.checkpoints.get(name).validation_definitions[0].id
+        checkpoint = context.checkpoints.get(name)
+        result_format = checkpoint.result_format
+        if isinstance(result_format, dict):
+            result_format = result_format.get("result_format")
+        return checkpoint.validation_definitions[0].id, str(getattr(result_format, "value", result_format))
     except Exception:  # noqa: BLE001 - GX raises several kinds for "no such checkpoint"
         return None

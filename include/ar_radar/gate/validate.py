@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import pandas as pd
+
 from ar_radar import database
-from ar_radar.gate import source_schema
+from ar_radar.gate import incremental, source_schema
 from ar_radar.gate.report import CheckResult, HealthReport
-from ar_radar.gate.suites import checked_tables, load_config
+from ar_radar.gate.suites import CheckedTable, checked_tables, load_config
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ def _clean(value: object) -> object:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def _to_check(table: str, result: object, frame_ids: list[str]) -> CheckResult:
+def _to_check(table: str, result: object, frame_ids: list[str], examples: list[str] | None = None) -> CheckResult:
     config = result.expectation_config
     kwargs = dict(config.kwargs)
     res = result.result or {}
@@ -58,13 +61,17 @@ def _to_check(table: str, result: object, frame_ids: list[str]) -> CheckResult:
         or ",".join(kwargs.get("column_list", []))
         or (f"{kwargs['column_A']}/{kwargs['column_B']}" if "column_A" in kwargs else None)
     )
-    examples = list(
-        dict.fromkeys(
-            str(frame_ids[i])
-            for i in res.get("partial_unexpected_index_list") or []
-            if isinstance(i, int) and i < len(frame_ids)
-        )
-    )[:5]
+    examples = (
+        examples
+        if examples is not None
+        else list(
+            dict.fromkeys(
+                str(frame_ids[i])
+                for i in res.get("partial_unexpected_index_list") or []
+                if isinstance(i, int) and i < len(frame_ids)
+            )
+        )[:5]
+    )
     error = None
     if result.exception_info and result.exception_info.get("raised_exception"):
         error = str(result.exception_info.get("exception_message"))[:300]
@@ -110,24 +117,57 @@ def checked_columns(suite: object, example_id: str) -> list[str] | None:
     return list(dict.fromkeys(c for c in columns if c))
 
 
-def read_frames(db_path: Path, config: dict, as_of: date, columns: dict[str, list[str] | None] | None = None) -> dict:
-    """Each checked table of the checks config as a DataFrame, read with a read-only connection.
+@dataclass
+class Batch:
+    """One checked table as read for this run: its frame and, for a keyed table, what the merge needs."""
 
-    Only the ``columns`` its checks use are read (at a million invoices reading every column made the
-    gate 1.2x slower; BENCHMARKS.md). The queries may also read ``source_schema``: the raw streams'
-    fields against the config's ``source_schema`` section (see ar_radar.gate.source_schema).
+    frame: pd.DataFrame
+    plan: incremental.Plan | None = None  # keyed tables only
+    metrics: dict | None = None  # whole-table figures (incremental runs only)
+    checked_through: datetime | None = None
+    rows_in_table: int = 0
+
+
+def read_batches(
+    db_path: Path, config: dict, as_of: date, suites: dict[str, object] | None = None, full: bool = False
+) -> dict[str, Batch]:
+    """Each checked table as a DataFrame, read with one read-only connection (closed before GX runs).
+
+    Only the columns its checks use are read (at a million invoices reading every column made the gate 1.2x
+    slower; BENCHMARKS.md). A keyed table (``key`` in the config) is read whole only when
+    ``incremental.plan`` says so; otherwise only its rows changed since the last run, plus the kept failures
+    and whole-table figures that make its results equal a full run's. The queries may also read
+    ``source_schema``: the raw streams' fields against the config's ``source_schema`` section.
     """
-    columns = columns or {}
+    suites = suites or {}
     tables = checked_tables(config)
+    batches: dict[str, Batch] = {}
     with database.connect(db_path, read_only=True) as con:
         con.register("source_schema", source_schema.compare(con, config.get("source_schema") or {}))
-        frames = {}
         for name, table in tables.items():
             query = table.query.replace("{as_of_date}", as_of.isoformat())
-            if columns.get(name):
-                query = f"select {', '.join(_quoted(c) for c in columns[name])} from ({query})"
-            frames[name] = con.sql(query).df()
-        return frames
+            columns = checked_columns(suites[name], table.example_id) if name in suites else None
+            if not table.key:
+                select = ", ".join(_quoted(c) for c in columns) if columns else "*"
+                batches[name] = Batch(con.sql(f"select {select} from ({query})").df())
+                continue
+            suite = suites[name]
+            plan = incremental.plan(con, name, table, suite, full)
+            wanted = list(dict.fromkeys([*(columns or []), *table.key])) if columns else ["*"]
+            select = ", ".join(c if c == "*" else _quoted(c) for c in wanted)
+            frame = con.sql(
+                f"select {select}, {incremental.row_key_sql(table.key)} as {incremental.ROW_KEY} from ({query}) "
+                f"where {incremental.changed_filter(table, plan.since)}"
+            ).df()
+            [(through, rows)] = con.execute(
+                f"select max({_quoted(table.changed_column)}), count(*) from ({query})"
+            ).fetchall()
+            batch = Batch(frame, plan, checked_through=through, rows_in_table=rows)
+            if plan.since is not None:
+                plan.failures = incremental.kept_failures(con, name, query, table, plan.since)
+                batch.metrics = incremental.whole_table_metrics(con, query, table, suite)
+            batches[name] = batch
+    return batches
 
 
 def _quoted(column: str) -> str:
@@ -153,8 +193,12 @@ def _data_docs_pages(context: object, results: dict[str, object]) -> dict[str, s
         return {}
 
 
-def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthReport:
-    """Run every table's committed checkpoint against its DataFrame, as one GX run named after run_id."""
+def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date, full: bool = False) -> HealthReport:
+    """Run every table's committed checkpoint against its DataFrame, as one GX run named after run_id.
+
+    Keyed tables are validated only where their rows changed since the last run (see ``gate.incremental``;
+    ``full`` validates every row); the report's ``row_states`` is what ``incremental.remember`` keeps.
+    """
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -163,15 +207,40 @@ def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthRe
     gx_run = RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
     checks: list[CheckResult] = []
     result_ids = {}
+    states: list[incremental.TableState] = []
     config = load_config(gx_root)
     tables = checked_tables(config)
-    columns = {name: checked_columns(context.suites.get(name), table.example_id) for name, table in tables.items()}
-    for name, frame in read_frames(db_path, config, as_of, columns).items():
-        id_column = tables[name].example_id
+    suites = {name: context.suites.get(name) for name in tables}
+    for name, batch in read_batches(db_path, config, as_of, suites, full).items():
+        table, frame = tables[name], batch.frame
         outcome = context.checkpoints.get(name).run(batch_parameters={"dataframe": frame}, run_id=gx_run)
         [(result_ids[name], result)] = outcome.run_results.items()
-        ids = frame[id_column].astype(str).tolist() if id_column in frame else []
-        checks.extend(_to_check(name, r, ids) for r in result.results)
+        if batch.plan is None:
+            ids = frame[table.example_id].astype(str).tolist() if table.example_id in frame else []
+            checks.extend(_to_check(name, r, ids) for r in result.results)
+            continue
+        found = incremental.frame_failures(frame, table, suites[name], result.results)
+        if batch.plan.since is None:  # every row was validated: GX's own whole-table results
+            combined = [
+                (r, _examples(frame, table, r)) for r in incremental.in_suite_order(suites[name], result.results)
+            ]
+            failures = found
+        else:
+            combined, failures = incremental.combined_results(suites[name], found, batch.plan.failures, batch.metrics)
+        checks.extend(_to_check(name, r, [], examples=ex) for r, ex in combined)
+        states.append(
+            incremental.TableState(
+                table=name,
+                suite_hash=incremental.suite_hash(suites[name]),
+                checked_through=batch.checked_through,
+                failures=failures,
+                since=batch.plan.since,
+                rows_validated=len(frame),
+                rows_in_table=batch.rows_in_table,
+                reason=batch.plan.reason,
+            )
+        )
+        log.info("%s: validated %d of %d rows (%s)", name, len(frame), batch.rows_in_table, batch.plan.reason)
     # Data Docs pages are rendered only for tables with a failed check (what the alert attaches): on a clean
     # day that saves most of the gate's time. Every result is stored, so any page can be rendered later.
     failed_tables = dict.fromkeys(c.table for c in checks if not c.success)
@@ -181,6 +250,7 @@ def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthRe
         checked_at=gx_run.run_time.isoformat(),
         checks=checks,
         data_docs=_data_docs_pages(context, {t: result_ids[t] for t in failed_tables}),
+        row_states=states,
     )
     log.info(
         "data health: %d checks, %d critical failures, %d warnings",
@@ -189,3 +259,9 @@ def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date) -> HealthRe
         len(report.warnings),
     )
     return report
+
+
+def _examples(frame: pd.DataFrame, table: CheckedTable, result: object) -> list[str]:
+    """A keyed table's example ids: the smallest of all its failing rows (the incremental path's rule too)."""
+    index = [i for i in (result.result or {}).get("unexpected_index_list") or [] if isinstance(i, int)]
+    return incremental.examples(frame.loc[index, table.example_id]) if index else []

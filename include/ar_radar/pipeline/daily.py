@@ -16,6 +16,7 @@ from ar_radar.actions import queue as action_queue
 from ar_radar.extract import hubspot, xero
 from ar_radar.extract.connections import ApiConnection
 from ar_radar.gate import history as gate_history
+from ar_radar.gate import incremental as gate_incremental
 from ar_radar.gate import validate as gate
 from ar_radar.gate.report import GateNotPassed, HealthReport
 from ar_radar.notify import chat, messages
@@ -101,13 +102,19 @@ def check_data_health(settings: Settings, run_id: str, as_of: date) -> dict:
         settings.db_path, gate.validate(settings.db_path, settings.gx_root, run_id, as_of)
     )
     gate_history.store_report(settings.db_path, report)
+    gate_incremental.remember(settings.db_path, run_id, report.row_states)
     if not report.passed:
         alert = send_data_health_alert(settings, report)
         sent = "owners alerted" if alert["sent"] else "owners already alerted for these failures today"
         raise GateNotPassed(
             f"Data-health gate failed ({sent}; scoring and the queue are skipped): " + "; ".join(alert["failures"])
         )
-    return {"passed": True, "checks": len(report.checks), "warnings": [c.describe() for c in report.warnings]}
+    return {
+        "passed": True,
+        "checks": len(report.checks),
+        "warnings": [c.describe() for c in report.warnings],
+        "rows_validated": {s.table: f"{s.rows_validated} of {s.rows_in_table} ({s.reason})" for s in report.row_states},
+    }
 
 
 def send_data_health_alert(settings: Settings, report: HealthReport) -> dict:
