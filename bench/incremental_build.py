@@ -1,13 +1,15 @@
 """Benchmark: the daily warehouse build when 1 % of the records changed, against a full rebuild, at 1,000,000
-invoices (issue 17's first step: incremental staging; intermediate and marts are still rebuilt in full).
+invoices (incremental staging, and the customer models recomputing only the customers touched).
 
     .venv/bin/python bench/incremental_build.py [--repeat 3] [--small] [--changed-percent 1]
 
 From the cached synthetic raw tables of bench/warehouse_scale.py (200 organisations, ~3M payments), a first full
-build (untimed); then, each run in a fresh child process on a fresh copy of that built file: ``incremental``
-adds a new version of ``--changed-percent`` of the invoices, payments and contacts (loaded now) and runs
-``build_warehouse``; ``full`` runs ``build_warehouse(full_refresh=True)`` on the same data. Wall time and the
-child's own peak memory.
+build (untimed); then, each run in a fresh child process on a fresh copy of that built file, a day's new version
+of ``--changed-percent`` of the invoices, payments and contacts (a random sample, loaded now) and
+``build_warehouse``: ``reference`` changes only their Reference (what Xero re-sends after an edit no AR figure
+depends on), ``amounts`` changes the invoices' AmountDue and the payments' Amount (every one touches its
+customer); ``full`` runs ``build_warehouse(full_refresh=True)`` on the same data. Wall time, the child's own
+peak memory, and how many customers the incremental build recomputed.
 """
 
 from __future__ import annotations
@@ -38,7 +40,17 @@ def _settings(folder: Path):  # noqa: ANN202
     return replace(Settings.from_env(), data_dir=folder, db_path=folder / "ar_radar.duckdb")
 
 
-def change(db: Path, percent: float) -> int:
+PATCHES = {
+    "reference": {t: """'{"Reference": "changed"}'""" for t in STREAMS},
+    "amounts": {
+        "xero_invoices": "json_object('AmountDue', round(try_cast(payload->>'AmountDue' as double) * 0.5, 2))",
+        "xero_payments": "json_object('Amount', round(try_cast(payload->>'Amount' as double) + 1, 2))",
+        "xero_contacts": """'{"Reference": "changed"}'""",
+    },
+}
+
+
+def change(db: Path, percent: float, kind: str = "reference") -> int:
     """New versions of ``percent`` of each stream's records, as a day's extract would load them."""
     import duckdb
 
@@ -48,22 +60,26 @@ def change(db: Path, percent: float) -> int:
             con.execute(f"""
                 insert into raw.{table}
                 select source, entity, tenant_id, record_id, updated_at, record_hash || '-bench', 'bench-day',
-                       extracted_at + interval 1 day, json_merge_patch(payload, '{{"Reference": "changed"}}'), now()
+                       extracted_at + interval 1 day, json_merge_patch(payload, {PATCHES[kind][table]}), now()
                 from raw.{table}_current using sample {percent} percent (bernoulli, 7)""")
             added += con.execute(f"select count(*) from raw.{table} where run_id = 'bench-day'").fetchone()[0]
     return added
 
 
 def child(folder: Path, step: str) -> None:
+    import duckdb
     from ar_radar.warehouse.build import build_warehouse
 
     settings = _settings(folder)
-    added = change(settings.db_path, float(os.environ["BENCH_CHANGED_PERCENT"])) if step == "incremental" else 0
+    percent = float(os.environ["BENCH_CHANGED_PERCENT"])
+    added = change(settings.db_path, percent, step) if step != "full" else 0
     start = time.perf_counter()
     summary = build_warehouse(settings, AS_OF, full_refresh=step == "full")
     seconds = time.perf_counter() - start
-    assert summary.full_refresh == (step == "full")
-    print(json.dumps({"seconds": seconds, "peak_mib": peak_mib(), "versions_added": added}))
+    assert summary.full_refresh == (step == "full"), summary.reason
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        [(touched,)] = con.execute("select count(*) from intermediate.int_touched_customers").fetchall()
+    print(json.dumps({"seconds": seconds, "peak_mib": peak_mib(), "versions_added": added, "touched": touched}))
 
 
 def main() -> None:
@@ -92,7 +108,7 @@ def main() -> None:
         start = time.perf_counter()
         build_warehouse(_settings(built), AS_OF, full_refresh=True)
         print(f"first full build (untimed) {time.perf_counter() - start:.0f} s", flush=True)
-        results: dict[str, list[dict]] = {"incremental": [], "full": []}
+        results: dict[str, list[dict]] = {"reference": [], "amounts": [], "full": []}
         for n in range(args.repeat):
             for step in results:
                 folder = Path(tmp) / f"{step}-{n}"
@@ -101,16 +117,18 @@ def main() -> None:
                 shutil.rmtree(folder)
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"date: {time.strftime('%Y-%m-%d')}  scale: {scale}  runs: {args.repeat}  changed: {args.changed_percent} %")
-    print(f"versions added per incremental run: {results['incremental'][0]['versions_added']:,}")
+    print(f"versions added per incremental run: {results['reference'][0]['versions_added']:,}")
     medians = {}
     for step, runs in results.items():
         secs = [r["seconds"] for r in runs]
         medians[step] = statistics.median(secs)
         peak = max(r["peak_mib"] for r in runs)
         print(
-            f"{step:<12} median {medians[step]:.1f} s (min {min(secs):.1f}, max {max(secs):.1f}), peak {peak:.0f} MiB"
+            f"{step:<10} median {medians[step]:.1f} s (min {min(secs):.1f}, max {max(secs):.1f}), peak {peak:.0f} MiB, "
+            f"customers recomputed {runs[-1]['touched']:,}"
         )
-    print(f"full / incremental: {medians['full'] / medians['incremental']:.2f}x")
+    for step in ("reference", "amounts"):
+        print(f"full / {step}: {medians['full'] / medians[step]:.2f}x")
 
 
 if __name__ == "__main__":

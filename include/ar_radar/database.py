@@ -66,6 +66,8 @@ TABLES: dict[str, str] = {
 # Columns added after a table's first release: (table, column, type).
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("ops.data_health_checks", "advice", "VARCHAR"),
+    ("ops.warehouse_builds", "raw_loaded_through", "TIMESTAMPTZ"),
+    ("ops.warehouse_builds", "finished", "BOOLEAN"),
     ("ops.data_health_checks", "passed_last_at", "TIMESTAMPTZ"),
     ("scoring.invoice_risk_scores", "collections_bucket", "VARCHAR"),
     ("scoring.invoice_risk_scores", "invoice_date", "DATE"),

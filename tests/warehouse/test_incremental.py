@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
+from datetime import timedelta
 
 import duckdb
 import pytest
@@ -51,12 +52,29 @@ def _day_three(con):
     _versions(con, "xero_contacts", "true", email, "email", 3)
     amount = """json_merge_patch(payload, '{"Amount": 1.23}')"""
     _versions(con, "xero_payments", "true", amount, "pay", 4)
+    deleted = """json_merge_patch(payload, '{"Status": "DELETED"}')"""
+    _versions(con, "xero_payments", "record_id > '5'", deleted, "deleted", 2)
+    # an invoice moved to another customer: both customers' histories change
+    moved = """json_merge_patch(payload, json_object('Contact', json_object('ContactID',
+        (select min(record_id) from raw.xero_contacts_current))))"""
+    _versions(con, "xero_invoices", "payload->>'Type' = 'ACCREC' and record_id > '7'", moved, "moved", 2)
+    # HubSpot companies renamed: the customers matched by their name or domain lose their match
+    renamed = """json_merge_patch(payload, json_object('properties', json_object(
+        'name', 'Renamed Holdings ' || record_id, 'domain', record_id || '.renamed.example')))"""
+    _versions(con, "hubspot_companies", "true", renamed, "renamed", 3)
+    # a new invoice dated ahead (Xero allows it): it joins the invoice spine on the day its date is reached
+    ahead = f"""json_merge_patch(payload, '{{"DateString": "{AS_OF + timedelta(days=5)}T00:00:00",
+        "DueDateString": "{AS_OF + timedelta(days=35)}T00:00:00", "Status": "AUTHORISED"}}')"""
+    _versions(con, "xero_invoices", "payload->>'Type' = 'ACCREC'", ahead, "ahead", 1, record_id="record_id || '-ahead'")
 
 
+# Every model but the two that describe the build itself (what it touched, and the matches it started from).
 MODELS = """
     select table_schema || '.' || table_name from information_schema.tables
-    where table_schema in ('staging', 'intermediate', 'marts') and table_type = 'BASE TABLE' order by 1
+    where table_schema in ('staging', 'intermediate', 'marts') and table_type = 'BASE TABLE'
+      and table_name not in ('int_touched_customers', 'int_customer_matches_before') order by 1
 """
+LATER = AS_OF + timedelta(days=9)  # the last day runs later: invoices dated or paid since count as touched
 
 
 def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, tmp_path):
@@ -88,14 +106,24 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
             "select count(*) from staging.stg_xero__invoices where invoice_id like '%-copy'"
         ).fetchone()
         assert voided[0] >= 1 and copies == (1,)
-    # a build with no new raw version: staging stays, the rest is rebuilt from it (the restored sentinel row too)
-    assert build_warehouse(settings, AS_OF).full_refresh is False
+    # a later day whose new versions change only a field no customer model reads: the customers recomputed are
+    # only the one whose invoice dated ahead has now been reached
+    with duckdb.connect(str(settings.db_path)) as con:
+        reference = """json_merge_patch(payload, '{"Reference": "re-sent"}')"""
+        _versions(con, "xero_invoices", "true", reference, "reference", 20)
+        _versions(con, "xero_payments", "true", reference, "reference", 20)
+    assert build_warehouse(settings, LATER).full_refresh is False
     full_dir = tmp_path / "full"
     full_dir.mkdir()
     shutil.copy(settings.db_path, full_dir / "ar_radar.duckdb")
     full = replace(settings, data_dir=full_dir, db_path=full_dir / "ar_radar.duckdb")
-    assert build_warehouse(full, AS_OF, full_refresh=True).full_refresh is True
+    assert build_warehouse(full, LATER, full_refresh=True).full_refresh is True
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        [(touched, customers)] = con.execute(
+            "select (select count(*) from intermediate.int_touched_customers), "
+            "(select count(distinct (tenant_id, contact_id)) from intermediate.int_sales_invoices)"
+        ).fetchall()
+        assert touched == 1 and customers > 50
         con.execute(f"attach '{full.db_path}' as full_build (read_only)")
         tables = [t for (t,) in con.execute(MODELS).fetchall()]
         assert len(tables) >= 25

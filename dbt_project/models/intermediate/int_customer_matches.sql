@@ -1,3 +1,4 @@
+{{ config(pre_hook="{{ keep_previous_customer_matches() }}") }}
 -- Xero customer -> HubSpot company. Rules, first that finds exactly one company wins:
 --   1. a manual override (seed customer_match_overrides);
 --   2. the Xero contact's email is a HubSpot contact's email: that contact's company;

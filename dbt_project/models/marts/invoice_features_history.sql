@@ -1,7 +1,16 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_touched_customers() }}"
+) }}
+-- depends_on: {{ ref('int_touched_customers') }}
 -- One row per sales invoice issued on or before as_of_date: the customer's payment history as known
 -- at the start of the issue day (macro customer_history_as_of, shared with customer_risk_features),
--- the invoice's own terms, and its outcome as known today in label_* columns. Training reads the
+-- the invoice's own terms, and its outcome as known on as_of_date in label_* columns. Training reads the
 -- features and the labels; nothing in a feature column can come from on or after the issue date.
+-- Incremental: a build recomputes the customers in int_touched_customers, which counts those with an invoice
+-- dated or paid since the last build's as_of_date (the spine and the labels follow as_of_date).
 with invoices as (
     select
         tenant_id,
@@ -19,6 +28,7 @@ with invoices as (
     from {{ ref('int_sales_invoices') }}
     where invoice_date <= {{ as_of_date() }}
       and contact_id is not null  -- no customer, no history to learn from (the gate counts such invoices)
+      {{ only_touched_customers() }}
 ),
 
 history as (
@@ -28,7 +38,6 @@ history as (
 select
     h.* exclude (status, fully_paid_on_date, days_paid_late, prior_average_invoice_base),
     round(h.amount_base / nullif(h.prior_average_invoice_base, 0), 4) as amount_vs_customer_average,
-    {{ as_of_date() }} as labels_as_of,
     h.fully_paid_on_date is not null and h.fully_paid_on_date <= {{ as_of_date() }} as label_is_paid,
     case when h.fully_paid_on_date <= {{ as_of_date() }} then h.fully_paid_on_date end as label_paid_on,
     case when h.fully_paid_on_date <= {{ as_of_date() }}

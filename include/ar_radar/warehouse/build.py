@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from ar_radar import database
 from ar_radar.settings import Settings
 from ar_radar.threads import task_threads
+
+log = logging.getLogger(__name__)
 
 
 def project_var(name: str) -> object:
@@ -31,7 +34,8 @@ class BuildSummary:
     passed: int
     warned: int
     warnings: tuple[str, ...]
-    full_refresh: bool = False  # staging rebuilt from every raw version (asked for, or the dbt project changed)
+    full_refresh: bool = False  # every model rebuilt from every raw version
+    reason: str = ""  # why it was (empty for an incremental build)
 
 
 def dbt_args(settings: Settings, command: str, as_of: date, variables: dict | None = None) -> list[str]:
@@ -97,46 +101,105 @@ def project_hash(settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def _last_built_hash(db_path: Path) -> str | None:
-    if not Path(db_path).exists():
+@dataclass(frozen=True)
+class _LastBuild:
+    project_hash: str | None
+    as_of: date | None
+    raw_loaded_through: datetime | None
+    finished: bool
+
+
+def _last_build(con: object) -> _LastBuild | None:
+    if not database.has_table(con, "ops.warehouse_builds"):
         return None
-    with database.connect(db_path, read_only=False) as con:
-        if not database.has_table(con, "ops.warehouse_builds"):
-            return None
-        found = con.execute("select project_hash from ops.warehouse_builds order by built_at desc limit 1").fetchone()
-    return found[0] if found else None
+    found = con.execute(
+        "select project_hash, as_of_date, raw_loaded_through, coalesce(finished, true) from ops.warehouse_builds "
+        "order by built_at desc limit 1"
+    ).fetchall()
+    return _LastBuild(*found[0]) if found else None
+
+
+def _raw_loaded_through(con: object) -> datetime | None:
+    """The newest load of any raw table: the next build treats rows loaded after it as changed."""
+    tables = con.execute(
+        "select schema_name || '.' || table_name from duckdb_columns() "
+        "where schema_name = 'raw' and column_name = 'loaded_at' and table_name in "
+        "(select table_name from duckdb_tables() where schema_name = 'raw')"
+    ).fetchall()
+    if not tables:
+        return None
+    union = " union all ".join(f"select max(loaded_at) as loaded_at from {t}" for (t,) in tables)
+    return con.execute(f"select max(loaded_at) from ({union})").fetchall()[0][0]
+
+
+def _full_refresh_reason(last: _LastBuild | None, project: str, as_of: date) -> str | None:
+    """Why this build must rebuild every model from every raw version (None: it may be incremental)."""
+    if last is None:
+        return "no earlier build"
+    if last.project_hash != project:
+        return "the dbt project changed since the last build"
+    if not last.finished:
+        return "the last build did not finish"
+    if last.raw_loaded_through is None:
+        return "the last build did not record how far it read"
+    if last.as_of is not None and as_of < last.as_of:
+        return f"as_of_date {as_of} is before the last build's {last.as_of}"
+    return None
 
 
 def build_warehouse(settings: Settings, as_of: date, full_refresh: bool = False) -> BuildSummary:
     """``dbt build`` (seeds, snapshot, models and data tests) for ``as_of`` into the DuckDB file.
 
-    Staging is incremental (only records with a version loaded since the last build are parsed); it is rebuilt
-    from every raw version when ``full_refresh`` is asked for or when the dbt project changed since the last
-    build (``ops.warehouse_builds`` keeps each build's project hash): a changed model must not meet old rows.
+    Incremental: staging parses only records with a version loaded since the last build, and the customer
+    models recompute only the customers those records touch (``int_touched_customers``; dbt vars
+    ``changed_since`` and ``previous_as_of``). Everything is rebuilt from every raw version when
+    ``full_refresh`` is asked for, when the dbt project changed since the last build (a changed model must not
+    meet old rows), when the last build did not finish, or for an as_of_date before the last build's.
+    ``ops.warehouse_builds`` keeps each build: when it started, how far it read raw, whether it finished.
 
     dbt's unit tests check the SQL, not the data, so the daily run leaves them to CI (dbt's own advice;
     ``run_unit_tests`` runs them): at a million invoices that is ~4 s of every build.
     """
     current = project_hash(settings)
-    full_refresh = full_refresh or _last_built_hash(settings.db_path) != current
+    with database.connect(settings.db_path, read_only=False) as con:
+        database.ensure(con, "ops.warehouse_builds")
+        last = _last_build(con)
+        reason = "asked for" if full_refresh else _full_refresh_reason(last, current, as_of)
+        through = _raw_loaded_through(con)
+        [(started,)] = con.execute(
+            "insert into ops.warehouse_builds (built_at, as_of_date, project_hash, full_refresh, raw_loaded_through, "
+            "finished) values (now(), ?, ?, ?, ?, false) returning built_at",
+            [as_of, current, reason is not None, through],
+        ).fetchall()
+    full_refresh = reason is not None
+    variables = (
+        {}
+        if full_refresh
+        else {"changed_since": last.raw_loaded_through.isoformat(), "previous_as_of": str(last.as_of)}
+    )
     command = "build --exclude-resource-type unit_test" + (" --full-refresh" if full_refresh else "")
-    result = _invoke(settings, command, as_of)
+    result = _invoke(settings, command, as_of, variables)
     nodes, failure = _nodes_or_failure(result, 300)
     if failure:
         raise WarehouseBuildError(
             f"dbt build failed for as_of_date {as_of}: {failure}. Reproduce with "
             f"`dbt build --project-dir dbt_project --profiles-dir dbt_project` (AR_RADAR_DB={settings.db_path}); "
-            f"logs in {settings.data_dir / 'dbt' / 'logs'}."
+            f"logs in {settings.data_dir / 'dbt' / 'logs'}. The next build rebuilds in full."
         )
     warned = [n for n in nodes if str(n.status) == "warn"]
     with database.connect(settings.db_path, read_only=False) as con:
-        database.ensure(con, "ops.warehouse_builds")
-        con.execute("insert into ops.warehouse_builds values (now(), ?, ?, ?)", [as_of, current, full_refresh])
+        con.execute("update ops.warehouse_builds set finished = true where built_at = ?", [started])
+    log.info(
+        "warehouse %s (%s)",
+        "rebuilt in full" if full_refresh else "built incrementally",
+        reason or "no reason for a full rebuild",
+    )
     return BuildSummary(
         passed=len(nodes) - len(warned),
         warned=len(warned),
         warnings=tuple(f"{n.node.name}: {(n.message or '').strip()}" for n in warned),
         full_refresh=full_refresh,
+        reason=reason or "",
     )
 
 
@@ -145,9 +208,20 @@ def build_models(
 ) -> None:
     """``dbt build`` of the selected models and seeds only (dbt's selection syntax), without tests and without
     writing dbt's JSON artefacts (a partial build's manifest serves nobody). ``full_refresh``: staging from every
-    raw version (an incremental build only sees versions added, never raw rows taken away)."""
+    raw version (an incremental build only sees versions added, never raw rows taken away).
+
+    Without dbt var changed_since every customer counts as touched, so the selected customer models are
+    recomputed whole; and the next ``build_warehouse`` rebuilds in full (a partial build is recorded as an
+    unfinished one), since it cannot tell what a selection changed."""
     command = f"build --quiet --no-write-json --select {select} --resource-type model --resource-type seed"
     command += " --full-refresh" if full_refresh else ""
+    with database.connect(settings.db_path, read_only=False) as con:
+        database.ensure(con, "ops.warehouse_builds")
+        con.execute(
+            "insert into ops.warehouse_builds (built_at, as_of_date, project_hash, full_refresh, finished) "
+            "values (now(), ?, ?, ?, false)",
+            [as_of, project_hash(settings), full_refresh],
+        )
     nodes, failure = _nodes_or_failure(_invoke(settings, command, as_of, variables), 500)
     if failure:
         raise WarehouseBuildError(f"dbt could not build {select} for as_of_date {as_of}: {failure}")

@@ -7,15 +7,7 @@ with source as (
         record_id,
         raw_loaded_at,
         loaded_at,
-        json_transform(payload, '{
-            "InvoiceNumber": "VARCHAR", "Type": "VARCHAR", "Status": "VARCHAR",
-            "Contact": {"ContactID": "VARCHAR", "Name": "VARCHAR"},
-            "Date": "VARCHAR", "DateString": "VARCHAR", "DueDate": "VARCHAR", "DueDateString": "VARCHAR",
-            "FullyPaidOnDate": "VARCHAR", "CurrencyCode": "VARCHAR", "CurrencyRate": "VARCHAR",
-            "SubTotal": "VARCHAR", "TotalTax": "VARCHAR", "Total": "VARCHAR", "AmountDue": "VARCHAR",
-            "AmountPaid": "VARCHAR", "AmountCredited": "VARCHAR", "Reference": "VARCHAR",
-            "UpdatedDateUTC": "VARCHAR"
-        }') as j
+        json_transform(payload, {{ payload_fields('invoices') }}) as j
     from ({{ latest_versions('xero', 'invoices') }}) as latest
 )
 

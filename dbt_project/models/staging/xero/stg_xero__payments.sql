@@ -5,11 +5,7 @@ with source as (
         tenant_id,
         record_id,
         raw_loaded_at,
-        json_transform(payload, '{
-            "Invoice": {"InvoiceID": "VARCHAR", "Contact": {"ContactID": "VARCHAR"}},
-            "PaymentType": "VARCHAR", "Status": "VARCHAR", "Date": "VARCHAR", "DateString": "VARCHAR",
-            "Amount": "VARCHAR", "CurrencyRate": "VARCHAR", "UpdatedDateUTC": "VARCHAR"
-        }') as j
+        json_transform(payload, {{ payload_fields('payments') }}) as j
     from ({{ latest_versions('xero', 'payments') }}) as latest
 )
 

@@ -1,0 +1,66 @@
+{#-
+    Incremental customer models: a build with dbt var changed_since (ar_radar.warehouse.build passes the
+    previous finished build's raw watermark) recomputes only the customers in int_touched_customers; every
+    other customer's rows are kept as they are. A model using these has `-- depends_on:` int_touched_customers
+    (the ref below sits inside is_incremental(), which dbt's parser does not see).
+-#}
+
+{# Before the model's new rows are appended: take away the touched customers' old rows. #}
+{% macro delete_touched_customers() %}
+    {% if is_incremental() %}
+    delete from {{ this }}
+    where (tenant_id, contact_id) in (select tenant_id, contact_id from {{ ref('int_touched_customers') }})
+    {% endif %}
+{% endmacro %}
+
+{# A filter for an input CTE (tenant_id and contact_id columns, optionally qualified): touched customers only. #}
+{% macro only_touched_customers(alias=none) %}
+    {%- if is_incremental() -%}
+    {%- set prefix = alias ~ '.' if alias else '' -%}
+    and ({{ prefix }}tenant_id, {{ prefix }}contact_id) in (
+        select tenant_id, contact_id from {{ ref('int_touched_customers') }})
+    {%- endif -%}
+{% endmacro %}
+
+{#
+    int_customer_matches' pre-hook: before an incremental build replaces the matches, keep the last build's in
+    int_customer_matches_before, so int_touched_customers can see whose HubSpot match changed.
+#}
+{% macro keep_previous_customer_matches() %}
+    {% if var('changed_since', none) is not none
+        and adapter.get_relation(this.database, this.schema, this.identifier) is not none %}
+    create or replace table {{ this.schema }}.int_customer_matches_before as
+    select tenant_id, contact_id, hubspot_company_id from {{ this }}
+    {% endif %}
+{% endmacro %}
+
+{#
+    The records of a raw stream with a version loaded after since_ts whose `fields` (a json_transform spec) differ
+    from the version the last build had (the newest loaded by then, by latest_versions' order), or that are new:
+    tenant_id, record_id, old_payload (null for a new record) and new_payload.
+#}
+{% macro relevantly_changed(source_name, entity, fields, since_ts) %}
+    select tenant_id, record_id, old_payload, new_payload
+    from (
+        select
+            tenant_id,
+            record_id,
+            arg_max(payload, struct_pack(e := extracted_at, l := loaded_at)) as new_payload,
+            arg_max(payload, struct_pack(e := extracted_at, l := loaded_at)) filter (where loaded_at <= {{ since_ts }})
+                as old_payload
+        from {{ source(source_name, entity ~ '_versions') }}
+        where (tenant_id, record_id) in (
+            select tenant_id, record_id from {{ source(source_name, entity ~ '_versions') }}
+            where loaded_at > {{ since_ts }})
+        group by all
+    )
+    where old_payload is null
+       or json_transform(old_payload, {{ fields }}) is distinct from json_transform(new_payload, {{ fields }})
+{% endmacro %}
+
+{# A field of the changed records in `changed` (relevantly_changed's rows) as it was and as it is. #}
+{% macro in_either_version(changed, json_path, column) %}
+    select tenant_id, old_payload {{ json_path }} as {{ column }} from {{ changed }}
+    union all
+    select tenant_id, new_payload {{ json_path }} from {{ changed }}
+{% endmacro %}
