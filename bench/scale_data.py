@@ -260,9 +260,9 @@ def _hubspot(con: duckdb.DuckDBPyConnection, scale: Scale, meta: str) -> None:
     )
 
 
-def cached_raw(small: bool = False) -> Path:
+def cached_raw(small: bool = False, scale: Scale | None = None) -> Path:
     """The synthetic raw tables of this scale, generated once into bench/.cache (the benchmarks copy the file)."""
-    scale = Scale.small() if small else Scale()
+    scale = scale or (Scale.small() if small else Scale())
     raw = (
         Path(__file__).resolve().parent
         / ".cache"

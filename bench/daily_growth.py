@@ -1,0 +1,121 @@
+"""Benchmark: the daily run's growth curve. At 100,000, 1,000,000 and 3,000,000 invoices (200 organisations, 20
+invoices per customer, ~3 payments per invoice), the cost of a day with 1 % of the records changed should stay
+nearly flat while the full rebuild grows with the history.
+
+    .venv/bin/python bench/daily_growth.py [--sizes 100000 1000000 3000000] [--days 2]
+
+Per size, on a copy of the cached synthetic raw tables (bench/scale_data.py), each step in a fresh child
+process with its own peak memory: ``full`` = ``build_warehouse(full_refresh=True)`` and a first gate that keeps
+its row verdicts (timed apart); then ``--days`` consecutive days on the same file, each loading new versions of
+1 % of the invoices, payments and contacts with changed amounts (bench/incremental_build.py ``amounts``: every
+one touches its customer) and timing the incremental ``build_warehouse`` and the incremental gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from peak_memory import peak_mib
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from incremental_build import AS_OF, _settings, change  # noqa: E402
+
+
+def child(folder: Path, step: str) -> None:
+    import duckdb
+    from ar_radar.gate import incremental
+    from ar_radar.gate.validate import validate
+    from ar_radar.warehouse.build import build_warehouse
+
+    settings = _settings(folder)
+    if step != "full":
+        added = change(settings.db_path, 1.0, "amounts")
+        with duckdb.connect(str(settings.db_path)) as con:  # the next day's versions must not look like today's
+            con.execute("update raw.xero_invoices set run_id = 'bench-' || loaded_at where run_id = 'bench-day'")
+            con.execute("update raw.xero_payments set run_id = 'bench-' || loaded_at where run_id = 'bench-day'")
+            con.execute("update raw.xero_contacts set run_id = 'bench-' || loaded_at where run_id = 'bench-day'")
+    start = time.perf_counter()
+    summary = build_warehouse(settings, AS_OF, full_refresh=step == "full")
+    build_seconds = time.perf_counter() - start
+    assert summary.full_refresh == (step == "full"), summary.reason
+    start = time.perf_counter()
+    run_id = f"bench-{time.time_ns()}"
+    report = validate(settings.db_path, settings.gx_root, run_id, AS_OF)
+    incremental.remember(settings.db_path, run_id, report.row_states)
+    gate_seconds = time.perf_counter() - start
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        [(touched, customers)] = con.execute(
+            "select (select count(*) from intermediate.int_touched_customers), "
+            "(select count(distinct (tenant_id, contact_id)) from intermediate.int_sales_invoices)"
+        ).fetchall()
+    print(
+        json.dumps(
+            {
+                "seconds": build_seconds + gate_seconds,
+                "build_seconds": build_seconds,
+                "gate_seconds": gate_seconds,
+                "peak_mib": peak_mib(),
+                "versions_added": 0 if step == "full" else added,
+                "touched": touched,
+                "customers": customers,
+                "rows_validated": {s.table: s.rows_validated for s in report.row_states},
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 3_000_000])
+    parser.add_argument("--days", type=int, default=2)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(Path(args.child[0]), args.child[1])
+        return
+
+    from scale_data import Scale, cached_raw, run_child
+
+    rows = []
+    for invoices in args.sizes:
+        scale = replace(Scale(), invoices=invoices, customers=invoices // 20)
+        start = time.perf_counter()
+        raw = cached_raw(scale=scale)
+        print(f"{invoices:,} invoices: raw tables ready in {time.perf_counter() - start:.0f} s", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            shutil.copy(raw, folder / "ar_radar.duckdb")
+            full = run_child(__file__, folder, "full")
+            days = [run_child(__file__, folder, f"day-{n}") for n in range(args.days)]
+        rows.append((invoices, full, days))
+    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"date: {time.strftime('%Y-%m-%d')}  days per size: {args.days}  changed per day: 1 % (amounts)")
+    print(
+        "invoices | full build s | full gate s | full peak MiB | day build s | day gate s | day peak MiB | "
+        "versions per day | customers recomputed"
+    )
+    for invoices, full, days in rows:
+        build = statistics.median(d["build_seconds"] for d in days)
+        gate = statistics.median(d["gate_seconds"] for d in days)
+        peak = max(d["peak_mib"] for d in days)
+        print(
+            f"{invoices:,} | {full['build_seconds']:.1f} | {full['gate_seconds']:.1f} | {full['peak_mib']:.0f} | "
+            f"{build:.1f} | {gate:.1f} | {peak:.0f} | {days[-1]['versions_added']:,} | "
+            f"{days[-1]['touched']:,} of {days[-1]['customers']:,}"
+        )
+
+
+if __name__ == "__main__":
+    main()
