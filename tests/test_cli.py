@@ -101,6 +101,27 @@ def test_train_model_trains_each_organisation_and_says_what_it_measured(warehous
     assert out.count("CRM signals ") == 2 and all(f"in use: {v}" in out for v in versions)
 
 
+def test_check_data_health_validates_what_changed_and_in_full_on_demand(warehouse, tmp_path):
+    import shutil
+
+    db = tmp_path / "ar.duckdb"
+    shutil.copy(warehouse.db_path, db)
+    env = {**os.environ, "AR_RADAR_DB": str(db), "AR_RADAR_DATA_DIR": str(tmp_path / "data")}
+    with duckdb.connect(str(db), read_only=True) as con:
+        [(invoices,)] = con.execute(
+            "select count(*) from staging.stg_xero__invoices where invoice_type = 'ACCREC'"
+        ).fetchall()
+    runs = [_cli("check-data-health", "--as-of", "2026-11-20", *extra, env=env) for extra in ([], [], ["--full"])]
+    assert [r.returncode for r in runs] == [0, 0, 0], [r.stderr[-500:] for r in runs]
+    first, second, full = (r.stdout for r in runs)
+    assert f"stg_xero__invoices: validated {invoices:,} of {invoices:,} rows (no earlier run" in first
+    assert f"stg_xero__invoices: validated 0 of {invoices:,} rows (rows changed after" in second
+    assert f"validated {invoices:,} of {invoices:,} rows (a full validation was asked for)" in full
+    with duckdb.connect(str(db), read_only=True) as con:
+        [(runs_kept,)] = con.execute("select count(*) from ops.data_health_runs").fetchall()
+    assert runs_kept == 3
+
+
 def test_weekly_report_previews_each_organisations_email_without_sending(scored_warehouse, tmp_path):
     from email import policy
     from email.parser import BytesParser

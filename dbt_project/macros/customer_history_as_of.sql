@@ -38,20 +38,26 @@
         coalesce(h.negative_texts_logged, 0) - coalesce(w.negative_texts_logged, 0) as recent_negative_text_count,
         coalesce(h.dispute_texts_logged, 0) - coalesce(w.dispute_texts_logged, 0) as recent_dispute_text_count
     from {{ spine }} as s
-    asof left join {{ ref('int_customer_daily_history') }} as h
+    asof left join ({{ touched_history() }}) as h
         on h.tenant_id = s.tenant_id
         and h.contact_id = s.contact_id
         and h.activity_date < s.{{ as_of_column }}
-    asof left join {{ ref('int_customer_daily_history') }} as w
+    asof left join ({{ touched_history() }}) as w
         on w.tenant_id = s.tenant_id
         and w.contact_id = s.contact_id
         and w.activity_date < s.{{ as_of_column }} - {{ recent_days }}
     asof left join (
         select distinct tenant_id, contact_id, settled_on
         from {{ ref('int_invoice_settlements') }}
-        where kind = 'payment'
+        where kind = 'payment' {{ only_touched_customers() }}
     ) as p
         on p.tenant_id = s.tenant_id
         and p.contact_id = s.contact_id
         and p.settled_on < s.{{ as_of_column }}
+{% endmacro %}
+
+{# The history rows the spine can meet: an incremental model's spine is the touched customers only, and an ASOF
+   join sorts its whole right side, so the others' rows are left out before it (no filter in a full build). #}
+{% macro touched_history() %}
+    select * from {{ ref('int_customer_daily_history') }} where true {{ only_touched_customers() }}
 {% endmacro %}

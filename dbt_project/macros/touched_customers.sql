@@ -6,19 +6,22 @@
 -#}
 
 {# Before the model's new rows are appended: take away the touched customers' old rows. #}
-{% macro delete_touched_customers() %}
+{# with_no_customer: rows without a customer (contact_id null) are taken away and rebuilt every time too. #}
+{% macro delete_touched_customers(with_no_customer=false) %}
     {% if is_incremental() %}
     delete from {{ this }}
     where (tenant_id, contact_id) in (select tenant_id, contact_id from {{ ref('int_touched_customers') }})
+    {% if with_no_customer %} or contact_id is null {% endif %}
     {% endif %}
 {% endmacro %}
 
 {# A filter for an input CTE (tenant_id and contact_id columns, optionally qualified): touched customers only. #}
-{% macro only_touched_customers(alias=none) %}
+{% macro only_touched_customers(alias=none, with_no_customer=false) %}
     {%- if is_incremental() -%}
     {%- set prefix = alias ~ '.' if alias else '' -%}
-    and ({{ prefix }}tenant_id, {{ prefix }}contact_id) in (
+    and (({{ prefix }}tenant_id, {{ prefix }}contact_id) in (
         select tenant_id, contact_id from {{ ref('int_touched_customers') }})
+        {%- if with_no_customer %} or {{ prefix }}contact_id is null{% endif %})
     {%- endif -%}
 {% endmacro %}
 

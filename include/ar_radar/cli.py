@@ -129,8 +129,9 @@ def extract(source: str, db_path: Path) -> None:
 @click.option("--as-of", callback=_date, help="Run date (default: today).")
 @click.option("--full-refresh", is_flag=True, help="Parse every raw version again (weekly, or after a fix).")
 def build_warehouse_command(as_of: date | None, full_refresh: bool) -> None:
-    """``dbt build`` of the warehouse in AR_RADAR_DB: incremental staging (only records with a new raw version are
-    parsed) unless --full-refresh or the dbt project changed since the last build."""
+    """``dbt build`` of the warehouse in AR_RADAR_DB: incremental (only records with a new raw version are parsed,
+    only the customers they touch are recomputed) unless --full-refresh, or the dbt project changed, the last
+    build did not finish, or the day is earlier than the last build's."""
     from ar_radar.warehouse.build import WarehouseBuildError, build_warehouse
 
     settings = Settings.from_env()
@@ -140,7 +141,7 @@ def build_warehouse_command(as_of: date | None, full_refresh: bool) -> None:
         summary = build_warehouse(settings, as_of or date.today(), full_refresh=full_refresh)
     except WarehouseBuildError as exc:
         raise click.ClickException(str(exc)) from None
-    kind = "full rebuild" if summary.full_refresh else "incremental"
+    kind = f"full rebuild ({summary.reason})" if summary.full_refresh else "incremental"
     click.echo(f"{kind}: {summary.passed} nodes passed, {summary.warned} warned")
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import duckdb
 import pytest
-from ar_radar.warehouse.build import build_warehouse
+from ar_radar.warehouse.build import build_models, build_warehouse
 
 from tests.conftest import AS_OF, copy_of
 
@@ -146,3 +146,20 @@ def test_a_changed_dbt_project_rebuilds_staging_in_full(warehouse, tmp_path):
         con.execute("update ops.warehouse_builds set project_hash = 'an older project'")
     assert build_warehouse(settings, AS_OF).full_refresh is True  # the last build was of another project
     assert build_warehouse(settings, AS_OF).full_refresh is False  # and now it is this one's
+
+
+def test_an_unfinished_or_partial_build_or_an_earlier_day_rebuilds_everything(warehouse, tmp_path):
+    settings = copy_of(warehouse, tmp_path)
+    summary = build_warehouse(settings, AS_OF)
+    assert summary.full_refresh is False and summary.reason == ""
+    with duckdb.connect(str(settings.db_path)) as con:
+        con.execute(
+            "update ops.warehouse_builds set finished = false where built_at = (select max(built_at) from "
+            "ops.warehouse_builds)"
+        )  # as if the process had been killed during dbt
+    assert build_warehouse(settings, AS_OF).reason == "the last build did not finish"
+    earlier = build_warehouse(settings, AS_OF - timedelta(days=1))
+    assert earlier.full_refresh is True and "before the last build's" in earlier.reason
+    build_models(settings, AS_OF, "int_customer_matches")  # a partial build: the next one cannot trust it
+    assert build_warehouse(settings, AS_OF).reason == "the last build did not finish"
+    assert build_warehouse(settings, AS_OF).full_refresh is False

@@ -1,9 +1,19 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_touched_customers(with_no_customer=true) }}"
+) }}
+-- depends_on: {{ ref('int_touched_customers') }}
 -- Every dated amount that settled part of a sales invoice: payments, and allocations of credit notes,
 -- overpayments and prepayments. Base currency uses the invoice's own rate, so a settled invoice nets
 -- to exactly zero in base currency too (exchange gains and losses are not receivables).
+-- Incremental: a build recomputes the invoices of the customers in int_touched_customers (whose payments,
+-- credits or invoices changed) and those without a customer.
 with invoices as (
     select tenant_id, invoice_id, contact_id, currency_rate
     from {{ ref('int_sales_invoices') }}
+    where true {{ only_touched_customers(with_no_customer=true) }}
 ),
 
 payments as (

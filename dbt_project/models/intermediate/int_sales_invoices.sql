@@ -1,4 +1,11 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_restaged('stg_xero__invoices', ['tenant_id', 'invoice_id']) }}"
+) }}
 -- Sales invoices that count for AR: ACCREC, not draft, not voided or deleted, with base-currency amounts.
+-- Incremental: the invoices staged since the last build are taken away and selected again (macro delete_restaged).
 select
     *,
     cast(total / nullif(currency_rate, 0) as decimal(18, 2)) as total_base,
@@ -7,3 +14,4 @@ select
 from {{ ref('stg_xero__invoices') }}
 where invoice_type = 'ACCREC'
   and status in ('AUTHORISED', 'PAID')
+  {{ restaged_only() }}

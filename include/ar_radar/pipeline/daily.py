@@ -86,12 +86,13 @@ def load_raw(settings: Settings) -> dict:
 
 
 def build_warehouse(settings: Settings, as_of: date) -> dict:
-    summary = warehouse.build_warehouse(settings, as_of)  # incremental staging; in full after a project change
+    summary = warehouse.build_warehouse(settings, as_of)  # incremental, unless something forces a full rebuild
     return {
         "passed": summary.passed,
         "warned": summary.warned,
         "warnings": list(summary.warnings),
         "full_refresh": summary.full_refresh,
+        "full_refresh_reason": summary.reason,
     }
 
 

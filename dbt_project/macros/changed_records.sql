@@ -1,0 +1,24 @@
+{#-
+    Incremental models keyed by a staged record (not by customer): with dbt var changed_since (the raw watermark
+    of the last finished build) a build takes away the rows of the records staged since and appends them again as
+    the model now selects them, so a record that no longer qualifies (a voided invoice) goes. Without the var (a
+    partial build) every row is taken away and rebuilt.
+-#}
+{% macro delete_restaged(staged_model, key) %}
+    {% if is_incremental() %}
+    {% set since = var('changed_since', none) %}
+    delete from {{ this }}
+    {% if since is not none %}
+    where ({{ key | join(', ') }}) in (
+        select {{ key | join(', ') }} from {{ ref(staged_model) }}
+        where raw_loaded_at > cast('{{ since }}' as timestamptz))
+    {% endif %}
+    {% endif %}
+{% endmacro %}
+
+{# The filter that goes with it, on the staged model's rows: only those staged since the last finished build. #}
+{% macro restaged_only() %}
+    {%- if is_incremental() and var('changed_since', none) is not none -%}
+    and raw_loaded_at > cast('{{ var("changed_since") }}' as timestamptz)
+    {%- endif -%}
+{% endmacro %}
