@@ -73,12 +73,15 @@ def _run_compiled_sql(settings, target: Path) -> None:  # noqa: ANN001
 
 
 def _python_model(node: dict, con, models: dict):  # noqa: ANN001, ANN202
-    """Call a dbt Python model's model(dbt, session) with the two things it uses: ref() and config()."""
+    """Call a dbt Python model's model(dbt, session) with what it uses: ref(), config() and is_incremental (a
+    full build)."""
     import importlib.util
 
     by_name = {n["name"]: n for n in models.values()}
 
     class Dbt:
+        is_incremental = False
+
         @staticmethod
         def ref(name: str):  # noqa: ANN205
             return con.table(f"{by_name[name]['schema']}.{by_name[name]['alias']}")
