@@ -111,3 +111,18 @@ def test_a_full_rebuild_or_a_changed_check_makes_the_next_run_full(warehouse, tm
     assert changed.since is None and "checks changed" in changed.reason
     asked = _states(_gate(settings, "day-5", full=True))["stg_xero__payments"]
     assert asked.since is None and asked.rows_validated == asked.rows_in_table
+
+
+def test_only_checks_whose_verdict_is_per_row_are_kept_row_by_row():
+    import great_expectations.expectations as gxe
+
+    per_row = [
+        gxe.ExpectColumnValuesToNotBeNull(column="x"),
+        gxe.ExpectColumnValuesToBeBetween(column="x", min_value=0),
+        gxe.ExpectColumnValuesToNotBeInSet(column="x", value_set=["a"]),
+    ]
+    assert {incremental.kind(e) for e in per_row} == {"row"}
+    assert incremental.kind(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="a", column_B="b")) == "pair"
+    # verdicts that compare rows: a table checked by one is validated in full every run
+    assert incremental.kind(gxe.ExpectColumnValuesToBeUnique(column="x")) == "other"
+    assert incremental.kind(gxe.ExpectColumnValuesToBeIncreasing(column="x")) == "other"

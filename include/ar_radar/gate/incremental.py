@@ -64,6 +64,29 @@ def suite_hash(suite: object) -> str:
     return hashlib.sha256(repr(sorted(map(expectation_key, suite.expectations))).encode()).hexdigest()
 
 
+# GX map metrics whose verdict on a row depends on that row alone (so a kept verdict stays true while the row does
+# not change). Others, such as column_values.unique or .increasing, compare rows: a table with one of them is
+# validated in full every run.
+ROW_LOCAL = {
+    "row": {
+        "column_values.nonnull",
+        "column_values.null",
+        "column_values.in_set",
+        "column_values.not_in_set",
+        "column_values.between",
+        "column_values.match_regex",
+        "column_values.not_match_regex",
+        "column_values.match_like_pattern",
+        "column_values.not_match_like_pattern",
+        "column_values.value_length_between",
+        "column_values.value_length_equals",
+        "column_values.match_strftime_format",
+        "column_values.json_parseable",
+    },
+    "pair": {"column_pair_values.a_greater_than_b", "column_pair_values.equal", "column_pair_values.in_set"},
+}
+
+
 def kind(expectation: object) -> str:
     """row (a verdict per row, kept), pair (the same, two columns), unique, rows (the row count), or other."""
     from great_expectations.expectations.expectation import (
@@ -72,11 +95,12 @@ def kind(expectation: object) -> str:
         MulticolumnMapExpectation,
     )
 
-    if isinstance(expectation, ColumnMapExpectation):
+    metric = getattr(expectation, "map_metric", None)
+    if isinstance(expectation, ColumnMapExpectation) and metric in ROW_LOCAL["row"]:
         return "row"
-    if isinstance(expectation, ColumnPairMapExpectation):
+    if isinstance(expectation, ColumnPairMapExpectation) and metric in ROW_LOCAL["pair"]:
         return "pair"
-    if isinstance(expectation, MulticolumnMapExpectation) and expectation.map_metric == "compound_columns.unique":
+    if isinstance(expectation, MulticolumnMapExpectation) and metric == "compound_columns.unique":
         return "unique"
     if expectation.configuration.type == "expect_table_row_count_to_be_between":
         return "rows"
@@ -149,20 +173,8 @@ def whole_table_metrics(con: duckdb.DuckDBPyConnection, query: str, table: Check
         k = kind(expectation)
         if k == "row":
             selects.append(f"count(*) filter (where {_q(cfg['column'])} is null) as e{i}")
-        elif k == "pair":
-            a, b = _q(cfg["column_A"]), _q(cfg["column_B"])
-            ignore = cfg.get("ignore_row_if", "both_values_are_missing")
-            skip = {
-                "both_values_are_missing": f"{a} is null and {b} is null",
-                "either_value_is_missing": f"{a} is null or {b} is null",
-            }.get(ignore, "false")
-            selects.append(f"count(*) filter (where not ({skip})) as e{i}")
-        elif k == "unique":
-            columns = [_q(c) for c in cfg["column_list"]]
-            ignore = cfg.get("ignore_row_if", "all_values_are_missing")
-            op = " and " if ignore == "all_values_are_missing" else " or "
-            skip = op.join(f"{c} is null" for c in columns) if ignore != "never" else "false"
-            selects.append(f"count(*) filter (where not ({skip})) as e{i}")
+        elif k in ("pair", "unique"):
+            selects.append(f"count(*) filter (where not ({_ignored_rows(expectation)})) as e{i}")
     [row] = con.execute(f"select {', '.join(selects)} from ({query})").fetchall()
     metrics = {}
     position = 1  # row[0] is the row count; then one figure per row, pair and unique check, in order
@@ -180,15 +192,12 @@ def whole_table_metrics(con: duckdb.DuckDBPyConnection, query: str, table: Check
 
 def _duplicates(con: duckdb.DuckDBPyConnection, query: str, table: CheckedTable, expectation: object) -> pd.DataFrame:
     """Rows whose key columns repeat (GX's compound_columns.unique, over the whole table), with example ids."""
-    cfg = expectation.configuration.kwargs
-    columns = ", ".join(_q(c) for c in cfg["column_list"])
-    ignore = cfg.get("ignore_row_if", "all_values_are_missing")
-    op = " and " if ignore == "all_values_are_missing" else " or "
-    skip = op.join(f"{_q(c)} is null" for c in cfg["column_list"]) if ignore != "never" else "false"
+    columns = ", ".join(_q(c) for c in expectation.configuration.kwargs["column_list"])
     return con.execute(
         f"""select {row_key_sql(table.key)} as row_key, coalesce(cast({_q(table.example_id)} as varchar), 'None')
                    as example_id
-            from ({query}) where not ({skip}) qualify count(*) over (partition by {columns}) > 1"""
+            from ({query}) where not ({_ignored_rows(expectation)})
+            qualify count(*) over (partition by {columns}) > 1"""
     ).df()
 
 
@@ -196,6 +205,21 @@ def in_suite_order(suite: object, results: list) -> list:
     """GX's results, one per expectation, in the suite's order (GX groups them its own way)."""
     by_id = {r.expectation_config.id: r for r in results}
     return [by_id[e.id] for e in suite.expectations]
+
+
+def _ignored_rows(expectation: object) -> str:
+    """SQL for the rows a pair or multicolumn check leaves out (its ignore_row_if, with GX's defaults)."""
+    cfg = expectation.configuration.kwargs
+    if "column_list" in cfg:  # multicolumn
+        columns, ignore = [_q(c) for c in cfg["column_list"]], cfg.get("ignore_row_if", "all_values_are_missing")
+        op = {"all_values_are_missing": " and ", "any_value_is_missing": " or "}.get(ignore)
+    else:
+        columns, ignore = (
+            [_q(cfg["column_A"]), _q(cfg["column_B"])],
+            cfg.get("ignore_row_if", "both_values_are_missing"),
+        )
+        op = {"both_values_are_missing": " and ", "either_value_is_missing": " or "}.get(ignore)
+    return op.join(f"{c} is null" for c in columns) if op else "false"
 
 
 def examples(ids: pd.Series) -> list[str]:
