@@ -132,6 +132,17 @@ def _raw_loaded_through(con: object) -> datetime | None:
     return con.execute(f"select max(loaded_at) from ({union})").fetchall()[0][0]
 
 
+def _record_start(con: object, as_of: date, project: str, full_refresh: bool, through: datetime | None) -> datetime:
+    """A build's row in ops.warehouse_builds, unfinished until build_warehouse marks it (a partial build never
+    does, so the build after it is a full one); returns its built_at, the row's key."""
+    [(started,)] = con.execute(
+        "insert into ops.warehouse_builds (built_at, as_of_date, project_hash, full_refresh, raw_loaded_through, "
+        "finished) values (now(), ?, ?, ?, ?, false) returning built_at",
+        [as_of, project, full_refresh, through],
+    ).fetchall()
+    return started
+
+
 def _full_refresh_reason(last: _LastBuild | None, project: str, as_of: date) -> str | None:
     """Why this build must rebuild every model from every raw version (None: it may be incremental)."""
     if last is None:
@@ -166,11 +177,7 @@ def build_warehouse(settings: Settings, as_of: date, full_refresh: bool = False)
         last = _last_build(con)
         reason = "asked for" if full_refresh else _full_refresh_reason(last, current, as_of)
         through = _raw_loaded_through(con)
-        [(started,)] = con.execute(
-            "insert into ops.warehouse_builds (built_at, as_of_date, project_hash, full_refresh, raw_loaded_through, "
-            "finished) values (now(), ?, ?, ?, ?, false) returning built_at",
-            [as_of, current, reason is not None, through],
-        ).fetchall()
+        started = _record_start(con, as_of, current, reason is not None, through)
     full_refresh = reason is not None
     variables = (
         {}
@@ -217,11 +224,7 @@ def build_models(
     command += " --full-refresh" if full_refresh else ""
     with database.connect(settings.db_path, read_only=False) as con:
         database.ensure(con, "ops.warehouse_builds")
-        con.execute(
-            "insert into ops.warehouse_builds (built_at, as_of_date, project_hash, full_refresh, finished) "
-            "values (now(), ?, ?, ?, false)",
-            [as_of, project_hash(settings), full_refresh],
-        )
+        _record_start(con, as_of, project_hash(settings), full_refresh, None)
     nodes, failure = _nodes_or_failure(_invoke(settings, command, as_of, variables), 500)
     if failure:
         raise WarehouseBuildError(f"dbt could not build {select} for as_of_date {as_of}: {failure}")
