@@ -2,7 +2,11 @@
 invoices per customer, ~3 payments per invoice), the cost of a day with 1 % of the records changed should stay
 nearly flat while the full rebuild grows with the history.
 
-    .venv/bin/python bench/daily_growth.py [--sizes 100000 1000000 3000000] [--days 2]
+    .venv/bin/python bench/daily_growth.py [--sizes 100000 1000000 3000000] [--days 2] [--day-records N]
+
+``--day-records N`` makes every size's day the same size (about N new versions, the same share of each stream)
+instead of 1 % of its records: the same day on a longer history, which is what "follows the day's changes, not
+the history" claims.
 
 Per size, on a copy of the cached synthetic raw tables (bench/scale_data.py), each step in a fresh child
 process with its own peak memory: ``full`` = ``build_warehouse(full_refresh=True)`` and a first gate that keeps
@@ -33,6 +37,21 @@ sys.path.insert(0, str(BENCH))
 from incremental_build import AS_OF, _settings, change  # noqa: E402
 
 
+def _day_percent(db: Path) -> float:
+    """1 %, or the share of the records that makes a day of about BENCH_DAY_RECORDS new versions."""
+    import duckdb
+
+    wanted = int(os.environ.get("BENCH_DAY_RECORDS") or 0)
+    if not wanted:
+        return 1.0
+    with duckdb.connect(str(db), read_only=True) as con:
+        [(records,)] = con.execute(
+            "select (select count(*) from raw.xero_invoices_current) + (select count(*) from raw.xero_payments_current)"
+            " + (select count(*) from raw.xero_contacts_current)"
+        ).fetchall()
+    return 100.0 * wanted / records
+
+
 def child(folder: Path, step: str) -> None:
     import duckdb
     from ar_radar.gate import incremental
@@ -41,7 +60,7 @@ def child(folder: Path, step: str) -> None:
 
     settings = _settings(folder)
     if step != "full":
-        added = change(settings.db_path, 1.0, "amounts")
+        added = change(settings.db_path, _day_percent(settings.db_path), "amounts")
         with duckdb.connect(str(settings.db_path)) as con:  # the next day's versions must not look like today's
             con.execute("update raw.xero_invoices set run_id = 'bench-' || loaded_at where run_id = 'bench-day'")
             con.execute("update raw.xero_payments set run_id = 'bench-' || loaded_at where run_id = 'bench-day'")
@@ -80,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 3_000_000])
     parser.add_argument("--days", type=int, default=2)
+    parser.add_argument("--day-records", type=int, default=0, help="the same day at every size (0: 1 %% of it)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -87,6 +107,9 @@ def main() -> None:
         return
 
     from scale_data import Scale, cached_raw, run_child
+
+    os.environ["BENCH_DAY_RECORDS"] = str(args.day_records)
+    day = f"about {args.day_records:,} new versions" if args.day_records else "1 %"
 
     rows = []
     for invoices in args.sizes:
@@ -101,7 +124,7 @@ def main() -> None:
             days = [run_child(__file__, folder, f"day-{n}") for n in range(args.days)]
         rows.append((invoices, full, days))
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"date: {time.strftime('%Y-%m-%d')}  days per size: {args.days}  changed per day: 1 % (amounts)")
+    print(f"date: {time.strftime('%Y-%m-%d')}  days per size: {args.days}  changed per day: {day} (amounts)")
     print(
         "invoices | full build s | full gate s | full peak MiB | day build s | day gate s | day peak MiB | "
         "versions per day | customers recomputed"

@@ -8,6 +8,7 @@ warehouse of an older version is brought up to date in place and keeps its rows.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -86,12 +87,20 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def memory_limit() -> str:
+    """DuckDB's memory cap for every connection, dbt's included (``AR_RADAR_DUCKDB_MEMORY_LIMIT``, default 3GB).
+
+    Beyond it DuckDB spills to disk, so a big warehouse slows down instead of taking a worker's memory."""
+    return os.environ.get("AR_RADAR_DUCKDB_MEMORY_LIMIT", "").strip() or "3GB"
+
+
 def connect(db_path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """A connection to the warehouse with DuckDB's threads bounded (``ar_radar.threads``).
+    """A connection to the warehouse with DuckDB's threads (``ar_radar.threads``) and memory bounded.
 
     read_only is explicit: DuckDB allows one writing process per file, and a reader must say so to open the
     file while no writer holds it."""
-    return duckdb.connect(str(db_path), read_only=read_only, config={"threads": task_threads()})
+    config = {"threads": task_threads(), "memory_limit": memory_limit()}
+    return duckdb.connect(str(db_path), read_only=read_only, config=config)
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:

@@ -71,6 +71,7 @@ def _invoke(settings: Settings, command: str, as_of: date, variables: dict | Non
 
     os.environ["AR_RADAR_DB"] = str(settings.db_path)
     os.environ["AR_RADAR_THREADS"] = str(task_threads())  # the profile's DuckDB threads
+    os.environ["AR_RADAR_DUCKDB_MEMORY_LIMIT"] = database.memory_limit()  # and its memory cap
     # No usage pings from a pipeline host (it has no internet; the attempt only costs time).
     os.environ.setdefault("DO_NOT_TRACK", "1")
     try:
