@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test test-fast lint format dbt-docs gx-bootstrap sandbox weekly-screenshot clean
+.PHONY: install demo test test-fast cluster-test lint format dbt-docs gx-bootstrap sandbox weekly-screenshot clean
 
 install: $(STAMP)
 
@@ -33,7 +33,13 @@ test: install
 # The inner loop: everything but whole-DAG runs, per-fault pipeline runs and scale benchmarks.
 test-fast: install
 	$(BIN)/ruff check .
-	$(PYTEST) -m "not dag and not pipeline and not bench"
+	$(PYTEST) -m "not dag and not pipeline and not bench and not cluster"
+
+# The sharded daily DAG on real services: PostgreSQL, Redis (apt-get installs redis-server if missing), Airflow's
+# api-server, scheduler, dag-processor, triggerer and two Celery workers, with a worker killed mid-build and
+# mid-send (about four minutes on 2 cores). Also part of `make test`.
+cluster-test: install
+	$(BIN)/python -m pytest -m cluster tests/cluster
 
 lint: install
 	$(BIN)/ruff check .

@@ -32,12 +32,20 @@ def test_airflow_services_and_connections():
         "airflow-scheduler",
         "airflow-dag-processor",
         "airflow-triggerer",
+        "airflow-worker",
+        "redis",
         "sandbox",
         "mailpit",
     } <= set(services)
     for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
         assert services[name]["command"] == name.removeprefix("airflow-").replace("apiserver", "api-server")
+    assert services["airflow-worker"]["command"] == "celery worker"
     env = services["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert (
+        env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+        and "redis" in services["airflow-worker"]["depends_on"]
+    )
     for conn in ("XERO_DEFAULT", "HUBSPOT_DEFAULT", "SMTP_DEFAULT"):
         assert f"AIRFLOW_CONN_{conn}" in env
     mounts = {v.split(":")[1] for v in services["airflow-scheduler"]["volumes"] if v.startswith("./")}
@@ -55,3 +63,16 @@ def test_the_image_pins_the_same_airflow_as_requirements():
     )
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert f"apache/airflow:{pins['apache-airflow']}-python3.11" in dockerfile
+
+
+def test_init_hands_the_mounted_folders_to_airflow_and_makes_the_pools():
+    """Docker would create ./data as root while Airflow runs as AIRFLOW_UID; the init step fixes that (as the
+    official file's does), migrates, and creates the pools the DAGs' tasks wait on."""
+    from ar_radar.cli import main
+
+    init = yaml.safe_load(COMPOSE.read_text())["services"]["airflow-init"]
+    script = "\n".join(init["command"])
+    assert init["user"] == "0:0"
+    assert 'chown -R "${AIRFLOW_UID:-50000}:0" /opt/airflow/data' in script
+    assert script.index("chown") < script.index("airflow db migrate") < script.index("create-pools")
+    assert "create-pools" in main.commands

@@ -22,8 +22,31 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date
 
 
 @click.group()
-def main() -> None:
+@click.option(
+    "--shard",
+    type=int,
+    envvar="AR_RADAR_SHARD",
+    help="With AR_RADAR_SHARDS above 1: the shard whose warehouse and folders a command works on.",
+)
+@click.pass_context
+def main(ctx: click.Context, shard: int | None) -> None:
     """AR Radar: accounts-receivable risk pipeline for Xero and HubSpot."""
+    ctx.obj = {"shard": shard}
+
+
+def _settings() -> Settings:
+    """The settings from the environment, pointed at --shard's files when sharded."""
+    from ar_radar.pipeline.shards import Shard, ShardConfigError, shard_count
+
+    chosen = (click.get_current_context().find_root().obj or {}).get("shard")
+    try:
+        if chosen is None:
+            if shard_count() > 1:
+                raise ShardConfigError(f"AR_RADAR_SHARDS={shard_count()}: say which shard (--shard N).")
+            return Settings.from_env()
+        return Shard.from_env(chosen).settings(Settings.from_env())
+    except ShardConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
@@ -112,7 +135,7 @@ def extract(source: str, db_path: Path) -> None:
     from ar_radar.raw import store as raw_store
 
     db_path = db_path.resolve()
-    settings = replace(Settings.from_env(), db_path=db_path, data_dir=db_path.parent)
+    settings = replace(_settings(), db_path=db_path, data_dir=db_path.parent)
     run_id = f"cli__{datetime.now().strftime('%Y%m%dT%H%M%S')}__{uuid.uuid4().hex[:6]}"
     try:
         conn = connection_from_env(f"{source}_default")
@@ -134,7 +157,7 @@ def build_warehouse_command(as_of: date | None, full_refresh: bool) -> None:
     build did not finish, or the day is earlier than the last build's."""
     from ar_radar.warehouse.build import WarehouseBuildError, build_warehouse
 
-    settings = Settings.from_env()
+    settings = _settings()
     if not settings.db_path.exists():
         raise click.ClickException(f"No warehouse at {settings.db_path}: set AR_RADAR_DB (load raw data first).")
     try:
@@ -151,7 +174,7 @@ def dbt_docs(as_of: date | None) -> None:
     """Generate dbt's documentation site for the warehouse in AR_RADAR_DB."""
     from ar_radar.warehouse.build import generate_docs
 
-    target = generate_docs(Settings.from_env(), as_of or date.today())
+    target = generate_docs(_settings(), as_of or date.today())
     click.echo(f"dbt docs written to {target}; serve with: python -m http.server --directory {target}")
 
 
@@ -160,7 +183,7 @@ def gx_bootstrap() -> None:
     """Rewrite the committed GX suites, validation definitions and checkpoints from expectations/checks.yml."""
     from ar_radar.gate.suites import bootstrap
 
-    settings = Settings.from_env()
+    settings = _settings()
     bootstrap(settings.gx_root)
     click.echo(f"wrote suites, validation definitions and checkpoints under {settings.gx_root}")
 
@@ -178,7 +201,7 @@ def check_data_health_command(as_of: date | None, full: bool) -> None:
     from ar_radar.gate import history, incremental
     from ar_radar.gate.validate import validate
 
-    settings = Settings.from_env()
+    settings = _settings()
     if not settings.db_path.exists():
         raise click.ClickException(f"No warehouse at {settings.db_path}: set AR_RADAR_DB (build it first).")
     run_id = f"manual__{datetime.now().strftime('%Y%m%dT%H%M%S')}"
@@ -245,7 +268,7 @@ def export_history(csv_path: Path) -> None:
     from ar_radar.scoring.features import warehouse_history
     from ar_radar.scoring.history_csv import REQUIRED
 
-    history, _ = warehouse_history(Settings.from_env().db_path)
+    history, _ = warehouse_history(_settings().db_path)
     history = history.rename(columns={"currency_code": "currency"})[[*REQUIRED, "currency"]]
     for column in ("invoice_date", "due_date", "paid_date"):
         history[column] = history[column].dt.strftime("%Y-%m-%d")
@@ -260,7 +283,7 @@ def train_model(as_of: date | None) -> None:
     backtest it, and record it (models.risk_models)."""
     from ar_radar.scoring.registry import train_due
 
-    settings = Settings.from_env()
+    settings = _settings()
     for outcome in train_due(settings.db_path, as_of or date.today(), settings.model_dir, force=True):
         click.echo(f"{outcome['tenant_id']}: {outcome['status']}")
         if m := outcome.get("metrics"):
@@ -290,12 +313,12 @@ def draft_reminders(as_of: date | None, as_json: bool) -> None:
     from ar_radar.outreach import drafts as outreach_drafts
     from ar_radar.outreach import llm, payment_links, review
 
-    settings = Settings.from_env()
+    settings = _settings()
     as_of = as_of or date.today()
     model = llm.load_config()
     links = lambda tenant_id, invoice_id: None  # noqa: E731 - no Xero connection: drafts carry no link
     try:
-        links = payment_links.xero_payment_links(connection_from_env(settings.xero_conn_id), settings.state_dir)
+        links = payment_links.xero_payment_links(connection_from_env(settings.xero_conn_id), settings.token_dir)
     except ConnectionConfigError:
         pass
     options = outreach_drafts.DraftOptions.from_settings(settings)
@@ -330,7 +353,7 @@ def opt_out(tenant_id: str, contact_id: str, note: str, undo: bool) -> None:
     """Stop (or resume) automated reminders to a customer (table outreach.opt_outs in AR_RADAR_DB)."""
     from ar_radar.outreach.sending import opt_out as record
 
-    record(Settings.from_env().db_path, tenant_id, contact_id, note, undo)
+    record(_settings().db_path, tenant_id, contact_id, note, undo)
     click.echo(f"{'resumed' if undo else 'opted out'}: {tenant_id} / {contact_id}")
 
 
@@ -346,7 +369,7 @@ def health_history(days: int, until: date | None, as_json: bool) -> None:
     from ar_radar.gate.history import health_summary
 
     end = until or date.today()
-    summary = health_summary(Settings.from_env().db_path, end - timedelta(days=days - 1), end)
+    summary = health_summary(_settings().db_path, end - timedelta(days=days - 1), end)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
@@ -371,7 +394,7 @@ def weekly_report(as_of: date | None, out_dir: Path) -> None:
     from ar_radar.weekly_report.message import write_preview
 
     day = as_of or date.today()
-    settings = Settings.from_env()
+    settings = _settings()
     if not settings.db_path.exists():
         raise click.ClickException(f"No warehouse at {settings.db_path}: set AR_RADAR_DB or run the daily DAG first.")
     # The summary's sentences come from the model when AIRFLOW_CONN_OPENAI_DEFAULT is set, as in the DAG.
@@ -379,6 +402,37 @@ def weekly_report(as_of: date | None, out_dir: Path) -> None:
         path = write_preview(email, html, out_dir, report.organisation_name.replace("/", "-"))
         click.echo(f"{report.organisation_name}: {path} (to {email['To']})")
         click.echo(f"  {report.summary}")
+
+
+@main.command("create-pools")
+def create_pools_command() -> None:
+    """Create or resize the Airflow pools the daily DAGs use (run where Airflow's metadata database is reachable,
+    as the compose file's init step does)."""
+    from ar_radar.pipeline.pools import create_pools
+
+    for spec in create_pools():
+        click.echo(f"pool {spec.name}: {spec.slots} slots ({spec.description})")
+
+
+@main.command("practice-overview")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False), help="Also write it here.")
+def practice_overview_command(csv_path: Path | None) -> None:
+    """Every organisation of every shard side by side, from the Parquet files each shard's daily run publishes."""
+    from ar_radar.pipeline.shards import published_folder
+    from ar_radar.weekly_report.practice import NothingPublished, practice_overview
+
+    try:
+        overview = practice_overview(published_folder(Settings.from_env()))
+    except NothingPublished as exc:
+        raise click.ClickException(str(exc)) from None
+    if csv_path:
+        csv_path.write_text(overview.csv(), encoding="utf-8")
+    for row in overview.rows:
+        click.echo(
+            f"{row['shard']}  {row['organisation_name']}: {row['open_invoices']} open, "
+            f"{row['open_ar_base']:,.2f} {row['base_currency']} ({row['overdue_percent']}% overdue), "
+            f"high risk {row['high_risk_ar_base']:,.2f}, DSO {row['dso_last_month']} (as of {row['as_of_date']})"
+        )
 
 
 @main.command()

@@ -104,6 +104,18 @@ class Settings:
     weekly_recipients: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # A Slack incoming-webhook connection: the weekly summaries and data-health alerts also go there (off: None).
     slack_conn_id: str | None = None
+    # The folder every shard shares (the Xero token store, the published marts): AR_RADAR_DATA_DIR. data_dir is
+    # the same folder for one shard, and data/shards/<n> for shard n of several (ar_radar.pipeline.shards).
+    shared_dir: Path | None = None
+    shard: object | None = None  # pipeline.shards.Shard when sharded (None: one warehouse holds every organisation)
+
+    def __post_init__(self) -> None:
+        if self.shared_dir is None:
+            object.__setattr__(self, "shared_dir", self.data_dir)
+
+    def owns(self, tenant_id: str, tenant_name: str | None = None) -> bool:
+        """Whether this warehouse drafts and sends for the organisation (always, unless sharded)."""
+        return self.shard is None or self.shard.owns(tenant_id, tenant_name)
 
     def report_recipients(self, tenant_id: str, organisation_name: str) -> tuple[str, ...]:
         found = dict(self.weekly_recipients)
@@ -127,6 +139,12 @@ class Settings:
     def state_dir(self) -> Path:
         """Checkpoints and the Xero token store (kept between runs; tokens file mode 600)."""
         return self.data_dir / "state"
+
+    @property
+    def token_dir(self) -> Path:
+        """The Xero token store's folder: one per deployment, never per shard (refresh tokens rotate on every use,
+        so two stores of one connection would race and end in invalid_grant)."""
+        return self.shared_dir / "state"
 
     @property
     def output_dir(self) -> Path:

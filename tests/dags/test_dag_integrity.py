@@ -40,6 +40,7 @@ def test_daily_dag_shape(dagbag):
         "check_data_health",
         "train_risk_models",
         "score_open_invoices",
+        "publish_marts",
         "build_action_queue",
         "email_action_queue",
         "draft_reminders",
@@ -71,7 +72,31 @@ def test_daily_dag_shape(dagbag):
     assert watcher.upstream_task_ids == set(dag.task_ids) - {watcher.task_id}
     assert dag.get_task("load_raw").upstream_task_ids == {"extract_xero", "extract_hubspot"}
     assert dag.get_task("load_raw").trigger_rule == "none_failed_min_one_success"  # a day-limited org skips
-    assert dag.get_task("list_xero_organisations").downstream_task_ids == {"extract_xero", watcher.task_id}
+    # a shard that owns no organisation skips its extracts, HubSpot's included, and so the whole run
+    assert dag.get_task("list_xero_organisations").downstream_task_ids == {
+        "extract_xero",
+        "extract_hubspot",
+        watcher.task_id,
+    }
+    assert dag.get_task("publish_marts").upstream_task_ids == {"score_open_invoices"}
+    # what shards share is bounded by pools: Xero's per-app limit and the memory of DuckDB-heavy tasks
+    assert dag.get_task("extract_xero").pool == "ar_radar_xero_api"
+    heavy = {"load_raw", "build_warehouse", "check_data_health", "train_risk_models", "score_open_invoices"}
+    assert {t.task_id for t in dag.tasks if t.pool == "ar_radar_warehouse"} == heavy
+
+
+def test_one_dag_per_shard(monkeypatch):
+    """With three shards, three daily DAGs of the same shape, each on its own files; no unsharded one."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("AR_RADAR_SHARDS", "3")
+    sharded = DagBag(dag_folder=str(DAGS / "ar_radar_daily.py"))
+    assert sharded.import_errors == {}
+    assert set(sharded.dags) == {"ar_radar_daily_shard_0", "ar_radar_daily_shard_1", "ar_radar_daily_shard_2"}
+    shapes = {frozenset(d.task_ids) for d in sharded.dags.values()}
+    assert len(shapes) == 1 and "publish_marts" in next(iter(shapes))
+    assert all(d.max_active_runs == 1 for d in sharded.dags.values())  # one writer per shard file
+    assert "shard-2" in sharded.dags["ar_radar_daily_shard_2"].tags
 
 
 def test_weekly_dag_shape(dagbag):

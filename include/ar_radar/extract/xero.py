@@ -400,10 +400,12 @@ def extract_xero(
     state_root: Path | None = None,
     clock: Clock | None = None,
     tenants: list[dict] | None = None,
+    token_root: Path | None = None,
 ) -> list[OrganisationResult]:
-    """Extract every AR stream of ``tenants`` (default: every organisation the token reaches)."""
+    """Extract every AR stream of ``tenants`` (default: every organisation the token reaches). Checkpoints live
+    under ``state_root``; the token store under ``token_root`` (default the same), which shards share."""
     state_root = state_root or landing_root.parent / "state"
-    api = XeroApi(conn, token_store_path(conn, state_root), clock)
+    api = XeroApi(conn, token_store_path(conn, token_root or state_root), clock)
     tenants = tenants or list_tenants(api, conn)
     checkpoints = CheckpointStore(state_root)
     return [extract_organisation(api, t, landing_root, run_id, checkpoints) for t in tenants]

@@ -97,6 +97,8 @@ def require_passed(db_path: Path, run_id: str) -> HealthReport:
     Scoring calls this itself rather than trusting the task order alone: a task cleared or run by
     hand cannot score data the gate stopped or never saw.
     """
+    if not Path(db_path).exists():  # a shard that owns no organisation yet: nothing was loaded or checked
+        raise GateNotPassed(f"there is no warehouse at {db_path} for run {run_id}; nothing is scored")
     report = load_report(db_path, run_id)
     if report is None:
         raise GateNotPassed(f"the data-health gate has no result for run {run_id}; nothing is scored")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import itertools
@@ -30,6 +31,7 @@ class EmlWriter:
     folder: Path | None = None
     received: list[Received] = field(default_factory=list)
     refuse_next: int = 0  # the next N messages get a temporary failure (451), as a busy mail server answers
+    delay_seconds: float = 0.0  # a slow server: each message is kept, then acknowledged this much later
     _counter: itertools.count = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -48,6 +50,9 @@ class EmlWriter:
         message = email.message_from_bytes(raw, policy=email.policy.default)
         with self._lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message, path))
+        if self.delay_seconds:
+            # kept before the sender hears so: a sender that dies meanwhile must never send it again
+            await asyncio.sleep(self.delay_seconds)
         return "250 Message accepted for delivery"
 
 

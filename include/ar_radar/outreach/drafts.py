@@ -115,6 +115,9 @@ class DraftOptions:
     send_crm_text: bool = True  # False: CRM text never leaves the machine (AR_RADAR_LLM_CRM_TEXT=local)
     concurrency: int = 16  # model requests in flight at once (one per customer)
     auto_send_under: Decimal | None = None  # the auto-send rule's limit (outreach.auto_send); None: off
+    # (tenant id, organisation name) -> whether this warehouse's shard drafts for it; None: every organisation.
+    # A shard keeps the rows of organisations moved to another shard; only their new shard may write to customers.
+    owns: Callable[[str, str | None], bool] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DraftOptions:
@@ -123,6 +126,7 @@ class DraftOptions:
             settings.llm_crm_text == "send",
             settings.llm_concurrency,
             settings.auto_send_under,
+            settings.owns if settings.shard is not None else None,
         )
 
 
@@ -383,15 +387,16 @@ def plan(
             if database.has_table(con, "outreach.opt_outs")
             else set()
         )
+        names = dict(con.execute(ORGANISATIONS).fetchall())
         cases = [
             c
             for c in customer_cases(con, as_of)
             if c.action in wanted
             and not ((c.opted_out or (c.tenant_id, c.contact_id) in opted) and (c.tone or "upcoming") in TO_CUSTOMER)
+            and (options.owns is None or options.owns(c.tenant_id, names.get(c.tenant_id)))
         ]
         histories = [history.customer_history(con, c, as_of) for c in cases]
         customers = con.execute(OTHERS).fetchall()
-        names = dict(con.execute(ORGANISATIONS).fetchall())
     planned = []
     for case, summary in zip(cases, histories, strict=True):
         for row in case.invoices:

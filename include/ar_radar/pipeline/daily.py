@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -23,11 +24,13 @@ from ar_radar.notify import chat, messages
 from ar_radar.notify.send import deliver, send_once
 from ar_radar.outreach import drafts as outreach_drafts
 from ar_radar.outreach import llm, payment_links, review
+from ar_radar.pipeline import shards
 from ar_radar.raw import store as raw_store
 from ar_radar.scoring import registry
 from ar_radar.scoring import score as scoring
 from ar_radar.settings import Settings
 from ar_radar.warehouse import build as warehouse
+from ar_radar.warehouse import publish
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +43,37 @@ def _batches(batches: list) -> list[dict]:
 
 
 def list_xero_organisations(conn: ApiConnection, settings: Settings) -> list[dict]:
-    api = xero.XeroApi(conn, xero.token_store_path(conn, settings.state_dir))
-    return xero.list_tenants(api, conn)
+    """The organisations this warehouse extracts: every one the token reaches, or this shard's share."""
+    api = xero.XeroApi(conn, xero.token_store_path(conn, settings.token_dir))
+    organisations = xero.list_tenants(api, conn)
+    return organisations if settings.shard is None else shards.owned(organisations, settings.shard)
 
 
-def extract_xero(conn: ApiConnection, settings: Settings, run_id: str, organisation: dict) -> dict:
-    """One organisation (as listed by list_xero_organisations). Raises XeroDayLimitReached (checkpoint
-    saved) when its day limit is used up."""
-    [result] = xero.extract_xero(conn, settings.landing_dir, run_id, settings.state_dir, tenants=[organisation])
-    if result.status == "day_limit":
-        raise xero.XeroDayLimitReached(result.message)
-    return {"tenant_id": result.tenant_id, "calls": result.calls, "streams": _batches(result.batches)}
+def organisation_batches(organisations: list[dict], max_map_length: int) -> list[list[dict]]:
+    """One batch per organisation, unless there are more than Airflow maps (``max_map_length``): then as few
+    batches as that allows, each extracted one organisation after another."""
+    size = max(1, math.ceil(len(organisations) / max_map_length))
+    return [organisations[i : i + size] for i in range(0, len(organisations), size)]
+
+
+def extract_xero(conn: ApiConnection, settings: Settings, run_id: str, organisations: list[dict]) -> dict:
+    """A batch of organisations (from organisation_batches). An organisation whose day limit is used up keeps its
+    checkpoint and resumes next run while the others go on; XeroDayLimitReached only when every one of them hit it."""
+    results = xero.extract_xero(
+        conn, settings.landing_dir, run_id, settings.state_dir, tenants=organisations, token_root=settings.token_dir
+    )
+    limited = [r.message for r in results if r.status == "day_limit"]
+    if limited and len(limited) == len(results):
+        raise xero.XeroDayLimitReached("; ".join(limited))
+    for message in limited:
+        log.warning("%s", message)
+    return {
+        "organisations": [
+            {"tenant_id": r.tenant_id, "status": r.status, "calls": r.calls, "streams": _batches(r.batches)}
+            for r in results
+        ],
+        "day_limited": limited,
+    }
 
 
 def extract_hubspot(conn: ApiConnection, settings: Settings, run_id: str) -> list[dict]:
@@ -62,7 +85,7 @@ def extract(source: str, conn: ApiConnection, settings: Settings, run_id: str) -
     """Every organisation of a source in one go (CLI and tests; the DAG maps Xero per organisation)."""
     if source == "hubspot":
         return extract_hubspot(conn, settings, run_id)
-    results = xero.extract_xero(conn, settings.landing_dir, run_id, settings.state_dir)
+    results = xero.extract_xero(conn, settings.landing_dir, run_id, settings.state_dir, token_root=settings.token_dir)
     for result in results:
         if result.status != "complete":
             log.warning("%s", result.message)
@@ -150,6 +173,14 @@ def score_open_invoices(settings: Settings, run_id: str, as_of: date) -> dict:
     }
 
 
+def publish_marts(settings: Settings, run_id: str, as_of: date) -> dict:
+    """This warehouse's marts and scores as Parquet for the practice's reports across shards (gate passed only)."""
+    gate_history.require_passed(settings.db_path, run_id)
+    folder = shards.published_folder(settings) / (settings.shard.name if settings.shard else "shard-0")
+    published = publish.publish_marts(settings.db_path, as_of, folder, settings.owns if settings.shard else None)
+    return {"folder": str(published.folder), "rows": published.rows}
+
+
 def build_action_queue(settings: Settings, run_id: str, as_of: date) -> str:
     """The action queue, with the gate's warnings for this run in its footer."""
     report = gate_history.require_passed(settings.db_path, run_id)
@@ -163,7 +194,7 @@ def draft_reminders(
     """One reminder draft per customer who needs one, only if the gate passed this run (else GateNotPassed);
     with the model when one is configured, from the templates otherwise."""
     gate_history.require_passed(settings.db_path, run_id)
-    links = payment_links.xero_payment_links(xero_conn, settings.state_dir) if xero_conn else (lambda t, i: None)
+    links = payment_links.xero_payment_links(xero_conn, settings.token_dir) if xero_conn else (lambda t, i: None)
     options = outreach_drafts.DraftOptions.from_settings(settings)
     drafts = outreach_drafts.draft_reminders(settings.db_path, as_of, run_id, model, links, options=options)
     page = review.write_review_page(settings.db_path, as_of, settings.output_dir)
@@ -210,7 +241,7 @@ def _send(
     from ar_radar.outreach import crm_activity, sending
 
     gate_history.require_passed(settings.db_path, run_id)
-    xero_api = XeroApi(xero_conn, token_store_path(xero_conn, settings.state_dir))
+    xero_api = XeroApi(xero_conn, token_store_path(xero_conn, settings.token_dir))
     crm = crm_activity.CrmActivity(hubspot_conn) if hubspot_conn else None
 
     outcomes = sending.send_reminders(
