@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
+from ar_radar.pipeline.shards import Shard
 
 DOC = """
 ### AR Radar weekly
@@ -18,7 +19,8 @@ Sent once per organisation and week (`ops.email_log`); a copy of each is kept in
 `data/output/weekly_report_<date>/`. With `AR_RADAR_SLACK_CONN_ID` set, each summary also goes to Slack.
 
 Connections: `smtp_default`; optional `openai_default` (the summary's sentences; figures stay the code's) and a
-Slack incoming-webhook connection.
+Slack incoming-webhook connection. With `AR_RADAR_SHARDS` above 1, one mapped task per shard reads that shard's
+warehouse (each organisation lives in exactly one).
 """
 
 
@@ -34,16 +36,21 @@ Slack incoming-webhook connection.
 )
 def ar_radar_weekly():  # noqa: ANN201
     @task  # retried like every task: ops.email_log stops a second email
-    def send_weekly_reports() -> dict:
+    def send_weekly_reports(shard: int = 0) -> dict:
         """Each organisation's weekly report to its owners, or the held-back note after a failed gate."""
         from ar_radar.outreach import llm
         from ar_radar.pipeline import weekly
         from ar_radar.settings import Settings
 
         day = get_current_context()["logical_date"].date()
-        return weekly.send_weekly_reports(Settings.from_env(), day, llm.load_config(in_airflow=True))
+        settings = Shard.from_env(shard).settings(Settings.from_env())
+        return weekly.send_weekly_reports(settings, day, llm.load_config(in_airflow=True))
 
-    send_weekly_reports()
+    shards = Shard.all_from_env()
+    if len(shards) == 1:
+        send_weekly_reports()
+    else:
+        send_weekly_reports.expand(shard=[s.index for s in shards])
 
 
 ar_radar_weekly()

@@ -140,3 +140,38 @@ def test_weekly_report_previews_each_organisations_email_without_sending(scored_
     assert result.stdout.count(" is owed ") == 2  # each summary printed
     missing = _cli("weekly-report", "--out", str(tmp_path), env={**env, "AR_RADAR_DB": str(tmp_path / "none.duckdb")})
     assert missing.returncode != 0 and "No warehouse at" in missing.stderr
+
+
+def test_a_sharded_deployment_needs_the_shard_named(tmp_path):
+    env = {**os.environ, "AR_RADAR_SHARDS": "3", "AR_RADAR_DATA_DIR": str(tmp_path)}
+    unnamed = _cli("build-warehouse", env=env)
+    assert unnamed.returncode == 1 and "--shard N" in unnamed.stderr and "Traceback" not in unnamed.stderr
+    named = _cli("--shard", "2", "build-warehouse", env=env)
+    assert named.returncode == 1 and str(tmp_path / "shards" / "2" / "ar_radar.duckdb") in named.stderr
+    missing = _cli("--shard", "3", "build-warehouse", env=env)
+    assert missing.returncode == 1 and "There is no shard 3" in missing.stderr
+
+
+def test_practice_overview_without_published_shards_says_what_to_run(tmp_path):
+    result = _cli("practice-overview", env={**os.environ, "AR_RADAR_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1 and "publish_marts" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_create_pools_makes_the_pools_the_dag_uses(airflow_db, tmp_path):
+    """Against a real (migrated SQLite) Airflow metadata database, as the compose file's init step runs it."""
+    import json
+    import shutil
+
+    shutil.copy(airflow_db, tmp_path / "airflow.db")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
+        "AR_RADAR_WAREHOUSE_POOL_SLOTS": "3",
+    }
+    created = _cli("create-pools", env=env)
+    assert created.returncode == 0, created.stderr
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    listed = subprocess.run([airflow, "pools", "list", "-o", "json"], env=env, capture_output=True, text=True)
+    pools = {p["pool"]: int(p["slots"]) for p in json.loads(listed.stdout)}
+    assert pools["ar_radar_xero_api"] == 166 and pools["ar_radar_warehouse"] == 3

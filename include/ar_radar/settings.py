@@ -141,6 +141,17 @@ class Settings:
         return self.data_dir / "state"
 
     @property
+    def hubspot_landing_dir(self) -> Path:
+        """HubSpot's landing files: one CRM serves every organisation, so every shard loads the same extracts
+        (the same folder as landing_dir for one shard)."""
+        return self.shared_dir / "landing"
+
+    @property
+    def hubspot_state_dir(self) -> Path:
+        """HubSpot's checkpoints, shared by every shard: one extraction a day serves them all."""
+        return self.shared_dir / "state"
+
+    @property
     def token_dir(self) -> Path:
         """The Xero token store's folder: one per deployment, never per shard (refresh tokens rotate on every use,
         so two stores of one connection would race and end in invalid_grant)."""

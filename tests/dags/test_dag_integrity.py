@@ -99,6 +99,19 @@ def test_one_dag_per_shard(monkeypatch):
     assert "shard-2" in sharded.dags["ar_radar_daily_shard_2"].tags
 
 
+def test_the_weekly_report_reads_every_shard(monkeypatch):
+    """One mapped report task per shard when sharded; the single unmapped task otherwise."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    weekly = DAGS / "ar_radar_weekly.py"
+    monkeypatch.delenv("AR_RADAR_SHARDS", raising=False)
+    single = DagBag(dag_folder=str(weekly)).dags["ar_radar_weekly"].get_task("send_weekly_reports")
+    monkeypatch.setenv("AR_RADAR_SHARDS", "4")
+    sharded = DagBag(dag_folder=str(weekly)).dags["ar_radar_weekly"].get_task("send_weekly_reports")
+    assert "Mapped" not in type(single).__name__ and "Mapped" in type(sharded).__name__
+    assert sharded.op_kwargs_expand_input.value == {"shard": [0, 1, 2, 3]}
+
+
 def test_weekly_dag_shape(dagbag):
     dag = dagbag.dags["ar_radar_weekly"]
     assert dag.catchup is False and dag.max_active_runs == 1 and dag.doc_md

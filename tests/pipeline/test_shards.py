@@ -80,6 +80,7 @@ def test_one_shard_is_the_single_warehouse(monkeypatch, tmp_path):
     assert only.settings(settings) is settings
     assert settings.db_path == tmp_path / "ar_radar.duckdb" and settings.state_dir == tmp_path / "state"
     assert settings.token_dir == settings.state_dir and settings.owns(TENANTS[0])
+    assert settings.hubspot_landing_dir == settings.landing_dir and settings.hubspot_state_dir == settings.state_dir
 
 
 def test_each_shard_has_its_own_files_and_shares_the_token_store(monkeypatch, tmp_path):
@@ -93,6 +94,9 @@ def test_each_shard_has_its_own_files_and_shares_the_token_store(monkeypatch, tm
     assert len({first.output_dir, second.output_dir, first.model_dir, second.model_dir}) == 4
     # one Xero token store: refresh tokens rotate on every use, two stores would race
     assert first.token_dir == second.token_dir == tmp_path / "state"
+    # one HubSpot CRM serves every organisation: one set of checkpoints and extracts for all shards
+    assert first.hubspot_state_dir == second.hubspot_state_dir == tmp_path / "state"
+    assert first.hubspot_landing_dir == second.hubspot_landing_dir == tmp_path / "landing" != first.landing_dir
     assert [first.owns(TENANTS[0]), second.owns(TENANTS[0])].count(True) == 1
 
 

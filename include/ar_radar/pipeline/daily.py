@@ -6,6 +6,7 @@ Airflow out of the pipeline's logic, so every step can be run and tested without
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import math
@@ -77,8 +78,18 @@ def extract_xero(conn: ApiConnection, settings: Settings, run_id: str, organisat
 
 
 def extract_hubspot(conn: ApiConnection, settings: Settings, run_id: str) -> list[dict]:
-    """Every HubSpot object type changed since its checkpoint."""
-    return _batches(hubspot.extract_hubspot(conn, settings.landing_dir, run_id, settings.state_dir))
+    """Every HubSpot object type changed since its checkpoint. Shards share one extraction: the checkpoints and
+    landing files are the shared folder's, and a file lock lets one shard extract at a time, so the first of the day
+    reads the changes and the others find next to nothing new (each loads every file it has not loaded yet)."""
+    if settings.shard is None:
+        return _batches(hubspot.extract_hubspot(conn, settings.landing_dir, run_id, settings.state_dir))
+    settings.hubspot_state_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.hubspot_state_dir / "hubspot.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        # every shard's run has the same run id (scheduled__<date>): its own landing folder keeps the files apart
+        folder = f"{run_id}__{settings.shard.name}"
+        batches = hubspot.extract_hubspot(conn, settings.hubspot_landing_dir, folder, settings.hubspot_state_dir)
+    return _batches(batches)
 
 
 def extract(source: str, conn: ApiConnection, settings: Settings, run_id: str) -> list[dict]:
@@ -98,8 +109,11 @@ def send_reconnect_alert(settings: Settings, message: str) -> bool:
 
 
 def load_raw(settings: Settings) -> dict:
-    """Load every landing file not loaded yet (this run's, and any a failed run left behind)."""
+    """Load every landing file not loaded yet (this run's, and any a failed run left behind); a shard also loads
+    the shared HubSpot extracts."""
     results = raw_store.load_landing(settings.db_path, settings.landing_dir)
+    if settings.hubspot_landing_dir != settings.landing_dir:
+        results += raw_store.load_landing(settings.db_path, settings.hubspot_landing_dir)
     log.info("raw load: %s", {r.table: r.inserted for r in results})
     return {
         "files": len(results),

@@ -59,6 +59,9 @@ def preview_folder(settings: Settings, as_of: date) -> Path:
 def send_weekly_reports(settings: Settings, as_of: date, model: llm.LlmConfig | None = None) -> dict:
     """Send each organisation's report once (``ops.email_log``: a re-run sends nothing twice) and keep a copy of
     each (.eml, .html, PNGs) beside the queue. After a failed gate, each organisation's owners get the note."""
+    if not settings.db_path.exists():  # a shard that owns no organisation (yet) has no warehouse and no owners
+        log.warning("No warehouse at %s: no weekly report and no note.", settings.db_path)
+        return {"skipped": f"no warehouse at {settings.db_path}", "sent": []}
     gate = latest_gate(settings.db_path, as_of)
     if gate is None or not gate["passed"]:
         return _send_skipped_notes(settings, as_of, gate)
