@@ -104,14 +104,15 @@ class Settings:
     weekly_recipients: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # A Slack incoming-webhook connection: the weekly summaries and data-health alerts also go there (off: None).
     slack_conn_id: str | None = None
-    # The folder every shard shares (the Xero token store, the published marts): AR_RADAR_DATA_DIR. data_dir is
-    # the same folder for one shard, and data/shards/<n> for shard n of several (ar_radar.pipeline.shards).
-    shared_dir: Path | None = None
+    # Set only for a shard (ar_radar.pipeline.shards): the folder every shard shares, AR_RADAR_DATA_DIR, while
+    # data_dir is data/shards/<n>. Unsharded, shared_dir is data_dir itself, wherever a caller moves it.
+    shared_root: Path | None = None
     shard: object | None = None  # pipeline.shards.Shard when sharded (None: one warehouse holds every organisation)
 
-    def __post_init__(self) -> None:
-        if self.shared_dir is None:
-            object.__setattr__(self, "shared_dir", self.data_dir)
+    @property
+    def shared_dir(self) -> Path:
+        """What every shard shares: the Xero token store, HubSpot's extracts, the published marts."""
+        return self.shared_root or self.data_dir
 
     def owns(self, tenant_id: str, tenant_name: str | None = None) -> bool:
         """Whether this warehouse drafts and sends for the organisation (always, unless sharded)."""

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,14 @@ def test_batches_stay_within_airflows_map_length():
 def test_settings_paths_are_absolute(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("AR_RADAR_DATA_DIR", str(tmp_path / "rel" / ".."))
     assert Settings.from_env().shared_dir == tmp_path
+
+
+def test_unsharded_settings_moved_elsewhere_keep_everything_there(tmp_path, monkeypatch):
+    """The demo and the tests point settings at their own folder: the token store must follow, not stay behind in
+    the default data folder (where runs against other servers would share it)."""
+    monkeypatch.delenv("AR_RADAR_SHARDS", raising=False)
+    moved = replace(Settings.from_env(), data_dir=tmp_path, db_path=tmp_path / "w.duckdb")
+    assert moved.token_dir == tmp_path / "state" and moved.hubspot_landing_dir == tmp_path / "landing"
+    monkeypatch.setenv("AR_RADAR_SHARDS", "2")
+    shard = Shard.from_env(1).settings(moved)
+    assert shard.token_dir == tmp_path / "state" and shard.db_path == tmp_path / "shards" / "1" / "ar_radar.duckdb"

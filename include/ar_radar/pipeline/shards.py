@@ -108,8 +108,9 @@ class Shard:
         """``settings`` pointed at this shard's files (unchanged for one shard); the shared folder stays."""
         if self.count == 1:
             return settings
-        folder = self.folder(settings.shared_dir)
-        return replace(settings, data_dir=folder, db_path=folder / "ar_radar.duckdb", shard=self)
+        shared = settings.shared_dir
+        folder = self.folder(shared)
+        return replace(settings, data_dir=folder, db_path=folder / "ar_radar.duckdb", shared_root=shared, shard=self)
 
 
 def published_folder(settings: Settings) -> Path:
