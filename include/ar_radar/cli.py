@@ -318,7 +318,7 @@ def draft_reminders(as_of: date | None, as_json: bool) -> None:
     model = llm.load_config()
     links = lambda tenant_id, invoice_id: None  # noqa: E731 - no Xero connection: drafts carry no link
     try:
-        links = payment_links.xero_payment_links(connection_from_env(settings.xero_conn_id), settings.token_dir)
+        links = payment_links.xero_payment_links(connection_from_env(settings.xero_conn_id), settings.shared_state_dir)
     except ConnectionConfigError:
         pass
     options = outreach_drafts.DraftOptions.from_settings(settings)

@@ -62,7 +62,8 @@ def _recipients_by_organisation(name: str) -> tuple[tuple[str, tuple[str, ...]],
         ) from None
 
 
-def _positive(name: str, default: int) -> int:
+def positive_int(name: str, default: int) -> int:
+    """A whole number of at least 1 from the environment variable ``name`` (unset or empty: ``default``)."""
     raw = os.environ.get(name, str(default)).strip() or str(default)
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"{name}={raw!r} must be a whole number of at least 1.")
@@ -138,7 +139,7 @@ class Settings:
 
     @property
     def state_dir(self) -> Path:
-        """Checkpoints and the Xero token store (kept between runs; tokens file mode 600)."""
+        """This warehouse's Xero checkpoints (kept between runs); what shards share is in shared_state_dir."""
         return self.data_dir / "state"
 
     @property
@@ -148,14 +149,10 @@ class Settings:
         return self.shared_dir / "landing"
 
     @property
-    def hubspot_state_dir(self) -> Path:
-        """HubSpot's checkpoints, shared by every shard: one extraction a day serves them all."""
-        return self.shared_dir / "state"
-
-    @property
-    def token_dir(self) -> Path:
-        """The Xero token store's folder: one per deployment, never per shard (refresh tokens rotate on every use,
-        so two stores of one connection would race and end in invalid_grant)."""
+    def shared_state_dir(self) -> Path:
+        """State every shard shares (state_dir itself for one shard): the Xero token store (tokens file mode 600;
+        refresh tokens rotate on every use, so two stores of one connection would race into invalid_grant) and
+        HubSpot's checkpoints (one CRM: one extraction a day serves every shard)."""
         return self.shared_dir / "state"
 
     @property
@@ -189,11 +186,11 @@ class Settings:
             data_docs_url=os.environ.get("AR_RADAR_DATA_DOCS_URL") or None,
             upcoming_notice=_choice("AR_RADAR_UPCOMING_NOTICE", "off", ("on", "off")) == "on",
             llm_crm_text=_choice("AR_RADAR_LLM_CRM_TEXT", "send", ("send", "local")),
-            llm_concurrency=_positive("AR_RADAR_LLM_CONCURRENCY", 16),
+            llm_concurrency=positive_int("AR_RADAR_LLM_CONCURRENCY", 16),
             review_url=os.environ.get("AR_RADAR_REVIEW_URL") or None,
             reminder_from=os.environ.get("AR_RADAR_REMINDER_FROM", ""),
             reminder_reply_to=os.environ.get("AR_RADAR_REMINDER_REPLY_TO", ""),
-            reminder_cap_business_days=_positive("AR_RADAR_REMINDER_CAP_BUSINESS_DAYS", 5),
+            reminder_cap_business_days=positive_int("AR_RADAR_REMINDER_CAP_BUSINESS_DAYS", 5),
             holdout_percent=_percent("AR_RADAR_HOLDOUT_PERCENT"),
             auto_send_under=_amount_or_off("AR_RADAR_AUTO_SEND_UNDER"),
             weekly_recipients=_recipients_by_organisation("AR_RADAR_WEEKLY_RECIPIENTS"),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from ar_radar.pipeline import daily
-from ar_radar.pipeline.shards import Shard, ShardConfigError, owned
+from ar_radar.pipeline.shards import Shard, ShardConfigError
 from ar_radar.settings import Settings
 
 TENANTS = [str(uuid.UUID(int=n * 7919 + 17)) for n in range(2000)]
@@ -50,7 +50,7 @@ def test_config_places_an_organisation_by_id_or_name(monkeypatch):
     assert [s.shard_of(tenant) for s in shards] == [elsewhere] * 3
     assert shards[2].owns(TENANTS[1], "Big Client Ltd") and not shards[0].owns(TENANTS[1], "Big Client Ltd")
     organisations = [{"tenant_id": t, "tenant_name": f"Org {n}"} for n, t in enumerate(TENANTS[:30])]
-    split = [owned(organisations, s) for s in shards]
+    split = [[o for o in organisations if s.owns(o["tenant_id"], o["tenant_name"])] for s in shards]
     assert sorted(o["tenant_id"] for part in split for o in part) == sorted(TENANTS[:30])  # each exactly once
 
 
@@ -80,8 +80,8 @@ def test_one_shard_is_the_single_warehouse(monkeypatch, tmp_path):
     assert only.dag_id == "ar_radar_daily"
     assert only.settings(settings) is settings
     assert settings.db_path == tmp_path / "ar_radar.duckdb" and settings.state_dir == tmp_path / "state"
-    assert settings.token_dir == settings.state_dir and settings.owns(TENANTS[0])
-    assert settings.hubspot_landing_dir == settings.landing_dir and settings.hubspot_state_dir == settings.state_dir
+    assert settings.shared_state_dir == settings.state_dir and settings.owns(TENANTS[0])
+    assert settings.hubspot_landing_dir == settings.landing_dir
 
 
 def test_each_shard_has_its_own_files_and_shares_the_token_store(monkeypatch, tmp_path):
@@ -93,10 +93,9 @@ def test_each_shard_has_its_own_files_and_shares_the_token_store(monkeypatch, tm
     assert second.landing_dir == tmp_path / "shards" / "1" / "landing"
     assert len({first.db_path, second.db_path}) == 2 and len({first.state_dir, second.state_dir}) == 2
     assert len({first.output_dir, second.output_dir, first.model_dir, second.model_dir}) == 4
-    # one Xero token store: refresh tokens rotate on every use, two stores would race
-    assert first.token_dir == second.token_dir == tmp_path / "state"
-    # one HubSpot CRM serves every organisation: one set of checkpoints and extracts for all shards
-    assert first.hubspot_state_dir == second.hubspot_state_dir == tmp_path / "state"
+    # one Xero token store (refresh tokens rotate on every use, two stores would race) and one set of HubSpot
+    # checkpoints and extracts (one CRM serves every organisation) for all shards
+    assert first.shared_state_dir == second.shared_state_dir == tmp_path / "state"
     assert first.hubspot_landing_dir == second.hubspot_landing_dir == tmp_path / "landing" != first.landing_dir
     assert [first.owns(TENANTS[0]), second.owns(TENANTS[0])].count(True) == 1
 
@@ -119,7 +118,8 @@ def test_unsharded_settings_moved_elsewhere_keep_everything_there(tmp_path, monk
     the default data folder (where runs against other servers would share it)."""
     monkeypatch.delenv("AR_RADAR_SHARDS", raising=False)
     moved = replace(Settings.from_env(), data_dir=tmp_path, db_path=tmp_path / "w.duckdb")
-    assert moved.token_dir == tmp_path / "state" and moved.hubspot_landing_dir == tmp_path / "landing"
+    assert moved.shared_state_dir == tmp_path / "state" and moved.hubspot_landing_dir == tmp_path / "landing"
     monkeypatch.setenv("AR_RADAR_SHARDS", "2")
     shard = Shard.from_env(1).settings(moved)
-    assert shard.token_dir == tmp_path / "state" and shard.db_path == tmp_path / "shards" / "1" / "ar_radar.duckdb"
+    assert shard.shared_state_dir == tmp_path / "state"
+    assert shard.db_path == tmp_path / "shards" / "1" / "ar_radar.duckdb"

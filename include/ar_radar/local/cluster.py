@@ -474,10 +474,9 @@ class Cluster:
                 "AR_RADAR_SHARDS": str(self.shards),
                 "AR_RADAR_DAILY_SCHEDULE": "none",  # the test triggers each day itself
                 "AR_RADAR_THREADS": "1",
-                "AR_RADAR_DB": "",
             }
         )
-        env.pop("AR_RADAR_DB")
+        env.pop("AR_RADAR_DB")  # each shard's file is data/shards/<n>/ar_radar.duckdb, not one set path
         env.update(self.extra_env)
         return env
 

@@ -126,7 +126,7 @@ class DraftOptions:
             settings.llm_crm_text == "send",
             settings.llm_concurrency,
             settings.auto_send_under,
-            settings.owns if settings.shard is not None else None,
+            settings.owns if settings.shard is not None else None,  # unsharded: the defaults, every organisation
         )
 
 

@@ -12,10 +12,10 @@ from ar_radar.extract.connections import ApiConnection
 log = logging.getLogger(__name__)
 
 
-def xero_payment_links(conn: ApiConnection, token_dir: Path) -> Callable[[str, str], str | None]:
+def xero_payment_links(conn: ApiConnection, token_root: Path) -> Callable[[str, str], str | None]:
     """A function (tenant_id, invoice_id) -> the online invoice URL, or None when Xero cannot give one (the
     draft then carries no link; the reason is logged)."""
-    api = xero.XeroApi(conn, xero.token_store_path(conn, token_dir))
+    api = xero.XeroApi(conn, xero.token_store_path(conn, token_root))
 
     def link(tenant_id: str, invoice_id: str) -> str | None:
         try:

@@ -45,9 +45,8 @@ def _batches(batches: list) -> list[dict]:
 
 def list_xero_organisations(conn: ApiConnection, settings: Settings) -> list[dict]:
     """The organisations this warehouse extracts: every one the token reaches, or this shard's share."""
-    api = xero.XeroApi(conn, xero.token_store_path(conn, settings.token_dir))
-    organisations = xero.list_tenants(api, conn)
-    return organisations if settings.shard is None else shards.owned(organisations, settings.shard)
+    api = xero.XeroApi(conn, xero.token_store_path(conn, settings.shared_state_dir))
+    return [o for o in xero.list_tenants(api, conn) if settings.owns(o["tenant_id"], o.get("tenant_name"))]
 
 
 def organisation_batches(organisations: list[dict], max_map_length: int) -> list[list[dict]]:
@@ -60,8 +59,9 @@ def organisation_batches(organisations: list[dict], max_map_length: int) -> list
 def extract_xero(conn: ApiConnection, settings: Settings, run_id: str, organisations: list[dict]) -> dict:
     """A batch of organisations (from organisation_batches). An organisation whose day limit is used up keeps its
     checkpoint and resumes next run while the others go on; XeroDayLimitReached only when every one of them hit it."""
+    tokens = settings.shared_state_dir
     results = xero.extract_xero(
-        conn, settings.landing_dir, run_id, settings.state_dir, tenants=organisations, token_root=settings.token_dir
+        conn, settings.landing_dir, run_id, settings.state_dir, tenants=organisations, token_root=tokens
     )
     limited = [r.message for r in results if r.status == "day_limit"]
     if limited and len(limited) == len(results):
@@ -81,14 +81,12 @@ def extract_hubspot(conn: ApiConnection, settings: Settings, run_id: str) -> lis
     """Every HubSpot object type changed since its checkpoint. Shards share one extraction: the checkpoints and
     landing files are the shared folder's, and a file lock lets one shard extract at a time, so the first of the day
     reads the changes and the others find next to nothing new (each loads every file it has not loaded yet)."""
-    if settings.shard is None:
-        return _batches(hubspot.extract_hubspot(conn, settings.landing_dir, run_id, settings.state_dir))
-    settings.hubspot_state_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.hubspot_state_dir / "hubspot.lock", "w") as lock:
+    # every shard's run has the same run id (scheduled__<date>): its own landing folder keeps the files apart
+    folder = run_id if settings.shard is None else f"{run_id}__{settings.shard.name}"
+    settings.shared_state_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.shared_state_dir / "hubspot.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
-        # every shard's run has the same run id (scheduled__<date>): its own landing folder keeps the files apart
-        folder = f"{run_id}__{settings.shard.name}"
-        batches = hubspot.extract_hubspot(conn, settings.hubspot_landing_dir, folder, settings.hubspot_state_dir)
+        batches = hubspot.extract_hubspot(conn, settings.hubspot_landing_dir, folder, settings.shared_state_dir)
     return _batches(batches)
 
 
@@ -96,7 +94,8 @@ def extract(source: str, conn: ApiConnection, settings: Settings, run_id: str) -
     """Every organisation of a source in one go (CLI and tests; the DAG maps Xero per organisation)."""
     if source == "hubspot":
         return extract_hubspot(conn, settings, run_id)
-    results = xero.extract_xero(conn, settings.landing_dir, run_id, settings.state_dir, token_root=settings.token_dir)
+    tokens = settings.shared_state_dir
+    results = xero.extract_xero(conn, settings.landing_dir, run_id, settings.state_dir, token_root=tokens)
     for result in results:
         if result.status != "complete":
             log.warning("%s", result.message)
@@ -191,7 +190,7 @@ def publish_marts(settings: Settings, run_id: str, as_of: date) -> dict:
     """This warehouse's marts and scores as Parquet for the practice's reports across shards (gate passed only)."""
     gate_history.require_passed(settings.db_path, run_id)
     folder = shards.published_folder(settings) / (settings.shard.name if settings.shard else "shard-0")
-    published = publish.publish_marts(settings.db_path, as_of, folder, settings.owns if settings.shard else None)
+    published = publish.publish_marts(settings.db_path, as_of, folder, settings.owns)
     return {"folder": str(published.folder), "rows": published.rows}
 
 
@@ -208,7 +207,7 @@ def draft_reminders(
     """One reminder draft per customer who needs one, only if the gate passed this run (else GateNotPassed);
     with the model when one is configured, from the templates otherwise."""
     gate_history.require_passed(settings.db_path, run_id)
-    links = payment_links.xero_payment_links(xero_conn, settings.token_dir) if xero_conn else (lambda t, i: None)
+    links = payment_links.xero_payment_links(xero_conn, settings.shared_state_dir) if xero_conn else (lambda t, i: None)
     options = outreach_drafts.DraftOptions.from_settings(settings)
     drafts = outreach_drafts.draft_reminders(settings.db_path, as_of, run_id, model, links, options=options)
     page = review.write_review_page(settings.db_path, as_of, settings.output_dir)
@@ -255,7 +254,7 @@ def _send(
     from ar_radar.outreach import crm_activity, sending
 
     gate_history.require_passed(settings.db_path, run_id)
-    xero_api = XeroApi(xero_conn, token_store_path(xero_conn, settings.token_dir))
+    xero_api = XeroApi(xero_conn, token_store_path(xero_conn, settings.shared_state_dir))
     crm = crm_activity.CrmActivity(hubspot_conn) if hubspot_conn else None
 
     outcomes = sending.send_reminders(

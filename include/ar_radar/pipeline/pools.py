@@ -12,6 +12,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from ar_radar.settings import positive_int
+
 XERO_APP_CALLS_PER_MINUTE = 10_000  # Xero's limit per app, across every organisation it reaches
 PROCESS_OVERHEAD_BYTES = 1 << 30  # Python, dbt or GX beside DuckDB's capped memory
 UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
@@ -37,15 +39,6 @@ def size_in_bytes(text: str) -> int:
     return int(float(found.group(1)) * UNITS[unit])
 
 
-def _slots(variable: str, default: int) -> int:
-    raw = os.environ.get(variable, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{variable}={raw!r} must be a whole number of at least 1.")
-    return int(raw)
-
-
 def machine_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
@@ -61,13 +54,13 @@ def pool_specs() -> list[PoolSpec]:
     return [
         PoolSpec(
             XERO_POOL,
-            _slots("AR_RADAR_XERO_POOL_SLOTS", xero_default),
+            positive_int("AR_RADAR_XERO_POOL_SLOTS", xero_default),
             f"Xero extracts at once: {XERO_APP_CALLS_PER_MINUTE} calls a minute per app / "
             f"{XERO_ORGANISATION_MINUTE.calls} per organisation",
         ),
         PoolSpec(
             WAREHOUSE_POOL,
-            _slots("AR_RADAR_WAREHOUSE_POOL_SLOTS", warehouse_default),
+            positive_int("AR_RADAR_WAREHOUSE_POOL_SLOTS", warehouse_default),
             f"DuckDB-heavy tasks at once: memory / ({database.memory_limit()} DuckDB cap + 1 GiB); "
             "in a cluster, set it to the sum over the workers",
         ),

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ar_radar.settings import Settings
+from ar_radar.settings import Settings, positive_int
 
 DAILY_DAG = "ar_radar_daily"
 
@@ -29,10 +29,10 @@ class ShardConfigError(ValueError):
 
 
 def shard_count() -> int:
-    raw = os.environ.get("AR_RADAR_SHARDS", "1").strip() or "1"
-    if not raw.isdigit() or int(raw) < 1:
-        raise ShardConfigError(f"AR_RADAR_SHARDS={raw!r} must be a whole number of at least 1 (1: no sharding).")
-    return int(raw)
+    try:
+        return positive_int("AR_RADAR_SHARDS", 1)
+    except ValueError as exc:
+        raise ShardConfigError(f"{exc} (1: no sharding)") from None
 
 
 def placements(count: int) -> dict[str, int]:
@@ -116,8 +116,3 @@ class Shard:
 def published_folder(settings: Settings) -> Path:
     """Where each shard publishes its marts as Parquet, one folder per shard, for practice-level reports."""
     return settings.shared_dir / "published"
-
-
-def owned(organisations: list[dict], shard: Shard) -> list[dict]:
-    """The organisations (as ``list_tenants`` gives them) this shard extracts."""
-    return [o for o in organisations if shard.owns(o["tenant_id"], o.get("tenant_name"))]
