@@ -79,7 +79,24 @@ def child(folder: Path, step: str) -> None:
     assert summary.full_refresh == (step == "full"), summary.reason
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         [(touched,)] = con.execute("select count(*) from intermediate.int_touched_customers").fetchall()
-    print(json.dumps({"seconds": seconds, "peak_mib": peak_mib(), "versions_added": added, "touched": touched}))
+    nodes = json.loads((folder / "dbt" / "target" / "run_results.json").read_text())["results"]
+    by_kind: dict[str, float] = {}
+    for node in nodes:
+        kind = node["unique_id"].split(".")[0]
+        by_kind[kind] = by_kind.get(kind, 0.0) + node["execution_time"]
+    slowest = sorted(nodes, key=lambda n: -n["execution_time"])[:8]
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_mib": peak_mib(),
+                "versions_added": added,
+                "touched": touched,
+                "dbt_seconds_by_kind": {k: round(v, 1) for k, v in by_kind.items()},
+                "slowest_nodes": {n["unique_id"].split(".")[-1]: round(n["execution_time"], 1) for n in slowest},
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -127,6 +144,8 @@ def main() -> None:
             f"{step:<10} median {medians[step]:.1f} s (min {min(secs):.1f}, max {max(secs):.1f}), peak {peak:.0f} MiB, "
             f"customers recomputed {runs[-1]['touched']:,}"
         )
+        print(f"  dbt seconds by kind (last run): {runs[-1]['dbt_seconds_by_kind']}")
+        print(f"  slowest nodes (last run): {runs[-1]['slowest_nodes']}")
     for step in ("reference", "amounts"):
         print(f"full / {step}: {medians['full'] / medians[step]:.2f}x")
 

@@ -1,12 +1,12 @@
 {#-
-    Incremental models keyed by a staged record (not by customer): with dbt var changed_since (the raw watermark
-    of the last finished build) a build takes away the rows of the records staged since and appends them again as
-    the model now selects them, so a record that no longer qualifies (a voided invoice) goes. Without the var (a
+    Incremental models keyed by a staged record (not by customer): with changed_since (macro run_value: the raw watermark of the
+    last finished build) a build takes away the rows of the records staged since and appends them again as
+    the model now selects them, so a record that no longer qualifies (a voided invoice) goes. Without it (a
     partial build) every row is taken away and rebuilt.
 -#}
 {% macro delete_restaged(staged_model, key) %}
     {% if is_incremental() %}
-    {% set since = var('changed_since', none) %}
+    {% set since = run_value('changed_since') %}
     delete from {{ this }}
     {% if since is not none %}
     where ({{ key | join(', ') }}) in (
@@ -18,7 +18,7 @@
 
 {# The filter that goes with it, on the staged model's rows: only those staged since the last finished build. #}
 {% macro restaged_only() %}
-    {%- if is_incremental() and var('changed_since', none) is not none -%}
-    and raw_loaded_at > cast('{{ var("changed_since") }}' as timestamptz)
+    {%- if is_incremental() and run_value('changed_since') is not none -%}
+    and raw_loaded_at > cast('{{ run_value('changed_since') }}' as timestamptz)
     {%- endif -%}
 {% endmacro %}

@@ -5,8 +5,11 @@
   left out: on an invoice's issue day we cannot tell whether they came before or after it.
   invoice_features_history (training) and customer_risk_features (today) both call this macro, so the
   model is trained on exactly the features it is scored with.
+  on_date: when every spine row has the same date (customer_risk_features), that date as SQL. The last row before
+  one date is then a grouped arg_max instead of ASOF joins, which sort the whole history: at a million invoices
+  0.5 s instead of 2.3 s, with the same rows (the full-rebuild comparisons and unit tests hold it to that).
 -#}
-{% macro customer_history_as_of(spine, as_of_column, recent_days=var('recent_activity_days')) %}
+{% macro customer_history_as_of(spine, as_of_column, on_date=none, recent_days=var('recent_activity_days')) %}
     select
         s.*,
         coalesce(h.invoices_issued, 0) as prior_invoice_count,
@@ -38,6 +41,16 @@
         coalesce(h.negative_texts_logged, 0) - coalesce(w.negative_texts_logged, 0) as recent_negative_text_count,
         coalesce(h.dispute_texts_logged, 0) - coalesce(w.dispute_texts_logged, 0) as recent_dispute_text_count
     from {{ spine }} as s
+    {% if on_date is not none %}
+    left join ({{ history_before(on_date) }}) as h using (tenant_id, contact_id)
+    left join ({{ history_before(on_date ~ ' - ' ~ recent_days) }}) as w using (tenant_id, contact_id)
+    left join (
+        select tenant_id, contact_id, max(settled_on) as settled_on
+        from {{ ref('int_invoice_settlements') }}
+        where kind = 'payment' and settled_on < {{ on_date }} {{ only_touched_customers() }}
+        group by all
+    ) as p using (tenant_id, contact_id)
+    {% else %}
     asof left join ({{ touched_history() }}) as h
         on h.tenant_id = s.tenant_id
         and h.contact_id = s.contact_id
@@ -54,6 +67,15 @@
         on p.tenant_id = s.tenant_id
         and p.contact_id = s.contact_id
         and p.settled_on < s.{{ as_of_column }}
+    {% endif %}
+{% endmacro %}
+
+{# Each customer's last history row dated before `day` (one row per customer and activity date). #}
+{% macro history_before(day) %}
+    select tenant_id, contact_id, arg_max(columns(* exclude (tenant_id, contact_id)), activity_date)
+    from {{ ref('int_customer_daily_history') }}
+    where activity_date < {{ day }} {{ only_touched_customers() }}
+    group by all
 {% endmacro %}
 
 {# The history rows the spine can meet: an incremental model's spine is the touched customers only, and an ASOF

@@ -1,6 +1,6 @@
 {#-
-    Incremental customer models: a build with dbt var changed_since (ar_radar.warehouse.build passes the
-    previous finished build's raw watermark) recomputes only the customers in int_touched_customers; every
+    Incremental customer models: a build with changed_since (macro run_value: the previous
+    finished build's raw watermark) recomputes only the customers in int_touched_customers; every
     other customer's rows are kept as they are. A model using these has `-- depends_on:` int_touched_customers
     (the ref below sits inside is_incremental(), which dbt's parser does not see).
 -#}
@@ -30,7 +30,7 @@
     int_customer_matches_before, so int_touched_customers can see whose HubSpot match changed.
 #}
 {% macro keep_previous_customer_matches() %}
-    {% if var('changed_since', none) is not none
+    {% if run_value('changed_since') is not none
         and adapter.get_relation(this.database, this.schema, this.identifier) is not none %}
     create or replace table {{ this.schema }}.int_customer_matches_before as
     select tenant_id, contact_id, hubspot_company_id from {{ this }}

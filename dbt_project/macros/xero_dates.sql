@@ -20,5 +20,5 @@
 {%- endmacro %}
 
 {% macro as_of_date() -%}
-    cast('{{ var("as_of_date") }}' as date)
+    cast('{{ run_value("as_of_date", run_started_at.strftime("%Y-%m-%d")) }}' as date)
 {%- endmacro %}

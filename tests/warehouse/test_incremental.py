@@ -4,6 +4,7 @@ changed dbt project forces a full rebuild. Real dbt builds on the sandbox wareho
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import replace
 from datetime import timedelta
@@ -163,3 +164,27 @@ def test_an_unfinished_or_partial_build_or_an_earlier_day_rebuilds_everything(wa
     build_models(settings, AS_OF, "int_customer_matches")  # a partial build: the next one cannot trust it
     assert build_warehouse(settings, AS_OF).reason == "the last build did not finish"
     assert build_warehouse(settings, AS_OF).full_refresh is False
+
+
+def test_the_next_days_build_reuses_dbts_parse_of_the_project(warehouse, tmp_path):
+    """as_of_date and the watermarks change every day; passed as --vars they made dbt parse the whole project on
+    every build. Passed at run time (macro run_value), the next day's build parses nothing, yet uses the new day."""
+    settings = copy_of(warehouse, tmp_path)
+    build_warehouse(settings, AS_OF)  # a first build in this folder parses and saves the parse
+    with duckdb.connect(str(settings.db_path)) as con:
+        _day_two(con)
+    next_day = AS_OF + timedelta(days=1)
+    assert build_warehouse(settings, next_day).full_refresh is False
+    log = (settings.data_dir / "dbt" / "logs" / "dbt.log").read_text(encoding="utf-8")
+    last_invocation = log.rsplit("Running with dbt=", 1)[1]
+    assert "Nothing changed, skipping partial parsing." in last_invocation
+    assert "Unable to do partial parsing" not in last_invocation
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        assert con.execute("select distinct as_of_date from marts.fct_ar_aging").fetchall() == [(next_day,)]
+        [(touched, customers)] = con.execute(
+            "select (select count(*) from intermediate.int_touched_customers), "
+            "(select count(distinct (tenant_id, contact_id)) from intermediate.int_sales_invoices)"
+        ).fetchall()
+    assert 0 < touched < customers  # the watermark reached the SQL: only day two's customers were recomputed
+    # and the run values are gone from the environment, so a later partial build in this process is not incremental
+    assert not {name for name in os.environ if name in ("AR_RADAR_CHANGED_SINCE", "AR_RADAR_PREVIOUS_AS_OF")}

@@ -1,11 +1,11 @@
 -- The customers an incremental build recomputes in the customer models (macro delete_touched_customers). With
--- dbt var changed_since (the raw watermark of the last finished build, passed by ar_radar.warehouse.build):
+-- changed_since (the raw watermark of the last finished build; macro run_value):
 --   * a record of a stream their history reads has a version loaded since: an invoice or payment whose fields
 --     the customer models read changed (macro relevantly_changed: a new Reference alone touches nobody), any
 --     credit or CRM text; both versions count, so a record moved to another customer touches both;
 --   * their HubSpot match changed (int_customer_matches against the copy its pre-hook kept of the last build's):
 --     this is how a changed Xero contact, HubSpot company or contact reaches them;
---   * an invoice of theirs was dated or paid after the last build's as_of_date (var previous_as_of): the
+--   * an invoice of theirs was dated or paid after the last build's as_of_date (run value previous_as_of): the
 --     invoice spine and the labels of invoice_features_history follow as_of_date.
 -- Without changed_since (a full rebuild, or a partial build by selection): every customer.
 -- The refs below sit inside a branch dbt's parser may not render; they are declared here:
@@ -13,7 +13,7 @@
 -- depends_on: {{ ref('stg_xero__credit_notes') }}, {{ ref('stg_xero__overpayments') }}, {{ ref('stg_xero__prepayments') }}
 -- depends_on: {{ ref('stg_hubspot__notes') }}, {{ ref('stg_hubspot__tickets') }}, {{ ref('stg_hubspot__deals') }}
 -- depends_on: {{ ref('int_customer_matches') }}, {{ ref('int_sales_invoices') }}
-{% set since = var('changed_since', none) %}
+{% set since = run_value('changed_since') %}
 {% if since is none %}
 select distinct tenant_id, contact_id from {{ ref('stg_xero__contacts') }}
 union
@@ -83,8 +83,8 @@ match_changes as (
 dated_since_last_build as (
     select tenant_id, contact_id
     from {{ ref('int_sales_invoices') }}
-    where invoice_date > cast('{{ var("previous_as_of") }}' as date) and invoice_date <= {{ as_of_date() }}
-       or fully_paid_on_date > cast('{{ var("previous_as_of") }}' as date) and fully_paid_on_date <= {{ as_of_date() }}
+    where invoice_date > cast('{{ run_value('previous_as_of') }}' as date) and invoice_date <= {{ as_of_date() }}
+       or fully_paid_on_date > cast('{{ run_value('previous_as_of') }}' as date) and fully_paid_on_date <= {{ as_of_date() }}
 ),
 
 touched as (

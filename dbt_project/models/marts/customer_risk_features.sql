@@ -9,7 +9,7 @@ with customers as (
 ),
 
 history as (
-    {{ customer_history_as_of('customers', 'as_of_date') }}
+    {{ customer_history_as_of('customers', 'as_of_date', on_date=as_of_date()) }}
 ),
 
 open_ar as (
