@@ -79,12 +79,15 @@ def child(folder: Path, step: str) -> None:
     assert summary.full_refresh == (step == "full"), summary.reason
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         [(touched,)] = con.execute("select count(*) from intermediate.int_touched_customers").fetchall()
-    nodes = json.loads((folder / "dbt" / "target" / "run_results.json").read_text())["results"]
-    by_kind: dict[str, float] = {}
-    for node in nodes:
-        kind = node["unique_id"].split(".")[0]
-        by_kind[kind] = by_kind.get(kind, 0.0) + node["execution_time"]
-    slowest = sorted(nodes, key=lambda n: -n["execution_time"])[:8]
+        this_build = "where built_at = (select max(built_at) from ops.warehouse_build_nodes)"
+        by_kind = dict(
+            con.execute(
+                f"select resource_type, sum(seconds) from ops.warehouse_build_nodes {this_build} group by all"
+            ).fetchall()
+        )
+        slowest = con.execute(
+            f"select unique_id, seconds from ops.warehouse_build_nodes {this_build} order by seconds desc limit 8"
+        ).fetchall()
     print(
         json.dumps(
             {
@@ -93,7 +96,7 @@ def child(folder: Path, step: str) -> None:
                 "versions_added": added,
                 "touched": touched,
                 "dbt_seconds_by_kind": {k: round(v, 1) for k, v in by_kind.items()},
-                "slowest_nodes": {n["unique_id"].split(".")[-1]: round(n["execution_time"], 1) for n in slowest},
+                "slowest_nodes": {unique_id.split(".")[-1]: round(seconds, 1) for unique_id, seconds in slowest},
             }
         )
     )

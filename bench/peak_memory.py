@@ -14,3 +14,10 @@ def peak_mib() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
+def reset_peak() -> None:
+    """Start the high-water mark again from the current size (Linux's clear_refs "5"), so one process can report
+    each step's own peak."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+        clear_refs.write("5")

@@ -175,6 +175,10 @@ def main() -> None:
         subprocess.run(
             [sys.executable, __file__, "--child", "dbt", str(work / "dbt"), "-"], check=True, capture_output=True
         )
+        # the daily build writes no manifest.json; the raw-SQL run orders the compiled SQL by it
+        from ar_radar.warehouse.build import _invoke
+
+        _invoke(_settings(work / "dbt"), "parse", AS_OF)
         target = work / "dbt" / "dbt" / "target"
         results: dict[str, list[dict]] = {m: [] for m in args.methods.split(",")}
         for _ in range(args.repeat):

@@ -23,6 +23,12 @@ TABLES: dict[str, str] = {
     # it read raw (the next build's changed_since) and whether it finished (if not, the next one is full).
     "ops.warehouse_builds": """(
         built_at TIMESTAMPTZ, as_of_date DATE, project_hash VARCHAR, full_refresh BOOLEAN)""",
+    # Each node of each warehouse build (ar_radar.warehouse.build): what ran, how it ended and how long it took. The
+    # daily build writes no dbt JSON artefacts (manifest.json and run_results.json cost ~1.4 s a build); this is
+    # the record of where a build's time went, kept with the warehouse.
+    "ops.warehouse_build_nodes": """(
+        built_at TIMESTAMPTZ, unique_id VARCHAR, resource_type VARCHAR, status VARCHAR, seconds DOUBLE,
+        message VARCHAR)""",
     "ops.data_health_runs": """(
         run_id VARCHAR PRIMARY KEY, as_of_date DATE, checked_at TIMESTAMPTZ, passed BOOLEAN,
         critical_failures INTEGER, warnings INTEGER)""",

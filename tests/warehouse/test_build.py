@@ -89,6 +89,10 @@ def test_a_failed_build_names_the_node_and_how_to_reproduce(tmp_path):
         build_warehouse(settings, AS_OF)
     message = str(err.value)
     assert "dbt build failed" in message and "stg_xero__invoices" in message and "Reproduce with" in message
+    assert f"--vars '{{as_of_date: {AS_OF}}}'" in message  # the day is not a var of the daily build: say it
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:  # and the failed nodes are on record
+        failed = con.execute("select unique_id from ops.warehouse_build_nodes where status = 'error'").fetchall()
+    assert any("stg_xero__invoices" in unique_id for (unique_id,) in failed)
 
 
 def test_match_exceptions_list_unmatched_customers_with_their_open_amount(warehouse, sandbox):
