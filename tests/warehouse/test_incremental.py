@@ -63,6 +63,12 @@ def _day_three(con):
     renamed = """json_merge_patch(payload, json_object('properties', json_object(
         'name', 'Renamed Holdings ' || record_id, 'domain', record_id || '.renamed.example')))"""
     _versions(con, "hubspot_companies", "true", renamed, "renamed", 3)
+    # notes edited: two promises withdrawn (their rows must go), two others now promising (rows must come)
+    withdrawn = """json_merge_patch(payload, '{"properties": {"hs_note_body": "<p>Called, no answer.</p>"}}')"""
+    promising = """json_merge_patch(payload, '{"properties": {"hs_note_body": "<p>They will pay by Friday.</p>"}}')"""
+    promised = "(payload->'properties'->>'hs_note_body') ilike '%promised payment%'"
+    _versions(con, "hubspot_notes", promised, withdrawn, "withdrawn", 2)
+    _versions(con, "hubspot_notes", f"not ({promised})", promising, "promising", 2)
     # a new invoice dated ahead (Xero allows it): it joins the invoice spine on the day its date is reached
     ahead = f"""json_merge_patch(payload, '{{"DateString": "{AS_OF + timedelta(days=5)}T00:00:00",
         "DueDateString": "{AS_OF + timedelta(days=35)}T00:00:00", "Status": "AUTHORISED"}}')"""

@@ -10,9 +10,17 @@ import pandas as pd
 
 def model(dbt, session):  # noqa: ANN001, ANN201 - dbt's Python model signature
     from ar_radar.actions.promises import find_promise
+    from ar_radar.warehouse.build import changed_since_for_python_models
 
-    dbt.config(materialized="table")
-    notes = dbt.ref("stg_hubspot__notes").project("note_id, company_id, noted_at, body_text").df()
+    # Incremental: only the notes staged since the last finished build are read again (reading the dates is this
+    # model's time, and the notes only grow); the pre-hook in int_payment_promises.yml first takes away those
+    # notes' rows, so a note edited to drop its promise loses its row. Without changed_since: every note.
+    dbt.config(materialized="incremental", incremental_strategy="delete+insert", unique_key=["note_id"])
+    notes = dbt.ref("stg_hubspot__notes").project("note_id, company_id, noted_at, body_text, raw_loaded_at")
+    since = changed_since_for_python_models()
+    if dbt.is_incremental and since is not None:
+        notes = notes.filter(f"raw_loaded_at > '{since}'::timestamptz")
+    notes = notes.df()
     rows = []
     for note in notes.itertuples(index=False):
         found = find_promise(note.body_text, note.noted_at) if pd.notna(note.noted_at) else None

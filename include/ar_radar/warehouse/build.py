@@ -72,6 +72,12 @@ class RunValues:
         }
 
 
+def changed_since_for_python_models() -> str | None:
+    """The run value changed_since as dbt's Python models read it (they cannot call macro run_value): None when the
+    build has none (a full rebuild, a partial build), so the model reads every record."""
+    return os.environ.get("AR_RADAR_CHANGED_SINCE") or None
+
+
 @contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     """Set environment variables for a dbt invocation and restore them after: ``airflow dags test`` runs every
