@@ -24,7 +24,7 @@ TABLES: dict[str, str] = {
     "ops.warehouse_builds": """(
         built_at TIMESTAMPTZ, as_of_date DATE, project_hash VARCHAR, full_refresh BOOLEAN)""",
     # Each node of each warehouse build (ar_radar.warehouse.build): what ran, how it ended and how long it took. The
-    # daily build writes no dbt JSON artefacts (manifest.json and run_results.json cost ~1.4 s a build); this is
+    # daily build writes no dbt JSON artefacts (manifest.json and run_results.json cost ~0.7 s a build); this is
     # the record of where a build's time went, kept with the warehouse.
     "ops.warehouse_build_nodes": """(
         built_at TIMESTAMPTZ, unique_id VARCHAR, resource_type VARCHAR, status VARCHAR, seconds DOUBLE,

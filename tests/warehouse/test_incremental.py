@@ -193,7 +193,7 @@ def test_the_next_days_build_reuses_dbts_parse_of_the_project(warehouse, tmp_pat
             "(select count(distinct (tenant_id, contact_id)) from intermediate.int_sales_invoices)"
         ).fetchall()
     assert 0 < touched < customers  # the watermark reached the SQL: only day two's customers were recomputed
-    # no dbt JSON artefacts (~1.4 s a build); each node's outcome and time is kept in the warehouse instead
+    # no dbt JSON artefacts (~0.7 s a build); each node's outcome and time is kept in the warehouse instead
     assert not (settings.data_dir / "dbt" / "target" / "run_results.json").exists()
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         nodes = dict(
