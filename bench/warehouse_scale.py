@@ -44,6 +44,14 @@ def _settings(folder: Path):  # noqa: ANN202
     return replace(Settings.from_env(), data_dir=folder, db_path=folder / "ar_radar.duckdb")
 
 
+def write_manifest(settings) -> None:  # noqa: ANN001
+    """dbt's manifest.json in the settings' target folder (the daily build writes none; the raw-SQL run orders the
+    compiled SQL by it)."""
+    from ar_radar.warehouse.build import _invoke
+
+    _invoke(settings, "parse", AS_OF)
+
+
 def _run_compiled_sql(settings, target: Path) -> None:  # noqa: ANN001
     """Every model's compiled SQL, in dependency order, with dbt's materialisation and profile settings."""
     from graphlib import TopologicalSorter
@@ -175,10 +183,7 @@ def main() -> None:
         subprocess.run(
             [sys.executable, __file__, "--child", "dbt", str(work / "dbt"), "-"], check=True, capture_output=True
         )
-        # the daily build writes no manifest.json; the raw-SQL run orders the compiled SQL by it
-        from ar_radar.warehouse.build import _invoke
-
-        _invoke(_settings(work / "dbt"), "parse", AS_OF)
+        write_manifest(_settings(work / "dbt"))
         target = work / "dbt" / "dbt" / "target"
         results: dict[str, list[dict]] = {m: [] for m in args.methods.split(",")}
         for _ in range(args.repeat):

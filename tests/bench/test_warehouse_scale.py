@@ -97,6 +97,7 @@ def test_raw_sql_run_builds_the_same_tables(built, tmp_path):
     shutil.copy(raw, folder / "ar_radar.duckdb")
     sql_settings = warehouse_scale._settings(folder)
     build_warehouse(sql_settings, AS_OF)  # seeds and compiled SQL for this file
+    warehouse_scale.write_manifest(sql_settings)
     with duckdb.connect(str(sql_settings.db_path)) as con:
         con.execute("drop schema marts cascade")
     warehouse_scale._run_compiled_sql(sql_settings, folder / "dbt" / "target")
