@@ -1,8 +1,8 @@
 {#-
-    Incremental models keyed by a staged record (not by customer): with changed_since (macro run_value: the raw watermark of the
-    last finished build) a build takes away the rows of the records staged since and appends them again as
-    the model now selects them, so a record that no longer qualifies (a voided invoice) goes. Without it (a
-    partial build) every row is taken away and rebuilt.
+    Incremental models keyed by a staged record (not by customer): with changed_since (macro run_value: the raw
+    watermark of the last finished build) a build takes away the rows of the records staged since and appends
+    them again as the model now selects them, so a record that no longer qualifies (a voided invoice) goes.
+    Without it (a partial build) every row is taken away and rebuilt.
 -#}
 {% macro delete_restaged(staged_model, key) %}
     {% if is_incremental() %}
