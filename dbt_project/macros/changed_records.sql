@@ -10,15 +10,20 @@
     delete from {{ this }}
     {% if since is not none %}
     where ({{ key | join(', ') }}) in (
-        select {{ key | join(', ') }} from {{ ref(staged_model) }}
-        where raw_loaded_at > cast('{{ since }}' as timestamptz))
+        select {{ key | join(', ') }} from {{ ref(staged_model) }} where true {{ staged_since_last_build() }})
     {% endif %}
     {% endif %}
 {% endmacro %}
 
 {# The filter that goes with it, on the staged model's rows: only those staged since the last finished build. #}
 {% macro restaged_only() %}
-    {%- if is_incremental() and run_value('changed_since') is not none -%}
-    and raw_loaded_at > cast('{{ run_value('changed_since') }}' as timestamptz)
+    {%- if is_incremental() -%}{{ staged_since_last_build() }}{%- endif -%}
+{% endmacro %}
+
+{# The condition itself, whatever the materialisation (the snapshot); nothing without changed_since. #}
+{% macro staged_since_last_build() %}
+    {%- set since = run_value('changed_since') -%}
+    {%- if since is not none -%}
+    and raw_loaded_at > cast('{{ since }}' as timestamptz)
     {%- endif -%}
 {% endmacro %}

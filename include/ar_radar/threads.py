@@ -12,16 +12,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ar_radar.settings import positive_int
+
 
 def task_threads() -> int:
     """``AR_RADAR_THREADS``, else half the machine's cores (at least one): room for a second task beside."""
-    configured = os.environ.get("AR_RADAR_THREADS", "").strip()
-    if configured:
-        value = int(configured)
-        if value < 1:
-            raise ValueError(f"AR_RADAR_THREADS must be a whole number of at least 1, not {configured!r}")
-        return value
-    return max(1, (os.cpu_count() or 2) // 2)
+    return positive_int("AR_RADAR_THREADS", max(1, (os.cpu_count() or 2) // 2))
 
 
 @contextmanager

@@ -67,15 +67,19 @@ class RunValues:
     previous_as_of: date | None = None  # that build's as_of_date
 
     def environment(self) -> dict[str, str]:
-        return {
-            f"AR_RADAR_{name.upper()}": "" if value is None else value.isoformat() for name, value in vars(self).items()
-        }
+        values = vars(self).items()
+        return {_run_value_variable(name): "" if value is None else value.isoformat() for name, value in values}
+
+
+def _run_value_variable(name: str) -> str:
+    """The environment variable of a run value (macro run_value reads the same name)."""
+    return f"AR_RADAR_{name.upper()}"
 
 
 def changed_since_for_python_models() -> str | None:
     """The run value changed_since as dbt's Python models read it (they cannot call macro run_value): None when the
     build has none (a full rebuild, a partial build), so the model reads every record."""
-    return os.environ.get("AR_RADAR_CHANGED_SINCE") or None
+    return os.environ.get(_run_value_variable("changed_since")) or None
 
 
 @contextmanager
@@ -187,7 +191,7 @@ def _record_start(con: object, as_of: date, project: str, full_refresh: bool, th
     return started
 
 
-def _record_nodes(settings: Settings, started: datetime, nodes: list) -> None:
+def _record_nodes(con: object, started: datetime, nodes: list) -> None:
     """Each node's outcome and time in ops.warehouse_build_nodes, keyed by the build's built_at."""
     rows = [
         (
@@ -200,10 +204,9 @@ def _record_nodes(settings: Settings, started: datetime, nodes: list) -> None:
         )
         for n in nodes
     ]
-    with database.connect(settings.db_path, read_only=False) as con:
-        database.ensure(con, "ops.warehouse_build_nodes")
-        if rows:
-            con.executemany("insert into ops.warehouse_build_nodes values (?, ?, ?, ?, ?, ?)", rows)
+    database.ensure(con, "ops.warehouse_build_nodes")
+    if rows:
+        con.executemany("insert into ops.warehouse_build_nodes values (?, ?, ?, ?, ?, ?)", rows)
 
 
 def _full_refresh_reason(last: _LastBuild | None, project: str, as_of: date) -> str | None:
@@ -248,7 +251,10 @@ def build_warehouse(settings: Settings, as_of: date, full_refresh: bool = False)
     command = "build --no-write-json --exclude-resource-type unit_test" + (" --full-refresh" if full_refresh else "")
     result = _invoke(settings, command, run)
     nodes, failure = _nodes_or_failure(result, 300)
-    _record_nodes(settings, started, nodes)
+    with database.connect(settings.db_path, read_only=False) as con:
+        _record_nodes(con, started, nodes)
+        if not failure:
+            con.execute("update ops.warehouse_builds set finished = true where built_at = ?", [started])
     if failure:
         raise WarehouseBuildError(
             f"dbt build failed for as_of_date {as_of}: {failure}. Reproduce with "
@@ -257,8 +263,6 @@ def build_warehouse(settings: Settings, as_of: date, full_refresh: bool = False)
             f"logs in {settings.data_dir / 'dbt' / 'logs'}. The next build rebuilds in full."
         )
     warned = [n for n in nodes if str(n.status) == "warn"]
-    with database.connect(settings.db_path, read_only=False) as con:
-        con.execute("update ops.warehouse_builds set finished = true where built_at = ?", [started])
     log.info(
         "warehouse %s (%s)",
         "rebuilt in full" if full_refresh else "built incrementally",
