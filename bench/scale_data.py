@@ -15,6 +15,11 @@ from pathlib import Path
 import duckdb
 from ar_radar.raw.store import ensure_raw_schema
 
+# Part of the cache files' names: a change to what generate() writes must not reuse a file written before it.
+# v2: organisations, UpdatedDateUTC on every stream, every HubSpot property AR Radar asks for, and HubSpot
+# companies for 9 in 10 customers of every organisation: a normal day's gate passes on this data.
+DATA_VERSION = "v2"
+
 
 @dataclass(frozen=True)
 class Scale:
@@ -171,7 +176,7 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
                         'Contact', json_object('ContactID', contact_id), 'Date', {_ms(f"{as_of} - 30")},
                         'Total', 120.00, 'RemainingCredit', 120.00, 'CurrencyCode', currency,
                         'CurrencyRate', case when currency = 'EUR' then 1.15 else 1.0 end,
-                        'Allocations', json_array()) as payload
+                        'Allocations', json_array(), 'UpdatedDateUTC', {_ms(f"{as_of} - 30")}) as payload
                 from customers where n % 50 = 0
             """)
         con.execute(f"""
@@ -179,8 +184,18 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
             select 'xero' as source, 'contacts' as entity, tenant_id, contact_id as record_id, null as updated_at,
                 md5(contact_id) as record_hash, {meta},
                 json_object('ContactID', contact_id, 'Name', name, 'EmailAddress', 'accounts@' || domain,
-                    'ContactStatus', 'ACTIVE', 'IsCustomer', true, 'DefaultCurrency', currency) as payload
+                    'ContactStatus', 'ACTIVE', 'IsCustomer', true, 'DefaultCurrency', currency,
+                    'UpdatedDateUTC', {_ms(f"{as_of} - {scale.history_days}")}) as payload
             from customers
+        """)
+        # Every organisation in GBP (the EUR customers' invoices carry a rate to it).
+        con.execute(f"""
+            insert into raw.xero_organisations by name
+            select 'xero' as source, 'organisations' as entity, tenant_id, tenant_id as record_id, null as updated_at,
+                md5(tenant_id) as record_hash, {meta},
+                json_object('OrganisationID', tenant_id, 'Name', 'Organisation ' || tenant_id, 'BaseCurrency', 'GBP',
+                    'CountryCode', 'GB', 'OrganisationStatus', 'ACTIVE') as payload
+            from (select distinct tenant_id from customers)
         """)
         _hubspot(con, scale, meta)
         return {
@@ -199,8 +214,14 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
 
 
 def _hubspot(con: duckdb.DuckDBPyConnection, scale: Scale, meta: str) -> None:
-    """One HubSpot portal: a company for 4 in 5 customers, with tickets, notes and deals."""
+    """One HubSpot portal: a company for 9 in 10 customers of every organisation, with tickets, notes and deals."""
     as_of = f"timestamp '{scale.as_of.isoformat()}'"
+
+    def has_company(customer: str) -> str:
+        # Customer n belongs to organisation n % organisations, so n // organisations picks 9 in 10 within each
+        # organisation (n % 10 would leave whole organisations unmatched when 10 divides their number). With 4 in 5,
+        # chance left a few organisations under the gate's 75 % matched share of open AR.
+        return f"({customer}) // {scale.organisations} % 10 <> 0"
 
     def insert(entity: str, select: str) -> None:
         con.execute(f"""
@@ -215,11 +236,12 @@ def _hubspot(con: duckdb.DuckDBPyConnection, scale: Scale, meta: str) -> None:
 
     insert(
         "companies",
-        """
+        f"""
         select 'co-' || n as id, json_object('id', 'co-' || n, 'properties',
-            json_object('name', upper(name), 'domain', domain), 'createdAt', '2024-01-01T00:00:00Z',
+            json_object('name', upper(name), 'domain', domain, 'lifecyclestage', 'customer'),
+            'createdAt', '2024-01-01T00:00:00Z',
             'archived', false) as payload
-        from customers where n % 5 <> 0""",
+        from customers where {has_company("n")}""",
     )
     insert(
         "tickets",
@@ -227,12 +249,13 @@ def _hubspot(con: duckdb.DuckDBPyConnection, scale: Scale, meta: str) -> None:
         select 'tk-' || t as id, json_object('id', 'tk-' || t, 'properties', json_object(
                 'subject', case when t % 3 = 0 then 'Disputed invoice' else 'Question' end,
                 'content', 'ticket', 'hs_pipeline_stage', case when t % 4 = 0 then '1' else '4' end,
+                'hs_ticket_category', 'BILLING_ISSUE', 'hs_ticket_priority', 'MEDIUM',
                 'closed_date', case when t % 4 = 0 then null
                     else strftime({as_of} - interval (t % 300) day, '%Y-%m-%dT%H:%M:%SZ') end),
             'createdAt', strftime({as_of} - interval (t % 300 + 5) day, '%Y-%m-%dT%H:%M:%SZ'),
             'associations', {assoc("'co-' || (t * 7 % " + str(scale.customers) + ")")}) as payload
         from range({scale.customers // 2}) as r (t)
-        where (t * 7 % {scale.customers}) % 5 <> 0""",
+        where {has_company(f"t * 7 % {scale.customers}")}""",
     )
     insert(
         "notes",
@@ -244,7 +267,7 @@ def _hubspot(con: duckdb.DuckDBPyConnection, scale: Scale, meta: str) -> None:
             'createdAt', strftime({as_of} - interval (t % 700) day, '%Y-%m-%dT%H:%M:%SZ'),
             'associations', {assoc("'co-' || (t % " + str(scale.customers) + ")")}) as payload
         from range({scale.customers * 3}) as r (t)
-        where (t % {scale.customers}) % 5 <> 0""",
+        where {has_company(f"t % {scale.customers}")}""",
     )
     insert(
         "deals",
@@ -256,7 +279,7 @@ def _hubspot(con: duckdb.DuckDBPyConnection, scale: Scale, meta: str) -> None:
             'createdAt', strftime({as_of} - interval (t % 500 + 30) day, '%Y-%m-%dT%H:%M:%SZ'),
             'associations', {assoc("'co-' || (t % " + str(scale.customers) + ")")}) as payload
         from range({scale.customers}) as r (t)
-        where (t % {scale.customers}) % 5 <> 0""",
+        where {has_company(f"t % {scale.customers}")}""",
     )
 
 
@@ -266,7 +289,7 @@ def cached_raw(small: bool = False, scale: Scale | None = None) -> Path:
     raw = (
         Path(__file__).resolve().parent
         / ".cache"
-        / f"raw-{scale.organisations}-{scale.customers}-{scale.invoices}.duckdb"
+        / f"raw-{DATA_VERSION}-{scale.organisations}-{scale.customers}-{scale.invoices}.duckdb"
     )
     if not raw.exists():
         raw.parent.mkdir(exist_ok=True)

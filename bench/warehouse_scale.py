@@ -166,16 +166,10 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(BENCH))
-    from scale_data import Scale, generate
+    from scale_data import Scale, cached_raw
 
     scale = Scale.small() if args.small else Scale()
-    cache = BENCH / ".cache"
-    cache.mkdir(exist_ok=True)
-    raw = cache / f"raw-{scale.organisations}-{scale.customers}-{scale.invoices}.duckdb"
-    if not raw.exists():
-        start = time.perf_counter()
-        counts = generate(raw, scale)
-        print(f"generated {counts} in {time.perf_counter() - start:.1f} s")
+    raw = cached_raw(args.small)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         # one untimed dbt build: compiles the SQL for the raw-SQL run and warms dbt's target dir
