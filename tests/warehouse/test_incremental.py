@@ -206,3 +206,52 @@ def test_the_next_days_build_reuses_dbts_parse_of_the_project(warehouse, tmp_pat
     assert nodes["model"] >= 25 and nodes["test"] >= 100 and nodes["snapshot"] == 1
     # and the run values are gone from the environment, so a later partial build in this process is not incremental
     assert not {name for name in os.environ if name in ("AR_RADAR_CHANGED_SINCE", "AR_RADAR_PREVIOUS_AS_OF")}
+
+
+def _unique_test_fails(settings, model: str, run) -> bool:  # noqa: ANN001
+    """Run the model's data tests as a build would, with the run values ``run``; did its unique test fail?"""
+    from ar_radar.warehouse.build import _invoke
+
+    result = _invoke(settings, f"test --select {model} --no-write-json --exclude-resource-type unit_test", run)
+    [unique] = [n for n in result.result if n.node.name.startswith("unique_combination")]
+    return str(unique.status) == "fail"
+
+
+def test_an_incremental_builds_unique_test_counts_every_key_of_the_touched_customers(warehouse, tmp_path):
+    """On an incremental build the customer models' unique tests count only the keys found among the touched
+    customers' rows (the others' rows are the last build's), over the whole table: a key a touched customer
+    repeats from an untouched one still fails it; a full build's test counts every key."""
+    from ar_radar.warehouse.build import RunValues
+
+    settings = copy_of(warehouse, tmp_path)
+    build_warehouse(settings, AS_OF)
+    with duckdb.connect(str(settings.db_path)) as con:
+        _day_two(con)
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    with duckdb.connect(str(settings.db_path)) as con:
+        [(since,)] = con.execute("select max(raw_loaded_through) from ops.warehouse_builds").fetchall()
+        touched = "(tenant_id, contact_id) in (select tenant_id, contact_id from intermediate.int_touched_customers)"
+        # an untouched customer's invoice appears again under a touched customer of its organisation
+        con.execute("""
+            insert into marts.invoice_features_history
+            select h.* replace (t.contact_id as contact_id)
+            from marts.invoice_features_history as h
+            inner join (select tenant_id, min(contact_id) as contact_id from intermediate.int_touched_customers
+                        group by all) as t using (tenant_id)
+            where (h.tenant_id, h.contact_id) not in (
+                select tenant_id, contact_id from intermediate.int_touched_customers)
+            limit 1""")
+    incremental, full = RunValues(AS_OF, since, AS_OF), RunValues(AS_OF)
+    assert _unique_test_fails(settings, "invoice_features_history", incremental)
+    with duckdb.connect(str(settings.db_path)) as con:
+        con.execute(
+            "delete from marts.invoice_features_history where invoice_id in (select invoice_id from "
+            "marts.invoice_features_history group by all having count(*) > 1) and " + touched
+        )
+        # a key repeated between two untouched customers' rows: not today's rows, so only a full build counts it
+        con.execute(f"""
+            insert into intermediate.int_customer_daily_history
+            select * from intermediate.int_customer_daily_history where not {touched} limit 1""")
+    assert not _unique_test_fails(settings, "invoice_features_history", incremental)
+    assert not _unique_test_fails(settings, "int_customer_daily_history", incremental)
+    assert _unique_test_fails(settings, "int_customer_daily_history", full)
