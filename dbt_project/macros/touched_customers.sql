@@ -10,20 +10,25 @@
 {% macro delete_touched_customers(with_no_customer=false) %}
     {% if is_incremental() %}
     delete from {{ this }}
-    where (tenant_id, contact_id) in (select tenant_id, contact_id from {{ ref('int_touched_customers') }})
-    {% if with_no_customer %} or contact_id is null {% endif %}
+    where {{ touched_customer_row(with_no_customer=with_no_customer) }}
     {% endif %}
 {% endmacro %}
 
 {# A filter for an input CTE (tenant_id and contact_id columns, optionally qualified): touched customers only. #}
 {% macro only_touched_customers(alias=none, with_no_customer=false) %}
     {%- if is_incremental() -%}
-    {%- set prefix = alias ~ '.' if alias else '' -%}
-    and (({{ prefix }}tenant_id, {{ prefix }}contact_id) in (
-        select tenant_id, contact_id from {{ ref('int_touched_customers') }})
-        {%- if with_no_customer %} or {{ prefix }}contact_id is null{% endif %})
+    and {{ touched_customer_row(alias, with_no_customer) }}
     {%- endif -%}
 {% endmacro %}
+
+{# The condition both use (and the generic test unique_combination): a row of a touched customer, optionally
+   qualified by `alias`; with_no_customer: or a row without a customer. #}
+{% macro touched_customer_row(alias=none, with_no_customer=false) %}
+    {%- set prefix = alias ~ '.' if alias else '' -%}
+    (({{ prefix }}tenant_id, {{ prefix }}contact_id) in (
+        select tenant_id, contact_id from {{ ref('int_touched_customers') }})
+        {%- if with_no_customer %} or {{ prefix }}contact_id is null{% endif %})
+{%- endmacro %}
 
 {#
     int_customer_matches' pre-hook: before an incremental build replaces the matches, keep the last build's in
