@@ -156,6 +156,41 @@ def test_a_changed_dbt_project_rebuilds_staging_in_full(warehouse, tmp_path):
     assert build_warehouse(settings, AS_OF).full_refresh is False  # and now it is this one's
 
 
+def _last_build_nodes(con) -> set[str]:
+    return {
+        unique_id
+        for (unique_id,) in con.execute(
+            "select unique_id from ops.warehouse_build_nodes "
+            "where built_at = (select max(built_at) from ops.warehouse_build_nodes)"
+        ).fetchall()
+    }
+
+
+def test_an_incremental_build_keeps_the_seeds_and_a_changed_seed_rebuilds_in_full(warehouse, tmp_path):
+    """A daily build loads no seed and skips the tests on seeds alone, but still runs the tests that read a model
+    too; an edited seed file changes the project, so the next build is a full one that loads it."""
+    settings = copy_of(warehouse, tmp_path)
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        nodes = _last_build_nodes(con)
+    assert not [n for n in nodes if n.startswith("seed.")]
+    assert not [n for n in nodes if n.startswith("test.ar_radar.not_null_aging_buckets_")]
+    assert len([n for n in nodes if n.startswith("test.ar_radar.relationships_fct_ar_aging_")]) == 2
+
+    edited = replace(settings, home=tmp_path / "home")  # the same warehouse, a copy of the dbt project
+    ignored = shutil.ignore_patterns("logs", "target")
+    shutil.copytree(settings.dbt_project_dir, edited.dbt_project_dir, ignore=ignored)
+    with (edited.dbt_project_dir / "seeds" / "reminder_opt_outs.csv").open("a", encoding="utf-8") as seed:
+        seed.write("a-tenant,a-contact,asked by phone\n")
+    summary = build_warehouse(edited, AS_OF)
+    assert (summary.full_refresh, summary.reason) == (True, "the dbt project changed since the last build")
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        assert "seed.ar_radar.reminder_opt_outs" in _last_build_nodes(con)
+        assert con.execute("select xero_contact_id, note from reference.reminder_opt_outs").fetchall() == [
+            ("a-contact", "asked by phone")
+        ]
+
+
 def test_an_unfinished_or_partial_build_or_an_earlier_day_rebuilds_everything(warehouse, tmp_path):
     settings = copy_of(warehouse, tmp_path)
     summary = build_warehouse(settings, AS_OF)
@@ -203,7 +238,8 @@ def test_the_next_days_build_reuses_dbts_parse_of_the_project(warehouse, tmp_pat
                 "group by all"
             ).fetchall()
         )
-    assert nodes["model"] >= 25 and nodes["test"] >= 100 and nodes["snapshot"] == 1
+    # (an incremental build loads no seed and skips the tests on seeds alone)
+    assert nodes["model"] >= 25 and nodes["test"] >= 90 and nodes["snapshot"] == 1 and "seed" not in nodes
     # and the run values are gone from the environment, so a later partial build in this process is not incremental
     assert not {name for name in os.environ if name in ("AR_RADAR_CHANGED_SINCE", "AR_RADAR_PREVIOUS_AS_OF")}
 

@@ -10,8 +10,10 @@
 -- to exactly zero in base currency too (exchange gains and losses are not receivables).
 -- Incremental: a build recomputes the invoices of the customers in int_touched_customers (whose payments,
 -- credits or invoices changed) and those without a customer.
+-- Each row carries its invoice's dates, so fct_ar_monthly_metrics needs no join of ~3M settlements back to the
+-- invoices (0.5 s of every build at a million invoices); a changed date touches the customer, as any invoice field.
 with invoices as (
-    select tenant_id, invoice_id, contact_id, currency_rate
+    select tenant_id, invoice_id, contact_id, currency_rate, invoice_date, due_date
     from {{ ref('int_sales_invoices') }}
     where true {{ only_touched_customers(with_no_customer=true) }}
 ),
@@ -74,6 +76,8 @@ select
     s.settled_on,
     s.amount,
     -- Unrounded: sums round once, so an organisation's total reconciles to the cent.
-    s.amount / nullif(i.currency_rate, 0) as amount_base
+    s.amount / nullif(i.currency_rate, 0) as amount_base,
+    i.invoice_date,
+    i.due_date
 from settlements as s
 inner join invoices as i using (tenant_id, invoice_id)

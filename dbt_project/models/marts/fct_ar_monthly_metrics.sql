@@ -10,10 +10,10 @@ with invoices as (
 ),
 
 settlements as (
-    select s.tenant_id, s.invoice_id, s.kind, s.settled_on, s.amount_base, i.due_date
-    from {{ ref('int_invoice_settlements') }} as s
-    inner join invoices as i using (tenant_id, invoice_id)
-    where s.settled_on <= {{ as_of_date() }}
+    -- Of the invoices above: each settlement carries its invoice's dates (no join back to the invoices).
+    select tenant_id, invoice_id, kind, settled_on, amount_base, due_date
+    from {{ ref('int_invoice_settlements') }}
+    where settled_on <= {{ as_of_date() }} and invoice_date <= {{ as_of_date() }}
 ),
 
 -- Each event changes the AR balance and, once the invoice is past due, the overdue balance. An
