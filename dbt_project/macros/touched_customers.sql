@@ -6,28 +6,26 @@
 -#}
 
 {# Before the model's new rows are appended: take away the touched customers' old rows. #}
-{# with_no_customer: rows without a customer (contact_id null) are taken away and rebuilt every time too. #}
-{% macro delete_touched_customers(with_no_customer=false) %}
+{% macro delete_touched_customers() %}
     {% if is_incremental() %}
     delete from {{ this }}
-    where {{ touched_customer_row(with_no_customer=with_no_customer) }}
+    where {{ touched_customer_row() }}
     {% endif %}
 {% endmacro %}
 
 {# A filter for an input CTE (tenant_id and contact_id columns, optionally qualified): touched customers only. #}
-{% macro only_touched_customers(alias=none, with_no_customer=false) %}
+{% macro only_touched_customers(alias=none) %}
     {%- if is_incremental() -%}
-    and {{ touched_customer_row(alias, with_no_customer) }}
+    and {{ touched_customer_row(alias) }}
     {%- endif -%}
 {% endmacro %}
 
 {# The condition both use (and the generic test unique_combination): a row of a touched customer, optionally
-   qualified by `alias`; with_no_customer: or a row without a customer. #}
-{% macro touched_customer_row(alias=none, with_no_customer=false) %}
+   qualified by `alias`. #}
+{% macro touched_customer_row(alias=none) %}
     {%- set prefix = alias ~ '.' if alias else '' -%}
     (({{ prefix }}tenant_id, {{ prefix }}contact_id) in (
-        select tenant_id, contact_id from {{ ref('int_touched_customers') }})
-        {%- if with_no_customer %} or {{ prefix }}contact_id is null{% endif %})
+        select tenant_id, contact_id from {{ ref('int_touched_customers') }}))
 {%- endmacro %}
 
 {#

@@ -1,6 +1,6 @@
-"""Incremental staging: after days of new raw versions (changed, late-loaded older, new and voided records, CRM
-notes), every model equals a full rebuild from the same raw data; only the touched records were parsed; a
-changed dbt project forces a full rebuild. Real dbt builds on the sandbox warehouse."""
+"""Incremental staging: after days of new raw versions (changed, late-loaded older, new and voided records, credit
+allocations, CRM notes), every model equals a full rebuild from the same raw data; only the touched records were
+parsed; a changed dbt project forces a full rebuild. Real dbt builds on the sandbox warehouse."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import shutil
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 import duckdb
 import pytest
@@ -55,6 +56,16 @@ def _day_three(con):
     _versions(con, "xero_payments", "true", amount, "pay", 4)
     deleted = """json_merge_patch(payload, '{"Status": "DELETED"}')"""
     _versions(con, "xero_payments", "record_id > '5'", deleted, "deleted", 2)
+    # credit notes: two lose their allocations; another's allocation moves to another invoice (both invoices'
+    # settlements change, though neither invoice has a new version)
+    allocated = "json_array_length(payload->'Allocations') > 0"
+    unallocated = """json_merge_patch(payload, '{"Allocations": []}')"""
+    _versions(con, "xero_credit_notes", allocated, unallocated, "unallocated", 2)
+    reallocated = """json_merge_patch(payload, json_object('Allocations', json_array(json_merge_patch(
+        payload->'Allocations'->0, json_object('Invoice', json_object('InvoiceID',
+        (select max(record_id) from raw.xero_invoices_current where payload->>'Type' = 'ACCREC')))))))"""
+    last_allocated = f"record_id = (select max(record_id) from raw.xero_credit_notes_current where {allocated})"
+    _versions(con, "xero_credit_notes", last_allocated, reallocated, "reallocated", 1)
     # an invoice moved to another customer: both customers' histories change
     moved = """json_merge_patch(payload, json_object('Contact', json_object('ContactID',
         (select min(record_id) from raw.xero_contacts_current))))"""
@@ -94,9 +105,32 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
             "(select max(record_id) from raw.xero_invoices_current where payload->>'Status' = 'PAID')"
         ).fetchone()
         con.execute("update staging.stg_xero__invoices set reference = 'SENTINEL' where invoice_id = ?", [untouched[0]])
+        # a sentinel in a settlement of a customer day two touches, whose payment and invoice get no new version:
+        # settlements are recomputed by record, so it must be left alone too
+        paid_today = (
+            "select record_id, payload->'Contact'->>'ContactID' as contact_id from raw.xero_invoices_current "
+            "where payload->>'Type' = 'ACCREC' and payload->>'Status' = 'AUTHORISED' order by record_id limit 5"
+        )
+        kept_settlement = con.execute(f"""
+            select max(settlement_id) from intermediate.int_invoice_settlements
+            where kind = 'payment' and contact_id in (select contact_id from ({paid_today}))
+              and invoice_id not in (select record_id from ({paid_today}))""").fetchone()[0]
+        assert kept_settlement is not None
+        set_amount = "update intermediate.int_invoice_settlements set amount = ? where settlement_id = ?"
+        [(amount,)] = con.execute(
+            "select amount from intermediate.int_invoice_settlements where settlement_id = ?", [kept_settlement]
+        ).fetchall()
+        con.execute(set_amount, [-0.01, kept_settlement])
         _day_two(con)
     assert build_warehouse(settings, AS_OF).full_refresh is False
     with duckdb.connect(str(settings.db_path)) as con:
+        [(sentinel, touched)] = con.execute(
+            """select s.amount, (s.tenant_id, s.contact_id) in (from intermediate.int_touched_customers)
+               from intermediate.int_invoice_settlements as s where settlement_id = ?""",
+            [kept_settlement],
+        ).fetchall()
+        assert (sentinel, touched) == (Decimal("-0.01"), True)  # its customer was recomputed, the settlement was not
+        con.execute(set_amount, [amount, kept_settlement])
         _day_three(con)
     assert build_warehouse(settings, AS_OF).full_refresh is False
     with duckdb.connect(str(settings.db_path)) as con:
@@ -253,10 +287,11 @@ def _unique_test_fails(settings, model: str, run) -> bool:  # noqa: ANN001
     return str(unique.status) == "fail"
 
 
-def test_an_incremental_builds_unique_test_counts_every_key_of_the_touched_customers(warehouse, tmp_path):
+def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_rows(warehouse, tmp_path):
     """On an incremental build the customer models' unique tests count only the keys found among the touched
     customers' rows (the others' rows are the last build's), over the whole table: a key a touched customer
-    repeats from an untouched one still fails it; a full build's test counts every key."""
+    repeats from an untouched one still fails it; a full build's test counts every key. The settlements' test
+    counts the keys of the settlements recomputed (their source or invoice staged since), likewise."""
     from ar_radar.warehouse.build import RunValues
 
     settings = copy_of(warehouse, tmp_path)
@@ -291,3 +326,24 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_touched_custo
     assert not _unique_test_fails(settings, "invoice_features_history", incremental)
     assert not _unique_test_fails(settings, "int_customer_daily_history", incremental)
     assert _unique_test_fails(settings, "int_customer_daily_history", full)
+    # int_invoice_settlements, recomputed by record, counts the keys among the settlements whose source or invoice
+    # was staged since the last build (day two's invoices): a repeated key elsewhere only a full build counts
+    with duckdb.connect(str(settings.db_path)) as con:
+        [(before_day_two,)] = con.execute(
+            "select raw_loaded_through from ops.warehouse_builds order by built_at desc limit 1 offset 1"
+        ).fetchall()
+        restaged = (
+            "invoice_id in (select invoice_id from staging.stg_xero__invoices where raw_loaded_at > ?) "
+            "and source_id not in (select payment_id from staging.stg_xero__payments where raw_loaded_at > ?)"
+        )
+        copy_one = (
+            "insert into intermediate.int_invoice_settlements "
+            f"(from intermediate.int_invoice_settlements where {{}} {restaged} limit 1)"
+        )
+        assert con.execute(copy_one.format("not"), [before_day_two] * 2).fetchone() == (1,)
+    incremental = RunValues(AS_OF, before_day_two, AS_OF)
+    assert not _unique_test_fails(settings, "int_invoice_settlements", incremental)
+    assert _unique_test_fails(settings, "int_invoice_settlements", full)
+    with duckdb.connect(str(settings.db_path)) as con:
+        assert con.execute(copy_one.format(""), [before_day_two] * 2).fetchone() == (1,)
+    assert _unique_test_fails(settings, "int_invoice_settlements", incremental)

@@ -1,21 +1,31 @@
 {#-
   Rows whose combination of `columns` is not unique (dbt_utils' test without the package).
-  touched_customers_only: for the models an incremental build recomputes per customer (macro
-  delete_touched_customers). The rows of the other customers are the last build's, whose tests passed, so a
-  repeated key must include a row of a touched customer (or one without a customer, rebuilt every time): on an
+  recomputed: for the incremental models, which rows an incremental build recomputed:
+    * 'touched_customers': the models recomputed per customer (macro delete_touched_customers);
+    * 'restaged_settlements': int_invoice_settlements (macro restaged_settlement_row).
+  The other rows are the last build's, whose tests passed, so a repeated key must include a recomputed row: on an
   incremental build only the keys found among those rows are counted, still over the whole table, so a key
-  repeated across a touched and an untouched customer is caught. At a million invoices this is most of the
-  ~2 s these tests took on a day that touched no customer. A full build checks every key.
+  repeated across a recomputed and a kept row is caught. At a million invoices this is most of the ~2 s these
+  tests took on a day that touched no customer. A full build checks every key.
 -#}
-{% test unique_combination(model, columns, touched_customers_only=false) %}
-{#- The ref outside the branch: dbt's parser, which does not render it, records the dependency from here. -#}
-{%- if touched_customers_only -%}{%- do ref('int_touched_customers') -%}{%- endif -%}
+{% test unique_combination(model, columns, recomputed=none) %}
+{#- The refs outside the branch: dbt's parser, which does not render it, records the dependencies from here. -#}
+{%- if recomputed == 'touched_customers' -%}
+    {%- do ref('int_touched_customers') -%}
+{%- elif recomputed == 'restaged_settlements' -%}
+    {%- for staged in ['invoices', 'payments', 'credit_notes', 'overpayments', 'prepayments'] -%}
+        {%- do ref('stg_xero__' ~ staged) -%}
+    {%- endfor -%}
+{%- elif recomputed is not none -%}
+    {{ exceptions.raise_compiler_error("unique_combination: recomputed is touched_customers or restaged_settlements, not " ~ recomputed) }}
+{%- endif -%}
 {%- set key = columns | join(', ') -%}
 select {{ key }}, count(*) as n
 from {{ model }}
-{% if touched_customers_only and run_value('changed_since') is not none %}
+{% if recomputed is not none and run_value('changed_since') is not none %}
 where ({{ key }}) in (
-    select {{ key }} from {{ model }} where {{ touched_customer_row(with_no_customer=true) }})
+    select {{ key }} from {{ model }}
+    where {{ touched_customer_row() if recomputed == 'touched_customers' else restaged_settlement_row() }})
 {% endif %}
 group by {{ key }}
 having count(*) > 1
