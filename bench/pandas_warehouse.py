@@ -115,7 +115,7 @@ def aging(invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
 
 
 def customer_daily_history(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """int_customer_daily_history (Xero part): running totals per customer per activity day, and the
+    """int_customer_daily_history (Xero activity): running totals per customer per activity day, and the
     customer's payment days (for days since the last payment)."""
     inv = frames["invoices"]
     sales = inv[(inv["type"] == "ACCREC") & inv["status"].isin(["AUTHORISED", "PAID"])].copy()

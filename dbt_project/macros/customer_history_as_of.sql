@@ -1,8 +1,9 @@
 {#-
   Point-in-time payment-history features: for each row of `spine` (with tenant_id, contact_id and a
   date column), what was known about the customer at the START of that date, i.e. the running totals
-  of int_customer_daily_history's last row dated strictly before it. Events on the date itself are
-  left out: on an invoice's issue day we cannot tell whether they came before or after it.
+  of the last row dated strictly before it in int_customer_daily_history (h: Xero) and in
+  int_customer_daily_crm_history (c; and w, the same recent_days earlier, for the recent_* counts). Events on the
+  date itself are left out: on an invoice's issue day we cannot tell whether they came before or after it.
   invoice_features_history (training) and customer_risk_features (today) both call this macro, so the
   model is trained on exactly the features it is scored with.
   on_date: when every spine row has the same date (customer_risk_features), that date as SQL. The last row before
@@ -28,22 +29,24 @@
         coalesce(h.invoices_fell_overdue - h.invoices_paid_late, 0) as overdue_invoice_count,
         coalesce(h.credit_notes_issued, 0) as credit_note_count,
         round(h.credit_note_amount_base / nullif(h.amount_issued_base, 0), 4) as credited_share_of_invoiced,
-        coalesce(h.dispute_tickets_opened, 0) as dispute_ticket_count,
-        coalesce(h.tickets_opened - h.tickets_closed, 0) as open_ticket_count,
-        coalesce(h.dispute_tickets_opened - h.dispute_tickets_closed, 0) as open_dispute_count,
-        coalesce(h.notes_logged, 0) - coalesce(w.notes_logged, 0) as recent_note_count,
-        coalesce(h.negative_notes_logged, 0) - coalesce(w.negative_notes_logged, 0) as recent_negative_note_count,
-        coalesce(h.deals_created, 0) - coalesce(w.deals_created, 0) as recent_deal_count,
-        coalesce(h.deals_won, 0) as won_deal_count,
-        coalesce(h.crm_texts_logged, 0) - coalesce(w.crm_texts_logged, 0) as recent_crm_text_count,
-        round((h.crm_tone_sum - coalesce(w.crm_tone_sum, 0))
-            / nullif(coalesce(h.crm_texts_logged, 0) - coalesce(w.crm_texts_logged, 0), 0), 4) as recent_crm_tone,
-        coalesce(h.negative_texts_logged, 0) - coalesce(w.negative_texts_logged, 0) as recent_negative_text_count,
-        coalesce(h.dispute_texts_logged, 0) - coalesce(w.dispute_texts_logged, 0) as recent_dispute_text_count
+        coalesce(c.dispute_tickets_opened, 0) as dispute_ticket_count,
+        coalesce(c.tickets_opened - c.tickets_closed, 0) as open_ticket_count,
+        coalesce(c.dispute_tickets_opened - c.dispute_tickets_closed, 0) as open_dispute_count,
+        coalesce(c.notes_logged, 0) - coalesce(w.notes_logged, 0) as recent_note_count,
+        coalesce(c.negative_notes_logged, 0) - coalesce(w.negative_notes_logged, 0) as recent_negative_note_count,
+        coalesce(c.deals_created, 0) - coalesce(w.deals_created, 0) as recent_deal_count,
+        coalesce(c.deals_won, 0) as won_deal_count,
+        coalesce(c.crm_texts_logged, 0) - coalesce(w.crm_texts_logged, 0) as recent_crm_text_count,
+        round((c.crm_tone_sum - coalesce(w.crm_tone_sum, 0))
+            / nullif(coalesce(c.crm_texts_logged, 0) - coalesce(w.crm_texts_logged, 0), 0), 4) as recent_crm_tone,
+        coalesce(c.negative_texts_logged, 0) - coalesce(w.negative_texts_logged, 0) as recent_negative_text_count,
+        coalesce(c.dispute_texts_logged, 0) - coalesce(w.dispute_texts_logged, 0) as recent_dispute_text_count
     from {{ spine }} as s
     {% if on_date is not none %}
-    left join ({{ history_before(on_date) }}) as h using (tenant_id, contact_id)
-    left join ({{ history_before(on_date ~ ' - ' ~ recent_days) }}) as w using (tenant_id, contact_id)
+    left join ({{ history_before('int_customer_daily_history', on_date) }}) as h using (tenant_id, contact_id)
+    left join ({{ history_before('int_customer_daily_crm_history', on_date) }}) as c using (tenant_id, contact_id)
+    left join ({{ history_before('int_customer_daily_crm_history', on_date ~ ' - ' ~ recent_days) }}) as w
+        using (tenant_id, contact_id)
     left join (
         select tenant_id, contact_id, max(settled_on) as settled_on
         from {{ ref('int_invoice_settlements') }}
@@ -51,11 +54,15 @@
         group by all
     ) as p using (tenant_id, contact_id)
     {% else %}
-    asof left join ({{ touched_history() }}) as h
+    asof left join ({{ touched_history('int_customer_daily_history') }}) as h
         on h.tenant_id = s.tenant_id
         and h.contact_id = s.contact_id
         and h.activity_date < s.{{ as_of_column }}
-    asof left join ({{ touched_history() }}) as w
+    asof left join ({{ touched_history('int_customer_daily_crm_history') }}) as c
+        on c.tenant_id = s.tenant_id
+        and c.contact_id = s.contact_id
+        and c.activity_date < s.{{ as_of_column }}
+    asof left join ({{ touched_history('int_customer_daily_crm_history') }}) as w
         on w.tenant_id = s.tenant_id
         and w.contact_id = s.contact_id
         and w.activity_date < s.{{ as_of_column }} - {{ recent_days }}
@@ -70,16 +77,17 @@
     {% endif %}
 {% endmacro %}
 
-{# Each customer's last history row dated before `day` (one row per customer and activity date). #}
-{% macro history_before(day) %}
+{# Each customer's last row of the history model `history` dated before `day` (one row per customer and activity
+   date). #}
+{% macro history_before(history, day) %}
     select tenant_id, contact_id, arg_max(columns(* exclude (tenant_id, contact_id)), activity_date)
-    from {{ ref('int_customer_daily_history') }}
+    from {{ ref(history) }}
     where activity_date < {{ day }} {{ only_touched_customers() }}
     group by all
 {% endmacro %}
 
 {# The history rows the spine can meet: an incremental model's spine is the touched customers only, and an ASOF
    join sorts its whole right side, so the others' rows are left out before it (no filter in a full build). #}
-{% macro touched_history() %}
-    select * from {{ ref('int_customer_daily_history') }} where true {{ only_touched_customers() }}
+{% macro touched_history(history) %}
+    select * from {{ ref(history) }} where true {{ only_touched_customers() }}
 {% endmacro %}
