@@ -54,18 +54,8 @@
         group by all
     ) as p using (tenant_id, contact_id)
     {% else %}
-    asof left join ({{ touched_history('int_customer_daily_history') }}) as h
-        on h.tenant_id = s.tenant_id
-        and h.contact_id = s.contact_id
-        and h.activity_date < s.{{ as_of_column }}
-    asof left join ({{ touched_history('int_customer_daily_crm_history') }}) as c
-        on c.tenant_id = s.tenant_id
-        and c.contact_id = s.contact_id
-        and c.activity_date < s.{{ as_of_column }}
-    asof left join ({{ touched_history('int_customer_daily_crm_history') }}) as w
-        on w.tenant_id = s.tenant_id
-        and w.contact_id = s.contact_id
-        and w.activity_date < s.{{ as_of_column }} - {{ recent_days }}
+    {#- Each ASOF join sorts its left side, which widens with every join: the payment days first, the 13 Xero
+        totals last (on a busy day at a million invoices 3.7 s instead of 4.4 s the other way, the same rows). #}
     asof left join (
         select distinct tenant_id, contact_id, settled_on
         from {{ ref('int_invoice_settlements') }}
@@ -74,6 +64,18 @@
         on p.tenant_id = s.tenant_id
         and p.contact_id = s.contact_id
         and p.settled_on < s.{{ as_of_column }}
+    asof left join ({{ touched_history('int_customer_daily_crm_history') }}) as c
+        on c.tenant_id = s.tenant_id
+        and c.contact_id = s.contact_id
+        and c.activity_date < s.{{ as_of_column }}
+    asof left join ({{ touched_history('int_customer_daily_crm_history') }}) as w
+        on w.tenant_id = s.tenant_id
+        and w.contact_id = s.contact_id
+        and w.activity_date < s.{{ as_of_column }} - {{ recent_days }}
+    asof left join ({{ touched_history('int_customer_daily_history') }}) as h
+        on h.tenant_id = s.tenant_id
+        and h.contact_id = s.contact_id
+        and h.activity_date < s.{{ as_of_column }}
     {% endif %}
 {% endmacro %}
 
