@@ -31,9 +31,10 @@
 {#-
     int_invoice_settlements is incremental by record too, not by customer: a settlement row depends only on its
     source (a payment, or a credit note's, overpayment's or prepayment's allocations) and on its invoice. With
-    changed_since, a build takes away and selects again the rows whose source or invoice was staged since (a day
-    that changes 1 % of the records rewrites ~1 % of the settlements, not every settlement of the customers they
-    touch). Without it (a partial build), every row.
+    changed_since, a build takes away and selects again the rows whose payment or invoice changed a field the
+    models read (int_changed_xero_records) or whose credit was staged since: a day that changes 1 % of the records
+    rewrites ~1 % of the settlements, not every settlement of the customers they touch, and a day that changes only
+    References rewrites none. Without it (a partial build), every row.
 -#}
 {% macro delete_restaged_settlements() %}
     {% if is_incremental() %}
@@ -49,13 +50,13 @@
     {%- endif -%}
 {% endmacro %}
 
-{# The condition both use (and the generic test unique_combination): a settlement whose source or invoice was staged
-   since the last finished build. Needs changed_since. #}
+{# The condition both use (and the generic test unique_combination): a settlement whose payment or invoice changed,
+   or whose credit was staged, since the last finished build. Needs changed_since. #}
 {% macro restaged_settlement_row(alias=none) %}
     {%- set prefix = alias ~ '.' if alias else '' -%}
     {%- set since = "cast('" ~ run_value('changed_since') ~ "' as timestamptz)" -%}
     (({{ prefix }}tenant_id, {{ prefix }}kind, {{ prefix }}source_id) in (
-        select tenant_id, 'payment', payment_id from {{ ref('stg_xero__payments') }} where raw_loaded_at > {{ since }}
+        select tenant_id, 'payment', record_id from {{ ref('int_changed_xero_records') }} where stream = 'payments'
         union all
         select tenant_id, 'credit_note', credit_note_id from {{ ref('stg_xero__credit_notes') }}
         where raw_loaded_at > {{ since }}
@@ -66,5 +67,5 @@
         select tenant_id, 'prepayment', prepayment_id from {{ ref('stg_xero__prepayments') }}
         where raw_loaded_at > {{ since }})
      or ({{ prefix }}tenant_id, {{ prefix }}invoice_id) in (
-        select tenant_id, invoice_id from {{ ref('stg_xero__invoices') }} where raw_loaded_at > {{ since }}))
+        select tenant_id, record_id from {{ ref('int_changed_xero_records') }} where stream = 'invoices'))
 {%- endmacro %}

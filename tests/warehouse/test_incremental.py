@@ -86,12 +86,14 @@ def _day_three(con):
     _versions(con, "xero_invoices", "payload->>'Type' = 'ACCREC'", ahead, "ahead", 1, record_id="record_id || '-ahead'")
 
 
-# Every model but the two that describe the build itself (what it touched, and the matches it started from), and the
-# snapshot: the full rebuild runs it over every invoice, so a change the incremental days missed would be a row more.
+# Every model but the three that describe the build itself (what changed, what it touched, and the matches it
+# started from), and the snapshot: the full rebuild runs it over every invoice, so a change the incremental days
+# missed would be a row more.
 MODELS = """
     select table_schema || '.' || table_name from information_schema.tables
     where table_schema in ('staging', 'intermediate', 'marts', 'snapshots') and table_type = 'BASE TABLE'
-      and table_name not in ('int_touched_customers', 'int_customer_matches_before') order by 1
+      and table_name not in ('int_touched_customers', 'int_changed_xero_records', 'int_customer_matches_before')
+    order by 1
 """
 LATER = AS_OF + timedelta(days=9)  # the last day runs later: invoices dated or paid since count as touched
 
@@ -148,13 +150,32 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
             "select count(*) from staging.stg_xero__invoices where invoice_id like '%-copy'"
         ).fetchone()
         assert voided[0] >= 1 and copies == (1,)
-    # a later day whose new versions change only a field no customer model reads: the customers recomputed are
-    # only the one whose invoice dated ahead has now been reached
+    # a later day whose new versions change only a field no model reads: the customers recomputed are only the one
+    # whose invoice dated ahead has now been reached, and the settlements of those payments and invoices are kept
+    # as they are (sentinels: one by its payment, one by its invoice)
+    first_20 = "select record_id from raw.xero_{}_current order by record_id limit 20"
     with duckdb.connect(str(settings.db_path)) as con:
+        sentinels = con.execute(f"""
+            select settlement_id, amount from intermediate.int_invoice_settlements
+            where settlement_id in (
+                select max(settlement_id) from intermediate.int_invoice_settlements
+                where kind = 'payment' and source_id in ({first_20.format("payments")})
+                union all
+                select max(settlement_id) from intermediate.int_invoice_settlements
+                where invoice_id in ({first_20.format("invoices")})
+                  and source_id not in ({first_20.format("payments")}))""").fetchall()
+        assert len(sentinels) == 2
+        for settlement_id, _ in sentinels:
+            con.execute(set_amount, [-0.01, settlement_id])
         reference = """json_merge_patch(payload, '{"Reference": "re-sent"}')"""
         _versions(con, "xero_invoices", "true", reference, "reference", 20)
         _versions(con, "xero_payments", "true", reference, "reference", 20)
     assert build_warehouse(settings, LATER).full_refresh is False
+    with duckdb.connect(str(settings.db_path)) as con:
+        kept = con.execute("select count(*) from intermediate.int_invoice_settlements where amount = -0.01").fetchone()
+        assert kept == (2,)  # not recomputed: no field a settlement reads changed
+        for settlement_id, amount in sentinels:
+            con.execute(set_amount, [amount, settlement_id])
     full_dir = tmp_path / "full"
     full_dir.mkdir()
     shutil.copy(settings.db_path, full_dir / "ar_radar.duckdb")
@@ -291,7 +312,7 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
     """On an incremental build the customer models' unique tests count only the keys found among the touched
     customers' rows (the others' rows are the last build's), over the whole table: a key a touched customer
     repeats from an untouched one still fails it; a full build's test counts every key. The settlements' test
-    counts the keys of the settlements recomputed (their source or invoice staged since), likewise."""
+    counts the keys of the settlements recomputed (their payment or invoice changed since), likewise."""
     from ar_radar.warehouse.build import RunValues
 
     settings = copy_of(warehouse, tmp_path)
@@ -326,24 +347,23 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
     assert not _unique_test_fails(settings, "invoice_features_history", incremental)
     assert not _unique_test_fails(settings, "int_customer_daily_history", incremental)
     assert _unique_test_fails(settings, "int_customer_daily_history", full)
-    # int_invoice_settlements, recomputed by record, counts the keys among the settlements whose source or invoice
-    # was staged since the last build (day two's invoices): a repeated key elsewhere only a full build counts
+    # int_invoice_settlements, recomputed by record, counts the keys among the settlements whose payment or invoice
+    # changed since the last build (day two's invoices, in int_changed_xero_records): a repeated key elsewhere only
+    # a full build counts
     with duckdb.connect(str(settings.db_path)) as con:
         [(before_day_two,)] = con.execute(
             "select raw_loaded_through from ops.warehouse_builds order by built_at desc limit 1 offset 1"
         ).fetchall()
-        restaged = (
-            "invoice_id in (select invoice_id from staging.stg_xero__invoices where raw_loaded_at > ?) "
-            "and source_id not in (select payment_id from staging.stg_xero__payments where raw_loaded_at > ?)"
-        )
+        changed = "select record_id from intermediate.int_changed_xero_records where stream = '{}'"
+        restaged = f"invoice_id in ({changed.format('invoices')}) and source_id not in ({changed.format('payments')})"
         copy_one = (
             "insert into intermediate.int_invoice_settlements "
             f"(from intermediate.int_invoice_settlements where {{}} {restaged} limit 1)"
         )
-        assert con.execute(copy_one.format("not"), [before_day_two] * 2).fetchone() == (1,)
+        assert con.execute(copy_one.format("not")).fetchone() == (1,)
     incremental = RunValues(AS_OF, before_day_two, AS_OF)
     assert not _unique_test_fails(settings, "int_invoice_settlements", incremental)
     assert _unique_test_fails(settings, "int_invoice_settlements", full)
     with duckdb.connect(str(settings.db_path)) as con:
-        assert con.execute(copy_one.format(""), [before_day_two] * 2).fetchone() == (1,)
+        assert con.execute(copy_one.format("")).fetchone() == (1,)
     assert _unique_test_fails(settings, "int_invoice_settlements", incremental)

@@ -4,13 +4,14 @@
     on_schema_change='fail',
     pre_hook="{{ delete_restaged_settlements() }}"
 ) }}
--- depends_on: {{ ref('stg_xero__invoices') }}
+-- depends_on: {{ ref('int_changed_xero_records') }}
 -- Every dated amount that settled part of a sales invoice: payments, and allocations of credit notes,
 -- overpayments and prepayments. Base currency uses the invoice's own rate, so a settled invoice nets
 -- to exactly zero in base currency too (exchange gains and losses are not receivables).
--- Incremental by record: a build takes away and selects again the settlements whose source (source_id) or
--- invoice was staged since the last one (macros delete_restaged_settlements / restaged_settlements_only). By
--- customer it rewrote ~1.4M of ~3M rows on a day changing 1 % of the records at a million invoices.
+-- Incremental by record: a build takes away and selects again the settlements whose payment or invoice changed
+-- (int_changed_xero_records) or whose credit (source_id) was staged since the last one (macros
+-- delete_restaged_settlements / restaged_settlements_only). By customer it rewrote ~1.4M of ~3M rows on a day
+-- changing 1 % of the records at a million invoices.
 -- Each row carries its invoice's dates, so fct_ar_monthly_metrics needs no join of ~3M settlements back to the
 -- invoices (~0.6 s of every build at a million invoices); a changed date touches the customer, as any invoice field.
 with invoices as (

@@ -1,8 +1,8 @@
 -- The customers an incremental build recomputes in the customer models (macro delete_touched_customers). With
 -- changed_since (the raw watermark of the last finished build; macro run_value):
 --   * a record of a stream their history reads has a version loaded since: an invoice or payment whose fields
---     the customer models read changed (macro relevantly_changed: a new Reference alone touches nobody), any
---     credit or CRM text; both versions count, so a record moved to another customer touches both;
+--     the models read changed (int_changed_xero_records: a new Reference alone touches nobody), any credit or
+--     CRM text; both versions count, so a record moved to another customer touches both;
 --   * their HubSpot match changed (int_customer_matches against the copy its pre-hook kept of the last build's):
 --     this is how a changed Xero contact, HubSpot company or contact reaches them;
 --   * an invoice of theirs was dated or paid after the last build's as_of_date (run value previous_as_of): the
@@ -12,7 +12,7 @@
 -- depends_on: {{ ref('stg_xero__invoices') }}, {{ ref('stg_xero__payments') }}, {{ ref('stg_xero__contacts') }}
 -- depends_on: {{ ref('stg_xero__credit_notes') }}, {{ ref('stg_xero__overpayments') }}, {{ ref('stg_xero__prepayments') }}
 -- depends_on: {{ ref('stg_hubspot__notes') }}, {{ ref('stg_hubspot__tickets') }}, {{ ref('stg_hubspot__deals') }}
--- depends_on: {{ ref('int_customer_matches') }}, {{ ref('int_sales_invoices') }}
+-- depends_on: {{ ref('int_customer_matches') }}, {{ ref('int_sales_invoices') }}, {{ ref('int_changed_xero_records') }}
 {% set since = run_value('changed_since') %}
 {% if since is none %}
 select distinct tenant_id, contact_id from {{ ref('stg_xero__contacts') }}
@@ -20,13 +20,12 @@ union
 select distinct tenant_id, contact_id from {{ ref('stg_xero__invoices') }} where contact_id is not null
 {% else %}
 {% set since_ts = "cast('" ~ since ~ "' as timestamptz)" %}
-{% set ignored = ['Reference', 'UpdatedDateUTC'] %}  {# the Xero fields no customer model reads #}
 with changed_invoices as (
-    {{ relevantly_changed('xero', 'invoices', payload_fields('invoices', without=ignored), since_ts) }}
+    select * from {{ ref('int_changed_xero_records') }} where stream = 'invoices'
 ),
 
 changed_payments as (
-    {{ relevantly_changed('xero', 'payments', payload_fields('payments', without=ignored), since_ts) }}
+    select * from {{ ref('int_changed_xero_records') }} where stream = 'payments'
 ),
 
 invoice_contacts as (

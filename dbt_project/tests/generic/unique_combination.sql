@@ -13,7 +13,8 @@
 {%- if recomputed == 'touched_customers' -%}
     {%- do ref('int_touched_customers') -%}
 {%- elif recomputed == 'restaged_settlements' -%}
-    {%- for staged in ['invoices', 'payments', 'credit_notes', 'overpayments', 'prepayments'] -%}
+    {%- do ref('int_changed_xero_records') -%}
+    {%- for staged in ['credit_notes', 'overpayments', 'prepayments'] -%}
         {%- do ref('stg_xero__' ~ staged) -%}
     {%- endfor -%}
 {%- elif recomputed is not none -%}
