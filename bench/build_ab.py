@@ -1,6 +1,6 @@
 """Benchmark: two versions of the project's daily build, interleaved in the same hour, on the same raw data.
 
-    .venv/bin/python bench/build_ab.py A_REV B_REV [--repeat 2] [--days amounts reference] [--small]
+    .venv/bin/python bench/build_ab.py A_REV B_REV [--repeat 2] [--days paid amounts reference] [--small]
 
 This machine drifts by more than some changes move (the same full rebuild took 77-91 s on one day), so figures
 from different hours of bench/incremental_build.py do not compare two commits fairly. This one checks out both
@@ -28,13 +28,13 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 
-# Run in the child, with the version's own package and bench folder first on the path.
+# Run in the child, with the version's own package on the path (PYTHONPATH) and this bench's day changes.
 CHILD = """
 import json, sys, time
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-sys.path.insert(0, sys.argv[1] + "/bench")
+sys.path.insert(0, sys.argv[1])  # this bench's day changes, the same for both versions
 from ar_radar.settings import Settings
 from ar_radar.warehouse.build import build_warehouse
 from incremental_build import AS_OF, change
@@ -44,14 +44,22 @@ if day != "full":
     change(settings.db_path, float(sys.argv[4]), day)
 start = time.perf_counter()
 summary = build_warehouse(settings, AS_OF, full_refresh=day == "full")
-print(json.dumps({"seconds": time.perf_counter() - start, "full_refresh": summary.full_refresh}))
+seconds = time.perf_counter() - start
+import duckdb
+with duckdb.connect(str(settings.db_path), read_only=True) as con:
+    touched = con.execute("select count(*) from intermediate.int_touched_customers").fetchone()[0]
+    slowest = con.execute(
+        "select split_part(unique_id, '.', -1), round(seconds, 2) from ops.warehouse_build_nodes "
+        "where built_at = (select max(built_at) from ops.warehouse_build_nodes) order by seconds desc limit 5"
+    ).fetchall()
+print(json.dumps({"seconds": seconds, "full_refresh": summary.full_refresh, "touched": touched, "slowest": slowest}))
 """
 
 
 def _build(checkout: Path, folder: Path, day: str, percent: float) -> float:
     env = dict(os.environ, PYTHONPATH=str(checkout / "include"))
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(checkout), str(folder), day, str(percent)],
+        [sys.executable, "-c", CHILD, str(BENCH), str(folder), day, str(percent)],
         env=env,
         capture_output=True,
         text=True,
@@ -63,6 +71,8 @@ def _build(checkout: Path, folder: Path, day: str, percent: float) -> float:
     result = json.loads(lines[-1])
     if result["full_refresh"] != (day == "full"):
         raise SystemExit(f"{checkout.name} {day}: expected full_refresh={day == 'full'}, got {result}")
+    if day != "full":
+        print(f"    customers recomputed {result['touched']:,}; slowest nodes {result['slowest']}", flush=True)
     return result["seconds"]
 
 
@@ -71,7 +81,9 @@ def main() -> None:
     parser.add_argument("a", help="a git revision of this repository")
     parser.add_argument("b", help="another one")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--days", nargs="+", default=["amounts", "reference"], choices=["amounts", "reference"])
+    parser.add_argument(
+        "--days", nargs="+", default=["paid", "amounts", "reference"], choices=["paid", "amounts", "reference"]
+    )
     parser.add_argument("--changed-percent", type=float, default=1.0)
     parser.add_argument("--small", action="store_true", help="a 4,000-invoice smoke run")
     args = parser.parse_args()

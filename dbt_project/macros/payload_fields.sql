@@ -1,9 +1,10 @@
 {#-
     The fields staging parses from the two big Xero streams (json_transform specs, one definition): staging
-    parses them, and int_touched_customers compares two versions of a record on them, leaving out `without`
-    (the fields no customer model reads), so a new version that changes only those touches no customer.
+    parses them, and int_changed_xero_records compares two versions of a record on them, leaving out `without`
+    (the fields no model reads), so a new version that changes only those is no change; `only` keeps the named
+    top-level fields (macro customer_model_fields).
 -#}
-{% macro payload_fields(stream, without=[]) %}
+{% macro payload_fields(stream, without=[], only=none) %}
     {%- set fields = {
         'invoices': {
             "InvoiceNumber": "VARCHAR", "Type": "VARCHAR", "Status": "VARCHAR",
@@ -21,8 +22,24 @@
         }
     }[stream] -%}
     {%- set kept = {} -%}
-    {%- for name, kind in fields.items() if name not in without -%}
+    {%- for name, kind in fields.items() if name not in without and (only is none or name in only) -%}
         {%- do kept.update({name: kind}) -%}
     {%- endfor -%}
     '{{ tojson(kept) }}'
+{%- endmacro %}
+
+
+{#-
+    The fields of the two big Xero streams that the customer models (the two daily histories and
+    invoice_features_history, recomputed per customer in int_touched_customers) read, through int_sales_invoices and
+    int_invoice_settlements' payment rows: an invoice's customer, number, type, status, dates, currency and total;
+    a payment's invoice, status and date. A new version that changes another field (an invoice's AmountDue, a
+    payment's Amount: the settlements and the aging read those, every build recomputes them) touches no customer.
+-#}
+{% macro customer_model_fields(stream) %}
+    {{- payload_fields(stream, only={
+        'invoices': ['InvoiceNumber', 'Type', 'Status', 'Contact', 'Date', 'DateString', 'DueDate', 'DueDateString',
+                     'FullyPaidOnDate', 'CurrencyCode', 'CurrencyRate', 'Total'],
+        'payments': ['Invoice', 'Status', 'Date', 'DateString']
+    }[stream]) -}}
 {%- endmacro %}

@@ -1,15 +1,15 @@
 {#-
-    Incremental customer models: a build with changed_since (macro run_value: the previous
-    finished build's raw watermark) recomputes only the customers in int_touched_customers; every
-    other customer's rows are kept as they are. A model using these has `-- depends_on:` int_touched_customers
-    (the ref below sits inside is_incremental(), which dbt's parser does not see).
+    Incremental customer models: a build with changed_since (macro run_value: the previous finished build's raw
+    watermark) recomputes only the customers in int_touched_customers, each from its recompute_from day on; every
+    other row is kept as it is. A model using these has `-- depends_on:`
+    int_touched_customers (the ref below sits inside is_incremental(), which dbt's parser does not see).
 -#}
 
-{# Before the model's new rows are appended: take away the touched customers' old rows. #}
-{% macro delete_touched_customers() %}
+{# Before the model's new rows are appended: take away the touched customers' rows dated (`date_column`) on or after
+   their recompute_from. #}
+{% macro delete_recomputed_days(date_column) %}
     {% if is_incremental() %}
-    delete from {{ this }}
-    where {{ touched_customer_row() }}
+    delete from {{ this }} as kept where {{ recomputed_day_row('kept', date_column) }}
     {% endif %}
 {% endmacro %}
 
@@ -17,6 +17,13 @@
 {% macro only_touched_customers(alias=none) %}
     {%- if is_incremental() -%}
     and {{ touched_customer_row(alias) }}
+    {%- endif -%}
+{% endmacro %}
+
+{# The same, for rows dated (`date_column` of `alias`) on or after their customer's recompute_from. #}
+{% macro only_recomputed_days(alias, date_column) %}
+    {%- if is_incremental() -%}
+    and {{ recomputed_day_row(alias, date_column) }}
     {%- endif -%}
 {% endmacro %}
 
@@ -28,6 +35,48 @@
         select tenant_id, contact_id from {{ ref('int_touched_customers') }}))
 {%- endmacro %}
 
+{# A row of a touched customer dated on or after the customer's recompute_from. #}
+{% macro recomputed_day_row(alias, date_column) %}
+    exists (
+        select 1 from {{ ref('int_touched_customers') }} as t
+        where t.tenant_id = {{ alias }}.tenant_id and t.contact_id = {{ alias }}.contact_id
+          and {{ alias }}.{{ date_column }} >= t.recompute_from)
+{%- endmacro %}
+
+{#
+    invoice_features_history's rows recomputed: a touched customer's invoices dated on or after its recompute_from
+    (their features read the history before that date), and the invoices whose own row can change without any
+    history row changing: changed on a field the customer models read (int_changed_xero_records), or paid after the
+    last build's as_of_date (the labels follow as_of_date). Their customers are touched too (int_touched_customers),
+    so the unique test's touched_customers rule still counts their keys.
+#}
+{% macro recomputed_invoice_row(alias) %}
+    {%- if run_value('changed_since') is none -%}
+    {{ recomputed_day_row(alias, 'invoice_date') }}
+    {%- else -%}
+    ({{ recomputed_day_row(alias, 'invoice_date') }}
+     or ({{ alias }}.tenant_id, {{ alias }}.invoice_id) in (
+        select tenant_id, record_id from {{ ref('int_changed_xero_records') }}
+        where stream = 'invoices' and customer_fields_changed
+        union all
+        select tenant_id, invoice_id from {{ ref('int_sales_invoices') }}
+        where fully_paid_on_date > cast('{{ run_value('previous_as_of') }}' as date)
+          and fully_paid_on_date <= {{ as_of_date() }}))
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro delete_recomputed_invoices() %}
+    {% if is_incremental() %}
+    delete from {{ this }} as kept where {{ recomputed_invoice_row('kept') }}
+    {% endif %}
+{% endmacro %}
+
+{% macro only_recomputed_invoices(alias) %}
+    {%- if is_incremental() -%}
+    and {{ recomputed_invoice_row(alias) }}
+    {%- endif -%}
+{% endmacro %}
+
 {#
     int_customer_matches' pre-hook: before an incremental build replaces the matches, keep the last build's in
     int_customer_matches_before, so int_touched_customers can see whose HubSpot match changed.
@@ -38,46 +87,4 @@
     create or replace table {{ this.schema }}.int_customer_matches_before as
     select tenant_id, contact_id, hubspot_company_id from {{ this }}
     {% endif %}
-{% endmacro %}
-
-{#
-    The records of a raw stream with a version loaded after since_ts whose `fields` (a json_transform spec) differ
-    from the version the last build had (the newest loaded by then, by latest_versions' order), or that are new:
-    tenant_id, record_id, old_payload (null for a new record) and new_payload. The two versions are picked by row id
-    first, so only their payloads are read, not every version's (at a million invoices 0.4 s instead of 0.9 s for
-    the payments).
-#}
-{% macro relevantly_changed(source_name, entity, fields, since_ts) %}
-    {%- set versions = source(source_name, entity ~ '_versions') -%}
-    with picked as (
-        select
-            tenant_id,
-            record_id,
-            arg_max(rowid, struct_pack(e := extracted_at, l := loaded_at)) as new_row,
-            arg_max(rowid, struct_pack(e := extracted_at, l := loaded_at)) filter (where loaded_at <= {{ since_ts }})
-                as old_row
-        from {{ versions }}
-        where (tenant_id, record_id) in (select tenant_id, record_id from {{ versions }} where loaded_at > {{ since_ts }})
-        group by all
-    ),
-
-    payloads as (
-        select rowid as row_id, payload
-        from {{ versions }}
-        where rowid in (select new_row from picked union all select old_row from picked)
-    )
-
-    select p.tenant_id, p.record_id, o.payload as old_payload, n.payload as new_payload
-    from picked as p
-    inner join payloads as n on n.row_id = p.new_row
-    left join payloads as o on o.row_id = p.old_row
-    where o.payload is null
-       or json_transform(o.payload, {{ fields }}) is distinct from json_transform(n.payload, {{ fields }})
-{% endmacro %}
-
-{# A field of the changed records in `changed` (relevantly_changed's rows) as it was and as it is. #}
-{% macro in_either_version(changed, json_path, column) %}
-    select tenant_id, old_payload {{ json_path }} as {{ column }} from {{ changed }}
-    union all
-    select tenant_id, new_payload {{ json_path }} from {{ changed }}
 {% endmacro %}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -86,6 +86,27 @@ def _day_three(con):
     _versions(con, "xero_invoices", "payload->>'Type' = 'ACCREC'", ahead, "ahead", 1, record_id="record_id || '-ahead'")
 
 
+def _paid_on_the_day(con, day) -> tuple[str, str]:
+    """An open invoice (not of the customer whose invoice day two dates ahead) paid in full on `day` by a new
+    payment: a day's ordinary change. Returns its id and its customer's."""
+    tenant_id, invoice_id, contact_id = con.execute("""
+        select tenant_id, record_id, payload->'Contact'->>'ContactID' from raw.xero_invoices_current
+        where payload->>'Type' = 'ACCREC' and payload->>'Status' = 'AUTHORISED'
+          and (payload->'Contact'->>'ContactID') <> (
+              select payload->'Contact'->>'ContactID' from raw.xero_invoices_current
+              where payload->>'Type' = 'ACCREC' order by record_id limit 1)
+        order by record_id desc limit 1""").fetchone()
+    xero_day = f"/Date({int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)}+0000)/"
+    paid = f"""json_merge_patch(payload, '{{"Status": "PAID", "AmountDue": 0, "FullyPaidOnDate": "{xero_day}"}}')"""
+    _versions(con, "xero_invoices", f"record_id = '{invoice_id}'", paid, "paid-today", 1)
+    payment = f"""json_merge_patch(payload, json_object('Invoice', json_object('InvoiceID', '{invoice_id}'),
+        'Status', 'AUTHORISED', 'Date', '{xero_day}', 'DateString', '{day}T00:00:00'))"""
+    last_payment = f"""record_id = (
+        select max(record_id) from raw.xero_payments_current where tenant_id = '{tenant_id}')"""
+    _versions(con, "xero_payments", last_payment, payment, "today", 1, record_id="record_id || '-today'")
+    return invoice_id, contact_id
+
+
 # Every model but the three that describe the build itself (what changed, what it touched, and the matches it
 # started from), and the snapshot: the full rebuild runs it over every invoice, so a change the incremental days
 # missed would be a row more.
@@ -127,7 +148,8 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
     assert build_warehouse(settings, AS_OF).full_refresh is False
     with duckdb.connect(str(settings.db_path)) as con:
         [(sentinel, touched)] = con.execute(
-            """select s.amount, (s.tenant_id, s.contact_id) in (from intermediate.int_touched_customers)
+            """select s.amount, (s.tenant_id, s.contact_id) in (
+                   select tenant_id, contact_id from intermediate.int_touched_customers)
                from intermediate.int_invoice_settlements as s where settlement_id = ?""",
             [kept_settlement],
         ).fetchall()
@@ -150,9 +172,9 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
             "select count(*) from staging.stg_xero__invoices where invoice_id like '%-copy'"
         ).fetchone()
         assert voided[0] >= 1 and copies == (1,)
-    # a later day whose new versions change only a field no model reads: the customers recomputed are only the one
-    # whose invoice dated ahead has now been reached, and the settlements of those payments and invoices are kept
-    # as they are (sentinels: one by its payment, one by its invoice)
+    # a later day whose new versions mostly change a field no model reads: the customers recomputed are only the one
+    # whose invoice dated ahead has now been reached and the one paid on the day (below), and the settlements of
+    # those payments and invoices are kept as they are (sentinels: one by its payment, one by its invoice)
     first_20 = "select record_id from raw.xero_{}_current order by record_id limit 20"
     with duckdb.connect(str(settings.db_path)) as con:
         sentinels = con.execute(f"""
@@ -170,10 +192,59 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
         reference = """json_merge_patch(payload, '{"Reference": "re-sent"}')"""
         _versions(con, "xero_invoices", "true", reference, "reference", 20)
         _versions(con, "xero_payments", "true", reference, "reference", 20)
+        # and fields only the aging and the settlements read: no customer model reads an invoice's AmountDue or a
+        # payment's Amount (the comparison below proves it), so these touch no customer either
+        due = """json_merge_patch(payload,
+            json_object('AmountDue', round(try_cast(payload->>'AmountDue' as double) / 2, 2)))"""
+        after = "record_id > (select max(record_id) from ({}))"  # not the sentinels' records
+        due_where = "payload->>'Status' = 'AUTHORISED' and " + after.format(first_20.format("invoices"))
+        _versions(con, "xero_invoices", due_where, due, "amount-due", 5)
+        paid = """json_merge_patch(payload, json_object('Amount', try_cast(payload->>'Amount' as double) + 1))"""
+        paid_where = "payload->>'Status' <> 'DELETED' and " + after.format(first_20.format("payments"))
+        _versions(con, "xero_payments", paid_where, paid, "amount", 5)
+        # a payment received on the day: an open invoice paid in full by a new payment. Its customer's history is
+        # recomputed from that day on only: a sentinel in the customer's first row must stay.
+        paid_invoice, paid_customer = _paid_on_the_day(con, LATER)
+        first_row = """update intermediate.int_customer_daily_history set invoices_issued = ?
+            where contact_id = ? and activity_date = (
+                select min(activity_date) from intermediate.int_customer_daily_history where contact_id = ?)"""
+        [(issued,)] = con.execute(
+            "select invoices_issued from intermediate.int_customer_daily_history where contact_id = ? "
+            "order by activity_date limit 1",
+            [paid_customer],
+        ).fetchall()
+        con.execute(first_row, [-1, paid_customer, paid_customer])
     assert build_warehouse(settings, LATER).full_refresh is False
+    with duckdb.connect(str(settings.db_path)) as con:
+        recomputed = con.execute(
+            "select recompute_from from intermediate.int_touched_customers where contact_id = ?", [paid_customer]
+        ).fetchall()
+        assert recomputed == [(LATER,)]
+        settled = con.execute(
+            "select settled_on from intermediate.int_invoice_settlements where invoice_id = ? and kind = 'payment' "
+            "and source_id like '%-today'",
+            [paid_invoice],
+        ).fetchall()
+        assert settled == [(LATER,)]
+        kept = con.execute(
+            "select invoices_issued from intermediate.int_customer_daily_history where contact_id = ? "
+            "order by activity_date limit 1",
+            [paid_customer],
+        ).fetchone()
+        assert kept == (-1,)  # dated before the payment: not recomputed
+        con.execute(first_row, [issued, paid_customer, paid_customer])
+        [(paid_today,)] = con.execute(
+            "select label_paid_on from marts.invoice_features_history where invoice_id = ?", [paid_invoice]
+        ).fetchall()
+        assert paid_today == LATER  # its own row was, though it is dated long before
     with duckdb.connect(str(settings.db_path)) as con:
         kept = con.execute("select count(*) from intermediate.int_invoice_settlements where amount = -0.01").fetchone()
         assert kept == (2,)  # not recomputed: no field a settlement reads changed
+        changed = con.execute(
+            "select stream, count(*) from intermediate.int_changed_xero_records group by all order by 1"
+        ).fetchall()
+        # AmountDue and Amount (the settlements read them: 5 each) and the invoice and payment of the day
+        assert changed == [("invoices", 6), ("payments", 6)]
         for settlement_id, amount in sentinels:
             con.execute(set_amount, [amount, settlement_id])
     full_dir = tmp_path / "full"
@@ -186,7 +257,7 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
             "select (select count(*) from intermediate.int_touched_customers), "
             "(select count(distinct (tenant_id, contact_id)) from intermediate.int_sales_invoices)"
         ).fetchall()
-        assert touched == 1 and customers > 50
+        assert touched == 2 and customers > 50  # the invoice dated ahead's, the payment's
         con.execute(f"attach '{full.db_path}' as full_build (read_only)")
         tables = [t for (t,) in con.execute(MODELS).fetchall()]
         assert len(tables) >= 25

@@ -2,15 +2,16 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_touched_customers() }}"
+    pre_hook="{{ delete_recomputed_days('activity_date') }}"
 ) }}
 -- depends_on: {{ ref('int_touched_customers') }}
 -- One row per customer per day with HubSpot activity (a ticket opened or closed, a note or ticket logged with its
 -- tone, a deal created or won), counted for the Xero customer matched to the HubSpot company
 -- (int_customer_matches), with running totals from the customer's first such day to the end of that day. The
 -- Xero side is int_customer_daily_history: CRM activity falls on ~8 % of the days, so a table of its own keeps
--- these 12 running sums off the other days' rows. Incremental like it (the customers in int_touched_customers,
--- whose match or CRM records changed); read through macro customer_history_as_of.
+-- these 12 running sums off the other days' rows. Incremental like it (the customers in int_touched_customers from
+-- their recompute_from on: the whole customer when its match or CRM records changed; a Xero change moves none of
+-- these rows, but recomputing them from the same day keeps one rule); read through macro customer_history_as_of.
 with matched as (
     select tenant_id, contact_id, hubspot_company_id as company_id
     from {{ ref('int_customer_matches') }}

@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_touched_customers() }}"
+    pre_hook="{{ delete_recomputed_days('activity_date') }}"
 ) }}
 -- depends_on: {{ ref('int_touched_customers') }}
 -- One row per customer per day on which something countable happened in Xero (an invoice issued, fell overdue
@@ -10,7 +10,8 @@
 -- HubSpot activity (tickets, notes, deals: ~8 % of the days) has its own table, int_customer_daily_crm_history,
 -- so these ~3M rows carry 13 running sums instead of 25 (a window computes each sum on its own: at a million
 -- invoices ~0.45 s per sum in a full build). Incremental: a build recomputes only the customers in
--- int_touched_customers (their old rows go first, macro delete_touched_customers). The point-in-time features
+-- int_touched_customers, from their recompute_from day on (those rows go first, macro delete_recomputed_days;
+-- the totals go on from the last row kept, macro daily_running_totals). The point-in-time features
 -- of a customer on day D are the last row of each table dated before D (macro customer_history_as_of):
 -- training rows and today's scores read both tables through that one macro. Single payments are not rows here
 -- (the macro finds the last one in int_invoice_settlements): they are most of the days, and only their date is
@@ -64,7 +65,7 @@ overdue_daily as (
     -- An invoice unpaid at the end of its due date became overdue that day.
     select tenant_id, contact_id, due_date as activity_date, count(*) as invoices_fell_overdue
     from invoices
-    where fully_paid_on_date is null or fully_paid_on_date > due_date
+    where {{ falls_overdue('fully_paid_on_date', 'due_date') }}
     group by all
 ),
 
@@ -97,7 +98,9 @@ credit_notes_daily as (
 
 events as (
     -- One stack of every family's daily counts (columns a family lacks are null), summed per day by macro
-    -- daily_running_totals: a single aggregation instead of a union of keys and joins.
+    -- daily_running_totals: a single aggregation instead of a union of keys and joins. The families read all of a
+    -- touched customer's records (the recent trend looks back over the invoices paid before); the macro keeps the
+    -- days from the customer's recompute_from on.
     select * from issued_daily
     union all by name select * from overdue_daily
     union all by name select * from paid_daily

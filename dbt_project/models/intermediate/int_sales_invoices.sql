@@ -12,6 +12,5 @@ select
     cast(amount_due / nullif(currency_rate, 0) as decimal(18, 2)) as amount_due_base,
     cast(case when status = 'PAID' then fully_paid_on_date - due_date end as integer) as days_paid_late
 from {{ ref('stg_xero__invoices') }}
-where invoice_type = 'ACCREC'
-  and status in ('AUTHORISED', 'PAID')
+where {{ is_sales_invoice('invoice_type', 'status') }}
   {{ restaged_only() }}

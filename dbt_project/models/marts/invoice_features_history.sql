@@ -2,15 +2,16 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_touched_customers() }}"
+    pre_hook="{{ delete_recomputed_invoices() }}"
 ) }}
--- depends_on: {{ ref('int_touched_customers') }}
+-- depends_on: {{ ref('int_touched_customers') }}, {{ ref('int_changed_xero_records') }}
 -- One row per sales invoice issued on or before as_of_date: the customer's payment history as known
 -- at the start of the issue day (macro customer_history_as_of, shared with customer_risk_features),
 -- the invoice's own terms, and its outcome as known on as_of_date in label_* columns. Training reads the
 -- features and the labels; nothing in a feature column can come from on or after the issue date.
--- Incremental: a build recomputes the customers in int_touched_customers, which counts those with an invoice
--- dated or paid since the last build's as_of_date (the spine and the labels follow as_of_date).
+-- Incremental: a build recomputes the invoices of the customers in int_touched_customers dated from their
+-- recompute_from on, and the invoices whose own row changed: changed themselves, or paid since the last build's
+-- as_of_date (the labels follow as_of_date; macro recomputed_invoice_row).
 with invoices as (
     select
         tenant_id,
@@ -25,10 +26,10 @@ with invoices as (
         status,
         fully_paid_on_date,
         days_paid_late
-    from {{ ref('int_sales_invoices') }}
+    from {{ ref('int_sales_invoices') }} as i
     where invoice_date <= {{ as_of_date() }}
       and contact_id is not null  -- no customer, no history to learn from (the gate counts such invoices)
-      {{ only_touched_customers() }}
+      {{ only_recomputed_invoices('i') }}
 ),
 
 history as (

@@ -1,7 +1,8 @@
 {#-
   Rows whose combination of `columns` is not unique (dbt_utils' test without the package).
   recomputed: for the incremental models, which rows an incremental build recomputed:
-    * 'touched_customers': the models recomputed per customer (macro delete_touched_customers);
+    * 'touched_customers': the models recomputed per customer (macros delete_recomputed_days and
+      delete_recomputed_invoices: every row they recompute is a touched customer's);
     * 'restaged_settlements': int_invoice_settlements (macro restaged_settlement_row).
   The other rows are the last build's, whose tests passed, so a repeated key must include a recomputed row: on an
   incremental build only the keys found among those rows are counted, still over the whole table, so a key
