@@ -66,6 +66,13 @@ def _day_three(con):
         (select max(record_id) from raw.xero_invoices_current where payload->>'Type' = 'ACCREC')))))))"""
     last_allocated = f"record_id = (select max(record_id) from raw.xero_credit_notes_current where {allocated})"
     _versions(con, "xero_credit_notes", last_allocated, reallocated, "reallocated", 1)
+    # a paid invoice's total corrected and another's due date moved: their customers' histories change from the
+    # issue date and from the earlier due date
+    total = """json_merge_patch(payload, json_object('Total', try_cast(payload->>'Total' as double) + 10))"""
+    _versions(con, "xero_invoices", "payload->>'Status' = 'PAID' and record_id < '5'", total, "total", 1)
+    due = """json_merge_patch(payload, json_object('DueDateString',
+        strftime(cast(left(payload->>'DueDateString', 10) as date) + 20, '%Y-%m-%dT00:00:00')))"""
+    _versions(con, "xero_invoices", "payload->>'Status' = 'PAID' and record_id > '5'", due, "due", 1)
     # an invoice moved to another customer: both customers' histories change
     moved = """json_merge_patch(payload, json_object('Contact', json_object('ContactID',
         (select min(record_id) from raw.xero_contacts_current))))"""

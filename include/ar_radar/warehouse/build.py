@@ -228,7 +228,8 @@ def build_warehouse(settings: Settings, as_of: date, full_refresh: bool = False)
     """``dbt build`` (seeds, snapshot, models and data tests) for ``as_of`` into the DuckDB file.
 
     Incremental: staging parses only records with a version loaded since the last build, and the customer
-    models recompute only the customers those records touch (``int_touched_customers``; the run values
+    models recompute only the customers those records touch, each from the first day whose history they can
+    change (``int_touched_customers.recompute_from``; the run values
     ``changed_since`` and ``previous_as_of``). Everything is rebuilt from every raw version when
     ``full_refresh`` is asked for, when the dbt project changed since the last build (a changed model must not
     meet old rows), when the last build did not finish, or for an as_of_date before the last build's.
