@@ -10,9 +10,10 @@ the history" claims.
 
 Per size, on a copy of the cached synthetic raw tables (bench/scale_data.py), each step in a fresh child
 process with its own peak memory: ``full`` = ``build_warehouse(full_refresh=True)`` and a first gate that keeps
-its row verdicts (timed apart); then ``--days`` consecutive days on the same file, each loading new versions of
-1 % of the invoices, payments and contacts with changed amounts (bench/incremental_build.py ``amounts``: every
-one touches its customer) and timing the incremental ``build_warehouse`` and the incremental gate.
+its row verdicts (timed apart); then ``--days`` consecutive days on the same file, each loading a day of
+bench/incremental_build.py's ``--kind`` (default ``paid``: open invoices, as many as 1 % of the invoices, paid in
+full on the day by a new payment each, and 1 % of the contacts edited; ``amounts`` and ``reference`` change 1 % of
+the invoices, payments and contacts) and timing the incremental ``build_warehouse`` and the incremental gate.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from peak_memory import peak_mib, reset_peak
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from incremental_build import AS_OF, _settings, change  # noqa: E402
+from incremental_build import AS_OF, DAYS, _settings, change  # noqa: E402
 
 
 def _day_percent(db: Path) -> float:
@@ -60,7 +61,7 @@ def child(folder: Path, step: str) -> None:
 
     settings = _settings(folder)
     if step != "full":
-        added = change(settings.db_path, _day_percent(settings.db_path), "amounts")
+        added = change(settings.db_path, _day_percent(settings.db_path), os.environ.get("BENCH_DAY_KIND", "paid"))
         with duckdb.connect(str(settings.db_path)) as con:  # the next day's versions must not look like today's
             con.execute("update raw.xero_invoices set run_id = 'bench-' || loaded_at where run_id = 'bench-day'")
             con.execute("update raw.xero_payments set run_id = 'bench-' || loaded_at where run_id = 'bench-day'")
@@ -106,11 +107,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 3_000_000])
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--day-records", type=int, default=0, help="the same day at every size (0: 1 %% of it)")
+    parser.add_argument("--kind", default="paid", choices=DAYS, help="bench/incremental_build.py's day")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(Path(args.child[0]), args.child[1])
         return
+    os.environ["BENCH_DAY_KIND"] = args.kind
 
     from scale_data import Scale, cached_raw, run_child
 
@@ -130,7 +133,7 @@ def main() -> None:
             days = [run_child(__file__, folder, f"day-{n}") for n in range(args.days)]
         rows.append((invoices, full, days))
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"date: {time.strftime('%Y-%m-%d')}  days per size: {args.days}  changed per day: {day} (amounts)")
+    print(f"date: {time.strftime('%Y-%m-%d')}  days per size: {args.days}  changed per day: {day} ({args.kind})")
     print(
         "invoices | full build s | full gate s | full peak MiB | day build s | day gate s | day peak MiB | "
         "versions per day | customers recomputed"
