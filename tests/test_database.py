@@ -23,6 +23,6 @@ def test_connections_take_the_configured_threads_and_memory(tmp_path: Path, monk
     assert _setting(db, "memory_limit") == "488.2 MiB"
 
 
-def test_the_memory_cap_defaults_to_3gb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_memory_cap_defaults_to_2_4gb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AR_RADAR_DUCKDB_MEMORY_LIMIT", raising=False)
-    assert _setting(tmp_path / "w.duckdb", "memory_limit") == "2.7 GiB"
+    assert _setting(tmp_path / "w.duckdb", "memory_limit") == "2.2 GiB"  # 2.4 GB

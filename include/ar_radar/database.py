@@ -94,10 +94,12 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
 
 
 def memory_limit() -> str:
-    """DuckDB's memory cap for every connection, dbt's included (``AR_RADAR_DUCKDB_MEMORY_LIMIT``, default 3GB).
+    """DuckDB's memory cap for every connection, dbt's included (``AR_RADAR_DUCKDB_MEMORY_LIMIT``, default 2.4GB).
 
-    Beyond it DuckDB spills to disk, so a big warehouse slows down instead of taking a worker's memory."""
-    return os.environ.get("AR_RADAR_DUCKDB_MEMORY_LIMIT", "").strip() or "3GB"
+    Beyond it DuckDB spills to disk, so a big warehouse slows down instead of taking a worker's memory. 2.4GB: a
+    process peaks at the cap plus ~400 MiB (Python, dbt), so a full rebuild at a million invoices stays under 3 GB
+    (2,690 MiB; 3,250 MiB at 3GB) and took no longer (BENCHMARKS.md, issue 17's sixth pass)."""
+    return os.environ.get("AR_RADAR_DUCKDB_MEMORY_LIMIT", "").strip() or "2.4GB"
 
 
 def connect(db_path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
