@@ -60,9 +60,15 @@
         where stream = 'invoices' and customer_fields_changed
         union all
         select tenant_id, invoice_id from {{ ref('int_sales_invoices') }}
-        where fully_paid_on_date > cast('{{ run_value('previous_as_of') }}' as date)
-          and fully_paid_on_date <= {{ as_of_date() }}))
+        where {{ reached_since_last_build('fully_paid_on_date') }}))
     {%- endif -%}
+{%- endmacro %}
+
+{# A date after the last build's as_of_date (run value previous_as_of) and on or before this build's: the invoice
+   spine and the labels of invoice_features_history follow as_of_date, so what such a date reached is recomputed.
+   Needs changed_since (previous_as_of comes with it). #}
+{% macro reached_since_last_build(date_column) -%}
+    ({{ date_column }} > cast('{{ run_value('previous_as_of') }}' as date) and {{ date_column }} <= {{ as_of_date() }})
 {%- endmacro %}
 
 {% macro delete_recomputed_invoices() %}

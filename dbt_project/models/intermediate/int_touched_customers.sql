@@ -30,7 +30,6 @@ from (
 )
 {% else %}
 {% set since_ts = "cast('" ~ since ~ "' as timestamptz)" %}
-{% set previous_as_of = "cast('" ~ run_value('previous_as_of') ~ "' as date)" %}
 with changed_invoices as (
     -- each changed invoice as the last build had it (o; null if new) and as it is (n), on the customer models' fields
     select tenant_id, record_id as invoice_id,
@@ -162,11 +161,11 @@ match_changes as (
 dated_since_last_build as (
     select tenant_id, contact_id, invoice_date as changed_from
     from {{ ref('int_sales_invoices') }}
-    where invoice_date > {{ previous_as_of }} and invoice_date <= {{ as_of_date() }}
+    where {{ reached_since_last_build('invoice_date') }}
     union all
     select tenant_id, contact_id, date 'infinity'
     from {{ ref('int_sales_invoices') }}
-    where fully_paid_on_date > {{ previous_as_of }} and fully_paid_on_date <= {{ as_of_date() }}
+    where {{ reached_since_last_build('fully_paid_on_date') }}
 ),
 
 touched as (
