@@ -1,7 +1,7 @@
 {#-
     The last step of the two daily histories (int_customer_daily_history, int_customer_daily_crm_history): the
-    rows of `events` (a stack of each family's daily counts, null where a family has none) summed per customer and
-    day, then running totals from the customer's first day to the end of each day. `columns`: (name, kind) pairs in
+    rows of the CTEs named in `families` (each family's daily counts), stacked by column name (null where a family
+    has none) and summed per customer and day, then running totals from the customer's first day to the end of each day. `columns`: (name, kind) pairs in
     table order, kind 'count' (a bigint total), a number of decimals (a rounded total) or 'last' (the last non-null
     value of the day's maximum). In an incremental build only the days from each touched customer's recompute_from on
     (int_touched_customers), whose totals go on from the customer's last row kept in the model's table (the rows from
@@ -12,7 +12,7 @@
     incremental build. For the same reason a total continued from a kept row (already rounded) rounds as the full
     build's: what is added up is whole cents (or VADER's 4 decimals).
 -#}
-{% macro daily_running_totals(events, columns) %}
+{% macro daily_running_totals(families, columns) %}
 {%- set continue_from = this if is_incremental() else none %}
 select
     d.tenant_id,
@@ -41,7 +41,11 @@ from (
         coalesce(sum(cast({{ name }} as double)), 0)
         {%- endif %} as {{ name }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from {{ events }} as e
+    from (
+        {%- for family in families %}
+        {{ 'union all by name ' if not loop.first }}select * from {{ family }}
+        {%- endfor %}
+    ) as e
     where true {{ only_recomputed_days('e', 'activity_date') if continue_from is not none }}
     group by all
 ) as d

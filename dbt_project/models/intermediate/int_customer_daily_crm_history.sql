@@ -71,18 +71,11 @@ deals_won_daily as (
     from deals
     where deal_stage = 'closedwon' and close_date is not null
     group by all
-),
-
-events as (
-    -- As in int_customer_daily_history: one stack of every family's daily counts (macro daily_running_totals).
-    select * from tickets_opened_daily
-    union all by name select * from tickets_closed_daily
-    union all by name select * from texts_daily
-    union all by name select * from deals_created_daily
-    union all by name select * from deals_won_daily
 )
 
-{{ daily_running_totals('events', [
+-- As in int_customer_daily_history: every family's daily counts stacked and summed per day.
+{{ daily_running_totals(['tickets_opened_daily', 'tickets_closed_daily', 'texts_daily', 'deals_created_daily',
+    'deals_won_daily'], [
     ('tickets_opened', 'count'), ('dispute_tickets_opened', 'count'), ('tickets_closed', 'count'),
     ('dispute_tickets_closed', 'count'), ('crm_texts_logged', 'count'), ('crm_tone_sum', 4),
     ('negative_texts_logged', 'count'), ('dispute_texts_logged', 'count'), ('notes_logged', 'count'),

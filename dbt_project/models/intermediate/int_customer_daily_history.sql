@@ -94,20 +94,12 @@ credit_notes_daily as (
     where credit_note_type = 'ACCRECCREDIT' and status not in ('VOIDED', 'DELETED', 'DRAFT', 'SUBMITTED')
       and contact_id is not null {{ only_touched_customers() }}
     group by all
-),
-
-events as (
-    -- One stack of every family's daily counts (columns a family lacks are null), summed per day by macro
-    -- daily_running_totals: a single aggregation instead of a union of keys and joins. The families read all of a
-    -- touched customer's records (the recent trend looks back over the invoices paid before); the macro keeps the
-    -- days from the customer's recompute_from on.
-    select * from issued_daily
-    union all by name select * from overdue_daily
-    union all by name select * from paid_daily
-    union all by name select * from credit_notes_daily
 )
 
-{{ daily_running_totals('events', [
+-- Every family's daily counts stacked and summed per day (macro daily_running_totals: a single aggregation instead
+-- of a union of keys and joins). The families read all of a touched customer's records (the recent trend looks back
+-- over the invoices paid before); the macro keeps the days from the customer's recompute_from on.
+{{ daily_running_totals(['issued_daily', 'overdue_daily', 'paid_daily', 'credit_notes_daily'], [
     ('invoices_issued', 'count'), ('amount_issued_base', 2), ('invoices_fell_overdue', 'count'),
     ('invoices_paid', 'count'), ('invoices_paid_late', 'count'), ('days_late_sum', 'count'),
     ('days_to_pay_sum', 'count'), ('amount_paid_invoices_base', 2), ('amount_days_late_sum', 2),
