@@ -83,8 +83,8 @@
         select
             tenant_id,
             record_id,
-            arg_max(rowid, struct_pack(e := extracted_at, l := loaded_at)) as new_row,
-            arg_max(rowid, struct_pack(e := extracted_at, l := loaded_at)) filter (where loaded_at <= {{ since_ts }})
+            arg_max(rowid, struct_pack(e := extracted_at, l := loaded_at, r := rowid)) as new_row,
+            arg_max(rowid, struct_pack(e := extracted_at, l := loaded_at, r := rowid)) filter (where loaded_at <= {{ since_ts }})
                 as old_row
         from {{ versions }}
         where (tenant_id, record_id) in (select tenant_id, record_id from {{ versions }} where loaded_at > {{ since_ts }})

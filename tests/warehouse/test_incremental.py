@@ -43,6 +43,15 @@ def _day_two(con):
     _versions(con, "xero_invoices", "payload->>'Status' = 'PAID'", older, "stale", 1, "-30 day")
     voided = """json_merge_patch(payload, '{"Status": "VOIDED"}')"""
     _versions(con, "xero_invoices", open_ + " and record_id > '8'", voided, "void", 1)
+    # two versions of one invoice in one load with the same extracted_at (one transaction, so one loaded_at): the
+    # one inserted last must win, in staging and in the raw view alike
+    con.execute("begin")
+    tie = "record_id = (select min(record_id) from raw.xero_invoices_current where payload->>'Type' = 'ACCREC')"
+    first = """json_merge_patch(payload, '{"Reference": "tie-first"}')"""
+    _versions(con, "xero_invoices", tie, first, "tie-1", 1)
+    second = """json_merge_patch(payload, '{"Reference": "tie-second"}')"""
+    _versions(con, "xero_invoices", tie, second, "tie-2", 1, shift="0 day")
+    con.execute("commit")
     # a brand-new invoice (a new record id) and a new HubSpot note
     _versions(con, "xero_invoices", open_, "payload", "new", 1, record_id="record_id || '-copy'")
     note = """json_merge_patch(payload, '{"properties": {"hs_note_body": "Customer disputes the amount"}}')"""
@@ -161,6 +170,13 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
             [kept_settlement],
         ).fetchall()
         assert (sentinel, touched) == (Decimal("-0.01"), True)  # its customer was recomputed, the settlement was not
+        tied = "(select record_id from raw.xero_invoices where run_id = 'run-tie-2')"
+        ties = con.execute(
+            f"select (select list(reference) from staging.stg_xero__invoices where invoice_id = {tied}), "
+            f"(select list(payload->>'Reference') from raw.xero_invoices_current where record_id = {tied}), "
+            "(select count(distinct loaded_at) from raw.xero_invoices where run_id like 'run-tie-%')"
+        ).fetchone()
+        assert ties == (["tie-second"], ["tie-second"], 1)
         con.execute(set_amount, [amount, kept_settlement])
         _day_three(con)
     assert build_warehouse(settings, AS_OF).full_refresh is False

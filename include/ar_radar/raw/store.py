@@ -86,7 +86,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
                 CREATE OR REPLACE VIEW {table}_current AS
                 SELECT * FROM {table}
                 QUALIFY row_number() OVER (
-                    PARTITION BY tenant_id, record_id ORDER BY extracted_at DESC, loaded_at DESC) = 1
+                    PARTITION BY tenant_id, record_id ORDER BY extracted_at DESC, loaded_at DESC, rowid DESC) = 1
             """)
     con.execute("""
         CREATE TABLE IF NOT EXISTS raw.missing_fields (
