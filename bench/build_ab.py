@@ -1,15 +1,15 @@
 """Benchmark: two versions of the project's daily build, interleaved in the same hour, on the same raw data.
 
-    .venv/bin/python bench/build_ab.py A_REV B_REV [--repeat 2] [--days paid amounts reference] [--small]
+    .venv/bin/python bench/build_ab.py A_REV B_REV [--repeat 2] [--days paid amounts reference full] [--small]
 
 This machine drifts by more than some changes move (the same full rebuild took 77-91 s on one day), so figures
 from different hours of bench/incremental_build.py do not compare two commits fairly. This one checks out both
 revisions (git worktrees under a temporary folder), builds each once in full from the cached synthetic raw tables
 of bench/warehouse_scale.py (timed, dbt's parse included), then runs the days A, B, A, B, ...: each run restores
 that version's built copy into its own folder (one path per version, so dbt reuses its parse as a pipeline host
-does), loads the day's new versions of 1 % of the records (``incremental_build.change``) and times
-``build_warehouse`` in a fresh child process, with ``AR_RADAR_THREADS`` as set (default: half the cores).
-Prints every run and each day's medians.
+does), loads the day's new versions of 1 % of the records (``incremental_build.change``; the day ``full`` loads
+nothing and rebuilds everything) and times ``build_warehouse`` in a fresh child process, with ``AR_RADAR_THREADS``
+as set (default: half the cores). Prints every run and each day's medians.
 """
 
 from __future__ import annotations
@@ -82,7 +82,11 @@ def main() -> None:
     parser.add_argument("b", help="another one")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument(
-        "--days", nargs="+", default=["paid", "amounts", "reference"], choices=["paid", "amounts", "reference"]
+        "--days",
+        nargs="+",
+        default=["paid", "amounts", "reference"],
+        choices=["paid", "amounts", "reference", "full"],
+        help="full: a full rebuild of the same data (the day's folder restored, dbt's parse reused)",
     )
     parser.add_argument("--changed-percent", type=float, default=1.0)
     parser.add_argument("--small", action="store_true", help="a 4,000-invoice smoke run")

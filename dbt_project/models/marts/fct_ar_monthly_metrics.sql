@@ -2,14 +2,14 @@
 -- of as_of_date (which is cut at as_of_date and flagged incomplete). Balances are rebuilt from dated
 -- events (invoices issued, payments and credit allocations), so past month ends are what they were
 -- then, not what the invoices look like today. Base currency at each invoice's own rate.
-with invoices as (
+with invoices as not materialized (
     -- Unrounded, like the settlements: balances round once, so they reconcile to the cent.
     select tenant_id, invoice_id, invoice_date, due_date, total / nullif(currency_rate, 0) as total_base
     from {{ ref('int_sales_invoices') }}
     where invoice_date <= {{ as_of_date() }}
 ),
 
-settlements as (
+settlements as not materialized (
     -- Of the invoices above: each settlement carries its invoice's dates (no join back to the invoices).
     select tenant_id, invoice_id, kind, settled_on, amount_base, due_date
     from {{ ref('int_invoice_settlements') }}
@@ -21,19 +21,28 @@ settlements as (
 -- overdue balance from the later of its own date and that day.
 ledger as (
     select tenant_id, invoice_date as event_date, total_base as ar_change, 0 as overdue_change,
-        total_base as credit_sales, 0 as cash_collected
+        total_base as credit_sales, 0 as cash_collected, 0 as amount_falling_due, 0 as collected_within_7_days_of_due
     from invoices
     union all
-    select tenant_id, settled_on, -amount_base, 0, 0, case when kind = 'payment' then amount_base else 0 end
+    select tenant_id, settled_on, -amount_base, 0, 0, case when kind = 'payment' then amount_base else 0 end, 0, 0
     from settlements
     union all
-    select tenant_id, due_date + 1, 0, total_base, 0, 0
+    select tenant_id, due_date + 1, 0, total_base, 0, 0, 0, 0
     from invoices
     where due_date + 1 <= {{ as_of_date() }}
     union all
-    select tenant_id, greatest(settled_on, due_date + 1), 0, -amount_base, 0, 0
+    select tenant_id, greatest(settled_on, due_date + 1), 0, -amount_base, 0, 0, 0, 0
     from settlements
     where due_date + 1 <= {{ as_of_date() }}
+    union all
+    -- Amount falling due each month (dated by its due date) and how much of it was paid by its due date + 7 days.
+    select tenant_id, due_date, 0, 0, 0, 0, total_base, 0
+    from invoices
+    where due_date <= {{ as_of_date() }}
+    union all
+    select tenant_id, due_date, 0, 0, 0, 0, 0, amount_base
+    from settlements
+    where kind = 'payment' and settled_on <= due_date + 7 and due_date <= {{ as_of_date() }}
 ),
 
 monthly_changes as (
@@ -43,7 +52,9 @@ monthly_changes as (
         sum(ar_change) as ar_change,
         sum(overdue_change) as overdue_change,
         sum(credit_sales) as credit_sales,
-        sum(cash_collected) as cash_collected
+        sum(cash_collected) as cash_collected,
+        sum(amount_falling_due) as amount_falling_due,
+        sum(collected_within_7_days_of_due) as collected_within_7_days_of_due
     from ledger
     group by all
 ),
@@ -60,24 +71,6 @@ months as (
         ) as m (month_start)
 ),
 
-due_in_month as (
-    -- Amount falling due each month and how much of it was paid by its due date + 7 days.
-    select
-        i.tenant_id,
-        cast(date_trunc('month', i.due_date) as date) as month_start,
-        sum(i.total_base) as amount_falling_due,
-        sum(coalesce(p.paid_by_due_plus_7, 0)) as collected_within_7_days_of_due
-    from invoices as i
-    left join (
-        select tenant_id, invoice_id, sum(amount_base) as paid_by_due_plus_7
-        from settlements
-        where kind = 'payment' and settled_on <= due_date + 7
-        group by all
-    ) as p using (tenant_id, invoice_id)
-    where i.due_date <= {{ as_of_date() }}
-    group by all
-),
-
 balances as (
     select
         m.tenant_id,
@@ -89,11 +82,10 @@ balances as (
         coalesce(c.cash_collected, 0) as cash_collected,
         sum(coalesce(c.ar_change, 0)) over w as ar_end,
         sum(coalesce(c.overdue_change, 0)) over w as overdue_end,
-        coalesce(d.amount_falling_due, 0) as amount_falling_due,
-        coalesce(d.collected_within_7_days_of_due, 0) as collected_within_7_days_of_due
+        coalesce(c.amount_falling_due, 0) as amount_falling_due,
+        coalesce(c.collected_within_7_days_of_due, 0) as collected_within_7_days_of_due
     from months as m
     left join monthly_changes as c using (tenant_id, month_start)
-    left join due_in_month as d using (tenant_id, month_start)
     window w as (partition by m.tenant_id order by m.month_start rows between unbounded preceding and current row)
 ),
 
@@ -148,18 +140,23 @@ late_by_month as (
     group by all
 ),
 
+late_payers as (
+    -- One number per customer who ever paid late: the window below sorts on it, faster than on two strings.
+    select tenant_id, contact_id, row_number() over () as late_payer
+    from (select distinct tenant_id, contact_id from late_by_month)
+),
+
 late_trailing as (
     -- Late payments in the 12 calendar months up to each month, per customer who ever paid late
     -- (a dense customer x month grid, so months without a late payment still carry the window).
     select
         m.tenant_id,
         m.month_start,
-        c.contact_id,
         sum(coalesce(l.late_payments, 0)) over (
-            partition by m.tenant_id, c.contact_id order by m.month_start rows between 11 preceding and current row
+            partition by c.late_payer order by m.month_start rows between 11 preceding and current row
         ) as late_payments_12_months
     from months as m
-    inner join (select distinct tenant_id, contact_id from late_by_month) as c using (tenant_id)
+    inner join late_payers as c using (tenant_id)
     left join late_by_month as l using (tenant_id, contact_id, month_start)
 ),
 
