@@ -2,18 +2,7 @@
 -- months up to and including as_of_date's month (the window fct_ar_monthly_metrics counts them in),
 -- with their current run of consecutive late payments and what they owe now.
 with paid as (
-    select
-        tenant_id,
-        contact_id,
-        invoice_id,
-        fully_paid_on_date,
-        days_paid_late,
-        days_paid_late > 0 as was_late,
-        -- Counts the on-time payments after this one: 0 for every invoice in the latest run of lates.
-        count(*) filter (where days_paid_late <= 0) over (
-            partition by tenant_id, contact_id order by fully_paid_on_date desc, invoice_id desc
-            rows between unbounded preceding and current row
-        ) as on_time_since
+    select tenant_id, contact_id, invoice_id, fully_paid_on_date, days_paid_late, days_paid_late > 0 as was_late
     from {{ ref('int_sales_invoices') }}
     where fully_paid_on_date <= {{ as_of_date() }}
       and contact_id is not null
@@ -33,9 +22,24 @@ window_stats as (
     having count(*) filter (where was_late) >= {{ var('repeat_late_min_count', 3) }}
 ),
 
+repeat_payers_paid as (
+    -- The streak only for the customers listed: two aggregations instead of a window over every paid invoice.
+    select p.*
+    from paid as p
+    inner join window_stats using (tenant_id, contact_id)
+),
+
 streaks as (
-    select tenant_id, contact_id, count(*) filter (where on_time_since = 0) as consecutive_late_payments
-    from paid
+    -- The payments after the latest one made on time (by paid date, then invoice id), or all of them if none was.
+    select p.tenant_id, p.contact_id, count(*) as consecutive_late_payments
+    from repeat_payers_paid as p
+    left join (
+        select tenant_id, contact_id, max((fully_paid_on_date, invoice_id)) as last_on_time
+        from repeat_payers_paid
+        where days_paid_late <= 0
+        group by all
+    ) as o using (tenant_id, contact_id)
+    where o.last_on_time is null or (p.fully_paid_on_date, p.invoice_id) > o.last_on_time
     group by all
 )
 
@@ -48,7 +52,7 @@ select
     w.paid_late_last_12_months,
     round(w.paid_late_last_12_months / w.paid_last_12_months, 4) as share_paid_late_last_12_months,
     w.avg_days_late_last_12_months,
-    s.consecutive_late_payments,
+    coalesce(s.consecutive_late_payments, 0) as consecutive_late_payments,
     w.last_late_payment_on,
     coalesce(f.open_amount_base, 0) as open_amount_base,
     coalesce(f.overdue_amount_base, 0) as overdue_amount_base
