@@ -83,9 +83,8 @@
         select
             tenant_id,
             record_id,
-            arg_max(rowid, struct_pack(e := extracted_at, l := loaded_at, r := rowid)) as new_row,
-            arg_max(rowid, struct_pack(e := extracted_at, l := loaded_at, r := rowid)) filter (where loaded_at <= {{ since_ts }})
-                as old_row
+            arg_max(rowid, {{ newest_version_order('rowid') }}) as new_row,
+            arg_max(rowid, {{ newest_version_order('rowid') }}) filter (where loaded_at <= {{ since_ts }}) as old_row
         from {{ versions }}
         where (tenant_id, record_id) in (select tenant_id, record_id from {{ versions }} where loaded_at > {{ since_ts }})
         group by all

@@ -1,16 +1,16 @@
 {#-
-    The last step of the two daily histories (int_customer_daily_history, int_customer_daily_crm_history): the
-    rows of the CTEs named in `families` (each family's daily counts), stacked by column name (null where a family
-    has none) and summed per customer and day, then running totals from the customer's first day to the end of each day. `columns`: (name, kind) pairs in
-    table order, kind 'count' (a bigint total), a number of decimals (a rounded total) or 'last' (the last non-null
-    value of the day's maximum). In an incremental build only the days from each touched customer's recompute_from on
-    (int_touched_customers), whose totals go on from the customer's last row kept in the model's table (the rows from
-    recompute_from on were taken away first, macro delete_recomputed_days).
+    The last step of the two daily histories (int_customer_daily_history, int_customer_daily_crm_history): the rows
+    of the CTEs named in `families` (each family's daily counts), stacked by column name (null where a family has
+    none) and summed per customer and day, then running totals from the customer's first day to the end of each day.
+    `columns`: (name, kind) pairs in table order, kind 'count' (a bigint total), a number of decimals (a rounded
+    total) or 'last' (the last non-null value of the day's maximum). In an incremental build only the days from each
+    touched customer's recompute_from on (int_touched_customers), whose totals go on from the customer's last row
+    kept in the model's table (the rows from recompute_from on were taken away first, macro delete_recomputed_days).
     Doubles, not the HUGEINT/DECIMAL(38) sums DuckDB gives: the running totals are 40 % faster. They are rounded to
     what they add up (cents, VADER's 4 decimals): DuckDB adds a window's doubles in an order that depends on the
-    other customers in the table, so unrounded totals could differ in the last bit between a full and an
-    incremental build. For the same reason a total continued from a kept row (already rounded) rounds as the full
-    build's: what is added up is whole cents (or VADER's 4 decimals).
+    other customers in the table, so unrounded totals could differ in the last bit between a full and an incremental
+    build. For the same reason a total continued from a kept row (already rounded) rounds as the full build's: what
+    is added up is whole cents (or VADER's 4 decimals).
 -#}
 {% macro daily_running_totals(families, columns) %}
 {%- set continue_from = this if is_incremental() else none %}

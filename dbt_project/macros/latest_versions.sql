@@ -6,8 +6,7 @@
     versions of such a record are compared, so a late-loaded older version never beats a newer one, and the
     result equals a full rebuild's (tests/warehouse/test_incremental.py).
 
-    Newest: the latest extracted_at, then the latest loaded_at, then the highest row id, which only two versions
-    in one load can need (one order, also in raw.<source>_<entity>_current and macro relevantly_changed). Most
+    Newest: macro newest_version_order (the highest row id decides only between two versions of one load). Most
     records have one version: only those with several are ranked, on their keys and row ids; a window over every
     version would sort the whole payloads (at 3M payments that was a third of stg_xero__payments' time in a full
     rebuild).
@@ -29,7 +28,7 @@
         select
             tenant_id,
             record_id,
-            arg_max(version_row, struct_pack(e := extracted_at, l := loaded_at, r := version_row)) as newest_row,
+            arg_max(version_row, {{ newest_version_order('version_row') }}) as newest_row,
             max(loaded_at) as raw_loaded_at
         from versions
         group by all
@@ -41,3 +40,10 @@
     left join several as s on s.tenant_id = v.tenant_id and s.record_id is not distinct from v.record_id
     where s.newest_row is null or s.newest_row = v.version_row
 {% endmacro %}
+
+{#- The order that makes a version the newest of its record (arg_max of it): the latest extracted_at, then the latest
+    loaded_at, then the highest row id (`row_id`). raw.<source>_<entity>_current orders the same way in SQL of its
+    own (ar_radar.raw.store). -#}
+{% macro newest_version_order(row_id) -%}
+    struct_pack(e := extracted_at, l := loaded_at, r := {{ row_id }})
+{%- endmacro %}

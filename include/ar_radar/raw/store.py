@@ -82,6 +82,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         for entity in entities:
             table = raw_table(source, entity)
             con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({_COLUMNS})")
+            # Newest: the order of dbt's macro newest_version_order (staging picks the same version).
             con.execute(f"""
                 CREATE OR REPLACE VIEW {table}_current AS
                 SELECT * FROM {table}
