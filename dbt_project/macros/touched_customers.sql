@@ -6,10 +6,14 @@
 -#}
 
 {# Before the model's new rows are appended: take away the touched customers' rows dated (`date_column`) on or after
-   their recompute_from. #}
+   their recompute_from. A join (delete ... using), not recomputed_day_row's `exists`: DuckDB plans a correlated
+   `exists` with an inequality as a join on every distinct key of the table (at 3M invoices 1.8 s to delete a few
+   hundred of int_customer_daily_history's 8M rows; the join takes 0.1 s). #}
 {% macro delete_recomputed_days(date_column) %}
     {% if is_incremental() %}
-    delete from {{ this }} as kept where {{ recomputed_day_row('kept', date_column) }}
+    delete from {{ this }} as kept
+    using {{ ref('int_touched_customers') }} as t
+    where {{ recomputed_day_match('t', 'kept', date_column) }}
     {% endif %}
 {% endmacro %}
 
@@ -39,8 +43,13 @@
 {% macro recomputed_day_row(alias, date_column) %}
     exists (
         select 1 from {{ ref('int_touched_customers') }} as t
-        where t.tenant_id = {{ alias }}.tenant_id and t.contact_id = {{ alias }}.contact_id
-          and {{ alias }}.{{ date_column }} >= t.recompute_from)
+        where {{ recomputed_day_match('t', alias, date_column) }})
+{%- endmacro %}
+
+{# The condition itself, between a row of int_touched_customers (`touched`) and a dated row (`alias`). #}
+{% macro recomputed_day_match(touched, alias, date_column) -%}
+    {{ touched }}.tenant_id = {{ alias }}.tenant_id and {{ touched }}.contact_id = {{ alias }}.contact_id
+    and {{ alias }}.{{ date_column }} >= {{ touched }}.recompute_from
 {%- endmacro %}
 
 {#
