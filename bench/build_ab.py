@@ -1,6 +1,7 @@
 """Benchmark: two versions of the project's daily build, interleaved in the same hour, on the same raw data.
 
     .venv/bin/python bench/build_ab.py A_REV B_REV [--repeat 2] [--days paid amounts reference full] [--small]
+        [--invoices 1000000] [--changed-percent 1]
 
 This machine drifts by more than some changes move (the same full rebuild took 77-91 s on one day), so figures
 from different hours of bench/incremental_build.py do not compare two commits fairly. This one checks out both
@@ -90,12 +91,13 @@ def main() -> None:
     )
     parser.add_argument("--changed-percent", type=float, default=1.0)
     parser.add_argument("--small", action="store_true", help="a 4,000-invoice smoke run")
+    parser.add_argument("--invoices", type=int, default=1_000_000, help="bench/daily_growth.py's scale of this size")
     args = parser.parse_args()
 
     sys.path.insert(0, str(BENCH))
-    from scale_data import cached_raw
+    from scale_data import Scale, cached_raw
 
-    raw = cached_raw(args.small)
+    raw = cached_raw(args.small, None if args.small else Scale.of_invoices(args.invoices))
     threads = os.environ.get("AR_RADAR_THREADS", "half the cores")
     print(f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, AR_RADAR_THREADS {threads}")
     with tempfile.TemporaryDirectory() as tmp:

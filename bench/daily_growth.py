@@ -27,7 +27,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from peak_memory import peak_mib, reset_peak
@@ -122,7 +121,7 @@ def main() -> None:
 
     rows = []
     for invoices in args.sizes:
-        scale = replace(Scale(), invoices=invoices, customers=invoices // 20)
+        scale = Scale.of_invoices(invoices)
         start = time.perf_counter()
         raw = cached_raw(scale=scale)
         print(f"{invoices:,} invoices: raw tables ready in {time.perf_counter() - start:.0f} s", flush=True)

@@ -34,6 +34,11 @@ class Scale:
     def small(cls) -> Scale:
         return cls(organisations=2, customers=200, invoices=4_000)
 
+    @classmethod
+    def of_invoices(cls, invoices: int) -> Scale:
+        """The growth benchmarks' scale: 200 organisations, 20 invoices a customer."""
+        return cls(invoices=invoices, customers=invoices // 20)
+
 
 def _ms(expr: str) -> str:
     """Xero's /Date(ms+0000)/ for a DATE expression, with its DateString twin."""
