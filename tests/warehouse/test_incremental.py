@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -295,6 +295,103 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
             if only_here[0] or only_there[0]:
                 differing[table] = (only_here[0], only_there[0])
     assert differing == {}
+
+
+def _xero_instant(day) -> str:
+    return f"/Date({int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)}+0000)/"
+
+
+def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(warehouse, tmp_path):
+    """int_touched_customers' recompute_from, rule by rule, each change on a customer of its own (a paid sales
+    invoice and one of its payments): the expected days are read from staging before the change, by the rules in
+    int_touched_customers.sql's header, not from the model."""
+    settings = copy_of(warehouse, tmp_path)
+    with duckdb.connect(str(settings.db_path)) as con:
+        picks = con.execute("""
+            select * from (
+                select i.tenant_id, i.invoice_id, i.contact_id, i.invoice_date, i.due_date, i.fully_paid_on_date,
+                    (select arg_min(p.payment_id, p.payment_id) from staging.stg_xero__payments as p
+                     where p.tenant_id = i.tenant_id and p.invoice_id = i.invoice_id and p.status = 'AUTHORISED')
+                        as payment_id
+                from staging.stg_xero__invoices as i
+                where i.invoice_type = 'ACCREC' and i.status = 'PAID' and i.fully_paid_on_date is not null
+                  and i.contact_id is not null
+                qualify row_number() over (partition by i.tenant_id, i.contact_id order by i.invoice_id) = 1
+            )
+            where payment_id is not null
+            order by tenant_id, contact_id
+            limit 5""").fetchall()
+        assert len(picks) == 5
+        total, due, payment, number, reference = picks
+        one = "record_id = '{}' and tenant_id = '{}'"
+        # a corrected total: the invoice's issued row (and its paid row) move, from its issue date
+        _versions(
+            con,
+            "xero_invoices",
+            one.format(total[1], total[0]),
+            "json_merge_patch(payload, json_object('Total', try_cast(payload->>'Total' as double) + 10))",
+            "rule-total",
+            1,
+        )
+        # a due date moved 20 days later: its overdue row moves from the old due date, its paid row (which reads
+        # the due date) from the paid date: the earlier of the two
+        later_due = due[4] + timedelta(days=20)
+        _versions(
+            con,
+            "xero_invoices",
+            one.format(due[1], due[0]),
+            f"""json_merge_patch(payload, '{{"DueDateString": "{later_due}T00:00:00",
+                      "DueDate": "{_xero_instant(later_due)}"}}')""",
+            "rule-due",
+            1,
+        )
+        # a payment dated 3 days earlier: the customer's last payment before a day moves from the earlier date
+        [(paid_on,)] = con.execute(
+            "select payment_date from staging.stg_xero__payments where tenant_id = ? and payment_id = ?",
+            [payment[0], payment[6]],
+        ).fetchall()
+        earlier = paid_on - timedelta(days=3)
+        _versions(
+            con,
+            "xero_payments",
+            one.format(payment[6], payment[0]),
+            f"""json_merge_patch(payload, '{{"Date": "{_xero_instant(earlier)}",
+                      "DateString": "{earlier}T00:00:00"}}')""",
+            "rule-payment",
+            1,
+        )
+        # a new invoice number: no history row reads it, only the invoice's own row of invoice_features_history
+        _versions(
+            con,
+            "xero_invoices",
+            one.format(number[1], number[0]),
+            """json_merge_patch(payload, json_object('InvoiceNumber', payload->>'InvoiceNumber' || '-R'))""",
+            "rule-number",
+            1,
+        )
+        # a new Reference: no customer model reads it, nobody is touched
+        _versions(
+            con,
+            "xero_invoices",
+            one.format(reference[1], reference[0]),
+            """json_merge_patch(payload, '{"Reference": "rule-reference"}')""",
+            "rule-reference",
+            1,
+        )
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        touched = dict(
+            ((tenant_id, contact_id), recompute_from)
+            for tenant_id, contact_id, recompute_from in con.execute(
+                "select tenant_id, contact_id, recompute_from from intermediate.int_touched_customers"
+            ).fetchall()
+        )
+    assert touched == {
+        (total[0], total[2]): total[3],
+        (due[0], due[2]): min(due[4], due[5]),
+        (payment[0], payment[2]): earlier,
+        (number[0], number[2]): date.max,  # DuckDB's 'infinity' date comes back as date.max
+    }
 
 
 def test_a_changed_dbt_project_rebuilds_staging_in_full(warehouse, tmp_path):
