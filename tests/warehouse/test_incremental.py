@@ -102,6 +102,11 @@ def _day_three(con):
     _versions(con, "xero_invoices", "payload->>'Type' = 'ACCREC'", ahead, "ahead", 1, record_id="record_id || '-ahead'")
 
 
+def _xero_instant(day) -> str:
+    """Xero's /Date(ms+0000)/ of a day's midnight UTC."""
+    return f"/Date({int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)}+0000)/"
+
+
 def _paid_on_the_day(con, day) -> tuple[str, str]:
     """An open invoice (not of the customer whose invoice day two dates ahead) paid in full on `day` by a new
     payment: a day's ordinary change. Returns its id and its customer's."""
@@ -112,7 +117,7 @@ def _paid_on_the_day(con, day) -> tuple[str, str]:
               select payload->'Contact'->>'ContactID' from raw.xero_invoices_current
               where payload->>'Type' = 'ACCREC' order by record_id limit 1)
         order by record_id desc limit 1""").fetchone()
-    xero_day = f"/Date({int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)}+0000)/"
+    xero_day = _xero_instant(day)
     paid = f"""json_merge_patch(payload, '{{"Status": "PAID", "AmountDue": 0, "FullyPaidOnDate": "{xero_day}"}}')"""
     _versions(con, "xero_invoices", f"record_id = '{invoice_id}'", paid, "paid-today", 1)
     payment = f"""json_merge_patch(payload, json_object('Invoice', json_object('InvoiceID', '{invoice_id}'),
@@ -297,10 +302,6 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
     assert differing == {}
 
 
-def _xero_instant(day) -> str:
-    return f"/Date({int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)}+0000)/"
-
-
 def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(warehouse, tmp_path):
     """int_touched_customers' recompute_from, rule by rule, each change on a customer of its own (a paid sales
     invoice and one of its payments): the expected days are read from staging before the change, by the rules in
@@ -310,7 +311,7 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
         picks = con.execute("""
             select * from (
                 select i.tenant_id, i.invoice_id, i.contact_id, i.invoice_date, i.due_date, i.fully_paid_on_date,
-                    (select arg_min(p.payment_id, p.payment_id) from staging.stg_xero__payments as p
+                    (select min(p.payment_id) from staging.stg_xero__payments as p
                      where p.tenant_id = i.tenant_id and p.invoice_id = i.invoice_id and p.status = 'AUTHORISED')
                         as payment_id
                 from staging.stg_xero__invoices as i
@@ -320,7 +321,9 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
             )
             where payment_id is not null
             order by tenant_id, contact_id
-            limit 5""").fetchall()
+            limit 5""")
+        columns = [c[0] for c in picks.description]
+        picks = [dict(zip(columns, row, strict=True)) for row in picks.fetchall()]
         assert len(picks) == 5
         total, due, payment, number, reference = picks
         one = "record_id = '{}' and tenant_id = '{}'"
@@ -328,18 +331,18 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
         _versions(
             con,
             "xero_invoices",
-            one.format(total[1], total[0]),
+            one.format(total["invoice_id"], total["tenant_id"]),
             "json_merge_patch(payload, json_object('Total', try_cast(payload->>'Total' as double) + 10))",
             "rule-total",
             1,
         )
         # a due date moved 20 days later: its overdue row moves from the old due date, its paid row (which reads
         # the due date) from the paid date: the earlier of the two
-        later_due = due[4] + timedelta(days=20)
+        later_due = due["due_date"] + timedelta(days=20)
         _versions(
             con,
             "xero_invoices",
-            one.format(due[1], due[0]),
+            one.format(due["invoice_id"], due["tenant_id"]),
             f"""json_merge_patch(payload, '{{"DueDateString": "{later_due}T00:00:00",
                       "DueDate": "{_xero_instant(later_due)}"}}')""",
             "rule-due",
@@ -348,13 +351,13 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
         # a payment dated 3 days earlier: the customer's last payment before a day moves from the earlier date
         [(paid_on,)] = con.execute(
             "select payment_date from staging.stg_xero__payments where tenant_id = ? and payment_id = ?",
-            [payment[0], payment[6]],
+            [payment["tenant_id"], payment["payment_id"]],
         ).fetchall()
         earlier = paid_on - timedelta(days=3)
         _versions(
             con,
             "xero_payments",
-            one.format(payment[6], payment[0]),
+            one.format(payment["payment_id"], payment["tenant_id"]),
             f"""json_merge_patch(payload, '{{"Date": "{_xero_instant(earlier)}",
                       "DateString": "{earlier}T00:00:00"}}')""",
             "rule-payment",
@@ -364,7 +367,7 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
         _versions(
             con,
             "xero_invoices",
-            one.format(number[1], number[0]),
+            one.format(number["invoice_id"], number["tenant_id"]),
             """json_merge_patch(payload, json_object('InvoiceNumber', payload->>'InvoiceNumber' || '-R'))""",
             "rule-number",
             1,
@@ -373,7 +376,7 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
         _versions(
             con,
             "xero_invoices",
-            one.format(reference[1], reference[0]),
+            one.format(reference["invoice_id"], reference["tenant_id"]),
             """json_merge_patch(payload, '{"Reference": "rule-reference"}')""",
             "rule-reference",
             1,
@@ -387,10 +390,10 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
             ).fetchall()
         )
     assert touched == {
-        (total[0], total[2]): total[3],
-        (due[0], due[2]): min(due[4], due[5]),
-        (payment[0], payment[2]): earlier,
-        (number[0], number[2]): date.max,  # DuckDB's 'infinity' date comes back as date.max
+        (total["tenant_id"], total["contact_id"]): total["invoice_date"],
+        (due["tenant_id"], due["contact_id"]): min(due["due_date"], due["fully_paid_on_date"]),
+        (payment["tenant_id"], payment["contact_id"]): earlier,
+        (number["tenant_id"], number["contact_id"]): date.max,  # DuckDB's 'infinity' date comes back as date.max
     }
 
 
