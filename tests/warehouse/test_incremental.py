@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import duckdb
 import pytest
+from ar_radar.local.sandbox.wire import xero_date, xero_date_string
 from ar_radar.warehouse.build import build_models, build_warehouse
 
 from tests.conftest import AS_OF, copy_of
@@ -97,14 +98,9 @@ def _day_three(con):
     _versions(con, "hubspot_notes", promised, withdrawn, "withdrawn", 2)
     _versions(con, "hubspot_notes", f"not ({promised})", promising, "promising", 2)
     # a new invoice dated ahead (Xero allows it): it joins the invoice spine on the day its date is reached
-    ahead = f"""json_merge_patch(payload, '{{"DateString": "{AS_OF + timedelta(days=5)}T00:00:00",
-        "DueDateString": "{AS_OF + timedelta(days=35)}T00:00:00", "Status": "AUTHORISED"}}')"""
+    ahead = f"""json_merge_patch(payload, '{{"DateString": "{xero_date_string(AS_OF + timedelta(days=5))}",
+        "DueDateString": "{xero_date_string(AS_OF + timedelta(days=35))}", "Status": "AUTHORISED"}}')"""
     _versions(con, "xero_invoices", "payload->>'Type' = 'ACCREC'", ahead, "ahead", 1, record_id="record_id || '-ahead'")
-
-
-def _xero_instant(day) -> str:
-    """Xero's /Date(ms+0000)/ of a day's midnight UTC."""
-    return f"/Date({int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)}+0000)/"
 
 
 def _paid_on_the_day(con, day) -> tuple[str, str]:
@@ -117,11 +113,11 @@ def _paid_on_the_day(con, day) -> tuple[str, str]:
               select payload->'Contact'->>'ContactID' from raw.xero_invoices_current
               where payload->>'Type' = 'ACCREC' order by record_id limit 1)
         order by record_id desc limit 1""").fetchone()
-    xero_day = _xero_instant(day)
+    xero_day = xero_date(day)
     paid = f"""json_merge_patch(payload, '{{"Status": "PAID", "AmountDue": 0, "FullyPaidOnDate": "{xero_day}"}}')"""
     _versions(con, "xero_invoices", f"record_id = '{invoice_id}'", paid, "paid-today", 1)
     payment = f"""json_merge_patch(payload, json_object('Invoice', json_object('InvoiceID', '{invoice_id}'),
-        'Status', 'AUTHORISED', 'Date', '{xero_day}', 'DateString', '{day}T00:00:00'))"""
+        'Status', 'AUTHORISED', 'Date', '{xero_day}', 'DateString', '{xero_date_string(day)}'))"""
     last_payment = f"""record_id = (
         select max(record_id) from raw.xero_payments_current where tenant_id = '{tenant_id}')"""
     _versions(con, "xero_payments", last_payment, payment, "today", 1, record_id="record_id || '-today'")
@@ -343,8 +339,8 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
             con,
             "xero_invoices",
             one.format(due["invoice_id"], due["tenant_id"]),
-            f"""json_merge_patch(payload, '{{"DueDateString": "{later_due}T00:00:00",
-                      "DueDate": "{_xero_instant(later_due)}"}}')""",
+            f"""json_merge_patch(payload, '{{"DueDateString": "{xero_date_string(later_due)}",
+                      "DueDate": "{xero_date(later_due)}"}}')""",
             "rule-due",
             1,
         )
@@ -358,8 +354,8 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
             con,
             "xero_payments",
             one.format(payment["payment_id"], payment["tenant_id"]),
-            f"""json_merge_patch(payload, '{{"Date": "{_xero_instant(earlier)}",
-                      "DateString": "{earlier}T00:00:00"}}')""",
+            f"""json_merge_patch(payload, '{{"Date": "{xero_date(earlier)}",
+                      "DateString": "{xero_date_string(earlier)}"}}')""",
             "rule-payment",
             1,
         )
