@@ -103,3 +103,33 @@
     where o.payload is null
        or json_transform(o.payload, {{ fields }}) is distinct from json_transform(n.payload, {{ fields }})
 {% endmacro %}
+
+{#
+    Each invoice int_changed_xero_records has with a change on a field the customer models read, as the last build
+    had it (o_*; null if new) and as it is (n_*): what each version puts in the dated tables. An invoice counts if
+    it is a sales invoice; it is issued on its date, falls due on its due date, is paid on its fully-paid date.
+    int_touched_customers (which customer, from which day) and int_touched_organisations (which organisation, from
+    which month) read it.
+#}
+{% macro changed_invoice_versions() %}
+    select
+        tenant_id,
+        invoice_id,
+        [o.Contact.ContactID, n.Contact.ContactID] as contact_ids,
+        o.Contact.ContactID is distinct from n.Contact.ContactID as moved,
+        {%- for v in ['o', 'n'] %}
+        {{ is_sales_invoice(v ~ '.Type', v ~ '.Status') }} as {{ v }}_counts,
+        upper({{ v }}.Status) as {{ v }}_status,
+        ({{ v }}.Total, {{ v }}.CurrencyRate) as {{ v }}_amount,
+        {{ xero_date_of(v ~ '.DateString', v ~ '.Date') }} as {{ v }}_issued_on,
+        {{ xero_date_of(v ~ '.DueDateString', v ~ '.DueDate') }} as {{ v }}_due_on,
+        cast({{ xero_timestamp(v ~ '.FullyPaidOnDate') }} as date) as {{ v }}_paid_on{{ ',' if loop.first }}
+        {%- endfor %}
+    from (
+        select tenant_id, record_id as invoice_id,
+            json_transform(old_payload, {{ customer_model_fields('invoices') }}) as o,
+            json_transform(new_payload, {{ customer_model_fields('invoices') }}) as n
+        from {{ ref('int_changed_xero_records') }}
+        where stream = 'invoices' and customer_fields_changed
+    )
+{% endmacro %}

@@ -124,13 +124,14 @@ def _paid_on_the_day(con, day) -> tuple[str, str]:
     return invoice_id, contact_id
 
 
-# Every model but the three that describe the build itself (what changed, what it touched, and the matches it
+# Every model but the four that describe the build itself (what changed, what it touched, and the matches it
 # started from), and the snapshot: the full rebuild runs it over every invoice, so a change the incremental days
 # missed would be a row more.
 MODELS = """
     select table_schema || '.' || table_name from information_schema.tables
     where table_schema in ('staging', 'intermediate', 'marts', 'snapshots') and table_type = 'BASE TABLE'
-      and table_name not in ('int_touched_customers', 'int_changed_xero_records', 'int_customer_matches_before')
+      and table_name not in ('int_touched_customers', 'int_touched_organisations', 'int_changed_xero_records',
+                             'int_customer_matches_before')
     order by 1
 """
 LATER = AS_OF + timedelta(days=9)  # the last day runs later: invoices dated or paid since count as touched
@@ -391,6 +392,160 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
         (payment["tenant_id"], payment["contact_id"]): earlier,
         (number["tenant_id"], number["contact_id"]): date.max,  # DuckDB's 'infinity' date comes back as date.max
     }
+
+
+def _touched_organisations(settings) -> dict[str, date]:
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        return dict(
+            con.execute("select tenant_id, recompute_from from intermediate.int_touched_organisations").fetchall()
+        )
+
+
+def test_each_change_recomputes_its_organisation_from_the_first_month_it_can_move(warehouse, tmp_path):
+    """int_touched_organisations' recompute_from, rule by rule over four builds, and the months before it kept as
+    they were (a sentinel): the expected days are read from staging before each change, by the rules in
+    int_touched_organisations.sql's header, not from the model. After the four builds the monthly ledger equals a
+    full rebuild of the same raw data."""
+    settings = copy_of(warehouse, tmp_path / "incremental")
+    one = "record_id = '{}' and tenant_id = '{}'"
+    with duckdb.connect(str(settings.db_path)) as con:
+        [first, second] = [
+            t for (t,) in con.execute("select distinct tenant_id from staging.stg_xero__invoices order by 1").fetchall()
+        ]
+        # the first organisation: a paid sales invoice's total corrected; from its issue date (its settlements
+        # come after it)
+        total = con.execute(
+            """
+            select i.invoice_id, least(i.invoice_date, min(s.settled_on))
+            from intermediate.int_sales_invoices as i
+            left join intermediate.int_invoice_settlements as s using (tenant_id, invoice_id)
+            where i.tenant_id = ? and i.status = 'PAID' and i.invoice_date >= date '2026-06-01'
+            group by i.invoice_id, i.invoice_date order by 1 limit 1""",
+            [first],
+        ).fetchone()
+        _versions(
+            con,
+            "xero_invoices",
+            one.format(total[0], first),
+            "json_merge_patch(payload, json_object('Total', try_cast(payload->>'Total' as double) + 10))",
+            "org-total",
+            1,
+        )
+        # the second: a payment's amount (no customer model reads it, the ledger does), paid more than 7 days after
+        # its invoice's due date: from its date only
+        amount = con.execute(
+            """
+            select p.payment_id, p.payment_date from staging.stg_xero__payments as p
+            inner join staging.stg_xero__invoices as i using (tenant_id, invoice_id)
+            where p.tenant_id = ? and p.status = 'AUTHORISED' and p.payment_date > i.due_date + 7
+              and p.payment_date >= date '2026-06-01'
+            order by 1 limit 1""",
+            [second],
+        ).fetchone()
+        _versions(
+            con,
+            "xero_payments",
+            one.format(amount[0], second),
+            "json_merge_patch(payload, json_object('Amount', try_cast(payload->>'Amount' as double) + 1))",
+            "org-amount",
+            1,
+        )
+        # and a Reference on both: no ledger event reads it
+        _versions(
+            con,
+            "xero_invoices",
+            "true",
+            """json_merge_patch(payload, '{"Reference": "org-reference"}')""",
+            "org-reference",
+            4,
+        )
+        # a sentinel in the first organisation's first month, before the month recomputed
+        [(first_month, credit_sales)] = con.execute(
+            """select month_start, credit_sales
+            from intermediate.int_organisation_monthly_ledger where tenant_id = ? order by 1 limit 1""",
+            [first],
+        ).fetchall()
+        assert first_month < total[1].replace(day=1)
+        sentinel = (
+            "update intermediate.int_organisation_monthly_ledger set credit_sales = ? "
+            "where tenant_id = ? and month_start = ?"
+        )
+        con.execute(sentinel, [-1, first, first_month])
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    assert _touched_organisations(settings) == {first: total[1], second: amount[1]}
+    with duckdb.connect(str(settings.db_path)) as con:
+        kept = con.execute(
+            """select month_start, credit_sales from intermediate.int_organisation_monthly_ledger
+            where tenant_id = ? and credit_sales = -1""",
+            [first],
+        ).fetchall()
+        assert kept == [(first_month, -1)]  # not recomputed
+        con.execute(sentinel, [credit_sales, first, first_month])
+        # an invoice paid late, in a later month than its due date, has its due date moved 20 days later: from its
+        # old due date (overdue, falling due), which is before its paid date (paid late or not)
+        due = con.execute(
+            """
+            select invoice_id, due_date, fully_paid_on_date from staging.stg_xero__invoices
+            where tenant_id = ? and invoice_type = 'ACCREC' and status = 'PAID'
+              and date_trunc('month', fully_paid_on_date) > date_trunc('month', due_date)
+            order by invoice_id desc limit 1""",
+            [second],
+        ).fetchone()
+        # in the other, a payment made 1 to 7 days after its invoice's due date has its amount corrected: from that
+        # due date (the amount collected within 7 days of it)
+        within_7 = con.execute(
+            """
+            select p.payment_id, i.due_date from staging.stg_xero__payments as p
+            inner join staging.stg_xero__invoices as i using (tenant_id, invoice_id)
+            where p.tenant_id = ? and p.status = 'AUTHORISED' and p.payment_date > i.due_date
+              and p.payment_date <= i.due_date + 7
+            order by 1 limit 1""",
+            [first],
+        ).fetchone()
+        _versions(
+            con,
+            "xero_payments",
+            one.format(within_7[0], first),
+            "json_merge_patch(payload, json_object('Amount', try_cast(payload->>'Amount' as double) + 1))",
+            "org-within-7",
+            1,
+        )
+        later_due = due[1] + timedelta(days=20)
+        _versions(
+            con,
+            "xero_invoices",
+            one.format(due[0], second),
+            f"""json_merge_patch(payload, '{{"DueDateString": "{xero_date_string(later_due)}",
+                      "DueDate": "{xero_date(later_due)}"}}')""",
+            "org-due",
+            1,
+        )
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    assert _touched_organisations(settings) == {second: due[1], first: within_7[1]}
+    # an open invoice paid in full on the day by a new payment: from that day, or from the invoice's due date when
+    # the payment came within 7 days of it (collected by the due date)
+    with duckdb.connect(str(settings.db_path)) as con:
+        paid_invoice, _ = _paid_on_the_day(con, AS_OF)
+        tenant, due_date = con.execute(
+            "select tenant_id, due_date from staging.stg_xero__invoices where invoice_id = ?", [paid_invoice]
+        ).fetchone()
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    assert _touched_organisations(settings) == {tenant: due_date if AS_OF <= due_date + timedelta(days=7) else AS_OF}
+    # nothing changed, but as_of_date moved on: every organisation from the day after the last build's
+    assert build_warehouse(settings, LATER).full_refresh is False
+    assert _touched_organisations(settings) == {first: AS_OF + timedelta(days=1), second: AS_OF + timedelta(days=1)}
+    full_dir = tmp_path / "full"
+    full_dir.mkdir()
+    shutil.copy(settings.db_path, full_dir / "ar_radar.duckdb")
+    full = replace(settings, data_dir=full_dir, db_path=full_dir / "ar_radar.duckdb")
+    assert build_warehouse(full, LATER, full_refresh=True).full_refresh is True
+    ledger = "intermediate.int_organisation_monthly_ledger"
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        con.execute(f"attach '{full.db_path}' as full_build (read_only)")
+        differing = con.execute(f"""select count(*) from (
+            (from {ledger} except all from full_build.{ledger})
+            union all (from full_build.{ledger} except all from {ledger}))""").fetchone()
+    assert differing == (0,)
 
 
 def test_a_changed_dbt_project_rebuilds_staging_in_full(warehouse, tmp_path):

@@ -30,32 +30,8 @@ from (
 )
 {% else %}
 {% set since_ts = "cast('" ~ since ~ "' as timestamptz)" %}
-with changed_invoices as (
-    -- each changed invoice as the last build had it (o; null if new) and as it is (n), on the customer models' fields
-    select tenant_id, record_id as invoice_id,
-        json_transform(old_payload, {{ customer_model_fields('invoices') }}) as o,
-        json_transform(new_payload, {{ customer_model_fields('invoices') }}) as n
-    from {{ ref('int_changed_xero_records') }}
-    where stream = 'invoices' and customer_fields_changed
-),
-
-invoice_versions as (
-    -- What each version puts in int_customer_daily_history (an invoice counts there if it is a sales invoice): the
-    -- invoice issued on its date, fallen overdue on its due date, paid on its fully-paid date.
-    select
-        tenant_id,
-        invoice_id,
-        [o.Contact.ContactID, n.Contact.ContactID] as contact_ids,
-        o.Contact.ContactID is distinct from n.Contact.ContactID as moved,
-        {%- for v in ['o', 'n'] %}
-        {{ is_sales_invoice(v ~ '.Type', v ~ '.Status') }} as {{ v }}_counts,
-        upper({{ v }}.Status) as {{ v }}_status,
-        ({{ v }}.Total, {{ v }}.CurrencyRate) as {{ v }}_amount,
-        {{ xero_date_of(v ~ '.DateString', v ~ '.Date') }} as {{ v }}_issued_on,
-        {{ xero_date_of(v ~ '.DueDateString', v ~ '.DueDate') }} as {{ v }}_due_on,
-        cast({{ xero_timestamp(v ~ '.FullyPaidOnDate') }} as date) as {{ v }}_paid_on{{ ',' if loop.first }}
-        {%- endfor %}
-    from changed_invoices
+with invoice_versions as (
+    {{ changed_invoice_versions() }}
 ),
 
 invoice_changes as (
@@ -82,7 +58,7 @@ invoice_changes as (
     left join (
         select tenant_id, invoice_id, min(settled_on) as first_paid_on
         from {{ ref('int_invoice_settlements') }}
-        where kind = 'payment' and (tenant_id, invoice_id) in (select tenant_id, invoice_id from changed_invoices)
+        where kind = 'payment' and (tenant_id, invoice_id) in (select tenant_id, invoice_id from invoice_versions)
         group by all
     ) as p using (tenant_id, invoice_id)
 ),

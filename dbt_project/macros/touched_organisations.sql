@@ -1,0 +1,33 @@
+{#-
+    int_organisation_monthly_ledger is incremental by organisation and month: a build with changed_since recomputes
+    only the organisations in int_touched_organisations, from the month of their recompute_from on; every other row
+    is kept as it is. The model's CTE `recomputed` holds each one's first month recomputed (from_month).
+-#}
+
+{# Before the new rows are appended: take away the recomputed months. #}
+{% macro delete_recomputed_months() %}
+    {% if is_incremental() %}
+    delete from {{ this }} as kept
+    using {{ ref('int_touched_organisations') }} as t
+    where kept.tenant_id = t.tenant_id and kept.month_start >= date_trunc('month', t.recompute_from)
+    {% endif %}
+{% endmacro %}
+
+{# An input's join to the organisations recomputed (alias `recomputed_alias`); nothing in a full build. #}
+{% macro recomputed_organisations_only(alias, recomputed_alias) %}
+    {%- if is_incremental() -%}
+    inner join recomputed as {{ recomputed_alias }} on {{ recomputed_alias }}.tenant_id = {{ alias }}.tenant_id
+    {%- endif -%}
+{% endmacro %}
+
+{# That join's first month recomputed, as a column of the input. #}
+{% macro recomputed_month_column(recomputed_alias) %}
+    {%- if is_incremental() %}, {{ recomputed_alias }}.from_month{% endif -%}
+{% endmacro %}
+
+{# A filter on an event's date (`date_expr`): on or after the first month recomputed (or `from_expr`). #}
+{% macro from_recomputed_month(date_expr, from_expr='from_month') %}
+    {%- if is_incremental() -%}
+    and {{ date_expr }} >= {{ from_expr }}
+    {%- endif -%}
+{% endmacro %}
