@@ -10,9 +10,10 @@
 -- overdue balance, the credit sales, cash collected, amount falling due and how much of it was collected within
 -- 7 days of its due date, and the customers who paid late 3 times or more in the 12 months up to the month.
 -- fct_ar_monthly_metrics turns these into balances and ratios (a few thousand rows). Base currency at each
--- invoice's own rate, each event to 8 decimals (decimal(18, 8)): sums of decimals are exact, so a month recomputed
--- alone equals a full build's to the last digit whatever order its events are added in (sums of doubles differed
--- in the 11th digit); the balances round to the cent once, in fct_ar_monthly_metrics.
+-- invoice's own rate, each event to 10 decimals (decimal(38, 10), wide enough for any base amount): sums of
+-- decimals are exact, so a month recomputed alone equals a full build's to the last digit whatever order its events
+-- are added in (sums of doubles differed in the 11th digit; no slower at 3M invoices). The balances round to the
+-- cent once, in fct_ar_monthly_metrics.
 -- Incremental: a build recomputes only the organisations in int_touched_organisations, from the month of their
 -- recompute_from on (macros delete_recomputed_months, from_recomputed_month); the earlier months are kept. Reading
 -- only those months' events is what makes it cheap: at 3M invoices the whole ledger reads ~24M events.
@@ -23,7 +24,7 @@ with recomputed as (
 
 invoices as not materialized (
     select i.tenant_id, i.invoice_date, i.due_date,
-        cast(i.total / nullif(i.currency_rate, 0) as decimal(18, 8)) as total_base
+        cast(i.total / nullif(i.currency_rate, 0) as decimal(38, 10)) as total_base
         {{- recomputed_month_column('r') }}
     from {{ ref('int_sales_invoices') }} as i
     {{ recomputed_organisations_only('i', 'r') }}
@@ -32,7 +33,7 @@ invoices as not materialized (
 
 settlements as not materialized (
     -- Of the invoices above: each settlement carries its invoice's dates (no join back to the invoices).
-    select s.tenant_id, s.kind, s.settled_on, cast(s.amount_base as decimal(18, 8)) as amount_base, s.due_date
+    select s.tenant_id, s.kind, s.settled_on, cast(s.amount_base as decimal(38, 10)) as amount_base, s.due_date
         {{- recomputed_month_column('r') }}
     from {{ ref('int_invoice_settlements') }} as s
     {{ recomputed_organisations_only('s', 'r') }}
@@ -147,12 +148,12 @@ repeat_late as (
 select
     m.tenant_id,
     m.month_start,
-    cast(coalesce(c.credit_sales, 0) as decimal(38, 8)) as credit_sales,
-    cast(coalesce(c.cash_collected, 0) as decimal(38, 8)) as cash_collected,
-    cast(coalesce(c.ar_change, 0) as decimal(38, 8)) as ar_change,
-    cast(coalesce(c.overdue_change, 0) as decimal(38, 8)) as overdue_change,
-    cast(coalesce(c.amount_falling_due, 0) as decimal(38, 8)) as amount_falling_due,
-    cast(coalesce(c.collected_within_7_days_of_due, 0) as decimal(38, 8)) as collected_within_7_days_of_due,
+    cast(coalesce(c.credit_sales, 0) as decimal(38, 10)) as credit_sales,
+    cast(coalesce(c.cash_collected, 0) as decimal(38, 10)) as cash_collected,
+    cast(coalesce(c.ar_change, 0) as decimal(38, 10)) as ar_change,
+    cast(coalesce(c.overdue_change, 0) as decimal(38, 10)) as overdue_change,
+    cast(coalesce(c.amount_falling_due, 0) as decimal(38, 10)) as amount_falling_due,
+    cast(coalesce(c.collected_within_7_days_of_due, 0) as decimal(38, 10)) as collected_within_7_days_of_due,
     coalesce(r.repeat_late_payer_count, 0) as repeat_late_payer_count
 from months as m
 left join monthly_changes as c using (tenant_id, month_start)
