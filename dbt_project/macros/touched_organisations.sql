@@ -31,3 +31,12 @@
     and {{ date_expr }} >= {{ from_expr }}
     {%- endif -%}
 {% endmacro %}
+
+{# The same against the earliest first month recomputed (`months_before` it), for an input as a whole: it drops the
+   rows of the months kept before the join to the organisations recomputed meets them (on a day recomputing this
+   month, 1/25 of the bench's events). `date_expr` is the latest date an input row's events fall on. #}
+{% macro from_first_recomputed_month(date_expr, months_before=0) %}
+    {%- if is_incremental() -%}
+    and {{ date_expr }} >= (select cast(min(from_month) - interval {{ months_before }} month as date) from recomputed)
+    {%- endif -%}
+{% endmacro %}

@@ -28,7 +28,7 @@ invoices as not materialized (
         {{- recomputed_month_column('r') }}
     from {{ ref('int_sales_invoices') }} as i
     {{ recomputed_organisations_only('i', 'r') }}
-    where i.invoice_date <= {{ as_of_date() }}
+    where i.invoice_date <= {{ as_of_date() }} {{ from_first_recomputed_month('greatest(i.invoice_date, i.due_date + 1)') }}
 ),
 
 settlements as not materialized (
@@ -38,6 +38,7 @@ settlements as not materialized (
     from {{ ref('int_invoice_settlements') }} as s
     {{ recomputed_organisations_only('s', 'r') }}
     where s.settled_on <= {{ as_of_date() }} and s.invoice_date <= {{ as_of_date() }}
+        {{ from_first_recomputed_month('greatest(s.settled_on, s.due_date + 1)') }}
 ),
 
 -- Each event changes the AR balance and, once the invoice is past due, the overdue balance. An
@@ -88,10 +89,14 @@ monthly_changes as (
 
 first_months as (
     -- Every month from the organisation's first invoice month (of all its invoices, not only those recomputed).
-    select tenant_id, cast(min(date_trunc('month', invoice_date)) as date) as first_month
-        {{- ', any_value(from_month) as from_month' if is_incremental() }}
-    from invoices
-    group by all
+    select f.tenant_id, f.first_month {{- recomputed_month_column('r') }}
+    from (
+        select tenant_id, cast(min(date_trunc('month', invoice_date)) as date) as first_month
+        from {{ ref('int_sales_invoices') }}
+        where invoice_date <= {{ as_of_date() }}
+        group by all
+    ) as f
+    {{ recomputed_organisations_only('f', 'r') }}
 ),
 
 months as (
@@ -115,6 +120,7 @@ late_by_month as (
     {{ recomputed_organisations_only('i', 'r') }}
     where i.days_paid_late > 0 and i.fully_paid_on_date <= {{ as_of_date() }} and i.contact_id is not null
         {{ from_recomputed_month('i.fully_paid_on_date', 'r.from_month - interval 11 month') }}
+        {{ from_first_recomputed_month('i.fully_paid_on_date', months_before=11) }}
     group by all
 ),
 

@@ -229,7 +229,8 @@ def build_warehouse(settings: Settings, as_of: date, full_refresh: bool = False)
 
     Incremental: staging parses only records with a version loaded since the last build, and the customer
     models recompute only the customers those records touch, each from the first day whose history they can
-    change (``int_touched_customers.recompute_from``; the run values
+    change (``int_touched_customers.recompute_from``), and the monthly ledger only the organisations they touch,
+    each from the first month they can change (``int_touched_organisations.recompute_from``; the run values
     ``changed_since`` and ``previous_as_of``). Everything is rebuilt from every raw version when
     ``full_refresh`` is asked for, when the dbt project changed since the last build (a changed model must not
     meet old rows), when the last build did not finish, or for an as_of_date before the last build's.
