@@ -105,8 +105,9 @@
 {% endmacro %}
 
 {#
-    Each invoice int_changed_xero_records has with a change on a field the customer models read, as the last build
-    had it (o_*; null if new) and as it is (n_*): what each version puts in the dated tables. An invoice counts if
+    Each invoice int_changed_xero_records has with a change on a field the customer models read (every invoice field
+    int_organisation_monthly_ledger reads too), as the last build had it (o_*; null if new) and as it is (n_*): what
+    each version puts in the dated tables. An invoice counts if
     it is a sales invoice; it is issued on its date, falls due on its due date, is paid on its fully-paid date.
     int_touched_customers (which customer, from which day) and int_touched_organisations (which organisation, from
     which month) read it.

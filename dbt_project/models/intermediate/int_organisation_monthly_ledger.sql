@@ -28,7 +28,8 @@ invoices as not materialized (
         {{- recomputed_month_column('r') }}
     from {{ ref('int_sales_invoices') }} as i
     {{ recomputed_organisations_only('i', 'r') }}
-    where i.invoice_date <= {{ as_of_date() }} {{ from_first_recomputed_month('greatest(i.invoice_date, i.due_date + 1)') }}
+    where i.invoice_date <= {{ as_of_date() }}
+        {{ from_first_recomputed_month('greatest(i.invoice_date, i.due_date + 1)') }}
 ),
 
 settlements as not materialized (
