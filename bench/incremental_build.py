@@ -30,9 +30,10 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
+from ar_radar.extract.xero_dates import xero_date
 from peak_memory import peak_mib
 
 BENCH = Path(__file__).resolve().parent
@@ -46,7 +47,7 @@ def _settings(folder: Path):  # noqa: ANN202
     return replace(Settings.from_env(), data_dir=folder, db_path=folder / "ar_radar.duckdb")
 
 
-_XERO_AS_OF = f"/Date({int(datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC).timestamp() * 1000)}+0000)/"
+_XERO_AS_OF = xero_date(AS_OF)
 # Contacts have no Reference: their Website (listed as known in checks.yml, read by no model) stands in.
 UNREAD_EDIT = {t: """'{"Reference": "changed"}'""" for t in STREAMS}
 UNREAD_EDIT["xero_contacts"] = """'{"Website": "changed.example"}'"""

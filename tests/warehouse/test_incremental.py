@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import duckdb
 import pytest
-from ar_radar.local.sandbox.wire import xero_date, xero_date_string
+from ar_radar.extract.xero_dates import xero_date, xero_date_string
 from ar_radar.warehouse.build import build_models, build_warehouse
 
 from tests.conftest import AS_OF, copy_of

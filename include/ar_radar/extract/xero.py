@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +40,7 @@ from ar_radar.extract.http_retry import pool_manager
 from ar_radar.extract.landing import LandingBatch, write_batch
 from ar_radar.extract.rate_limit import Clock, LimitExhausted, RateLimiter, Window, header_int
 from ar_radar.extract.xero_auth import TokenStore
+from ar_radar.extract.xero_dates import parse_xero_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,6 @@ RUN_OVERLAP = timedelta(minutes=5)  # re-read this much before the high-water ma
 TIE_OVERLAP = timedelta(seconds=1)  # If-Modified-Since has second granularity
 MAX_ATTEMPTS = 6
 MINUTE = Window(calls=60, seconds=61)  # a second of margin: Xero's window and ours start apart
-_XERO_DATE = re.compile(r"/Date\((-?\d+)")
 
 
 @dataclass(frozen=True)
@@ -97,14 +96,6 @@ def _day_limit(what: str, tenant_id: str | None, retry_after: int | None) -> Xer
 
 class _PageSizeRefused(Exception):
     pass
-
-
-def parse_xero_timestamp(value: str | None) -> datetime | None:
-    """``/Date(1539993600000+0000)/`` -> aware UTC datetime. The milliseconds are the instant."""
-    match = _XERO_DATE.match(value or "")
-    if not match:
-        return None
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(match.group(1)))
 
 
 @dataclass

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ar_radar import database
 from ar_radar.extract.landing import write_batch
+from ar_radar.extract.xero_dates import xero_date
 from ar_radar.raw.store import load_landing
 from ar_radar.scoring.features import HISTORY_QUERY, typed
 
@@ -91,10 +92,6 @@ def read_history(path: str) -> tuple[pd.DataFrame, list[str]]:
     return history, optional
 
 
-def _xero_date(day: pd.Timestamp) -> str:
-    return f"/Date({int(day.timestamp() * 1000)}+0000)/"
-
-
 def xero_records(history: pd.DataFrame) -> dict[str, list[tuple[str, str, dict]]]:
     """The history as the Xero records the warehouse reads: an ACCREC invoice per row (PAID with its
     FullyPaidOnDate, else AUTHORISED), one payment for each paid invoice and a contact per customer."""
@@ -117,7 +114,7 @@ def xero_records(history: pd.DataFrame) -> dict[str, list[tuple[str, str, dict]]
             "AmountPaid": amount if paid else "0.00",
         }
         if paid:
-            invoice["FullyPaidOnDate"] = _xero_date(row.paid_date)
+            invoice["FullyPaidOnDate"] = xero_date(row.paid_date.date())
             payments.append(
                 (
                     f"payment-{row.invoice_id}",

@@ -1,26 +1,13 @@
-"""Wire-format helpers shared by the sandbox servers: Xero's ``/Date(...)/`` and JSON encoding."""
+"""Wire-format helpers shared by the sandbox servers: Xero-shaped JSON (its dates: ``ar_radar.extract.xero_dates``)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-
-def xero_date(value: date | datetime) -> str:
-    """Format a date or UTC datetime as Xero's ``/Date(<ms>+0000)/``."""
-    if isinstance(value, datetime):
-        moment = value.astimezone(UTC)
-    else:
-        moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    return f"/Date({int(moment.timestamp() * 1000)}+0000)/"
-
-
-def xero_date_string(value: date | datetime) -> str:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{value.isoformat()}T00:00:00"
+from ar_radar.extract.xero_dates import xero_date, xero_date_string
 
 
 def to_xero_json(record: Any) -> Any:
