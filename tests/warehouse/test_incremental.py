@@ -35,6 +35,36 @@ def _versions(con, table, where, payload, tag, limit=5, shift="1 day", record_id
     )
 
 
+# The new versions several tests write: a corrected total, a corrected payment amount, a due date moved.
+TOTAL_CORRECTED = "json_merge_patch(payload, json_object('Total', try_cast(payload->>'Total' as double) + 10))"
+AMOUNT_CORRECTED = "json_merge_patch(payload, json_object('Amount', try_cast(payload->>'Amount' as double) + 1))"
+ONE_RECORD = "record_id = '{}' and tenant_id = '{}'"
+
+
+def _due_on(day: date) -> str:
+    return f"""json_merge_patch(payload,
+        '{{"DueDateString": "{xero_date_string(day)}", "DueDate": "{xero_date(day)}"}}')"""
+
+
+def _full_rebuild_beside(settings, tmp_path, day):  # noqa: ANN001, ANN202
+    """A copy of the warehouse rebuilt in full for `day` from the same raw data, in tmp_path / 'full'."""
+    full_dir = tmp_path / "full"
+    full_dir.mkdir()
+    shutil.copy(settings.db_path, full_dir / "ar_radar.duckdb")
+    full = replace(settings, data_dir=full_dir, db_path=full_dir / "ar_radar.duckdb")
+    assert build_warehouse(full, day, full_refresh=True).full_refresh is True
+    return full
+
+
+def _rows_differing(con, table: str) -> tuple[int, int]:  # noqa: ANN001
+    """Rows of `table` only in this warehouse, and only in the attached full_build (EXCEPT ALL both ways)."""
+    [(only_here, only_there)] = con.execute(
+        f"select (select count(*) from (from {table} except all from full_build.{table})), "
+        f"(select count(*) from (from full_build.{table} except all from {table}))"
+    ).fetchall()
+    return only_here, only_there
+
+
 def _day_two(con):
     open_ = "payload->>'Type' = 'ACCREC' and payload->>'Status' = 'AUTHORISED'"
     paid = """json_merge_patch(payload, '{"Status": "PAID", "AmountDue": 0}')"""
@@ -78,8 +108,7 @@ def _day_three(con):
     _versions(con, "xero_credit_notes", last_allocated, reallocated, "reallocated", 1)
     # a paid invoice's total corrected and another's due date moved: their customers' histories change from the
     # issue date and from the earlier due date
-    total = """json_merge_patch(payload, json_object('Total', try_cast(payload->>'Total' as double) + 10))"""
-    _versions(con, "xero_invoices", "payload->>'Status' = 'PAID' and record_id < '5'", total, "total", 1)
+    _versions(con, "xero_invoices", "payload->>'Status' = 'PAID' and record_id < '5'", TOTAL_CORRECTED, "total", 1)
     due = """json_merge_patch(payload, json_object('DueDateString',
         strftime(cast(left(payload->>'DueDateString', 10) as date) + 20, '%Y-%m-%dT00:00:00')))"""
     _versions(con, "xero_invoices", "payload->>'Status' = 'PAID' and record_id > '5'", due, "due", 1)
@@ -224,9 +253,8 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
         after = "record_id > (select max(record_id) from ({}))"  # not the sentinels' records
         due_where = "payload->>'Status' = 'AUTHORISED' and " + after.format(first_20.format("invoices"))
         _versions(con, "xero_invoices", due_where, due, "amount-due", 5)
-        paid = """json_merge_patch(payload, json_object('Amount', try_cast(payload->>'Amount' as double) + 1))"""
         paid_where = "payload->>'Status' <> 'DELETED' and " + after.format(first_20.format("payments"))
-        _versions(con, "xero_payments", paid_where, paid, "amount", 5)
+        _versions(con, "xero_payments", paid_where, AMOUNT_CORRECTED, "amount", 5)
         # a payment received on the day: an open invoice paid in full by a new payment. Its customer's history is
         # recomputed from that day on only: a sentinel in the customer's first row must stay.
         paid_invoice, paid_customer = _paid_on_the_day(con, LATER)
@@ -272,11 +300,7 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
         assert changed == [("invoices", 6), ("payments", 6)]
         for settlement_id, amount in sentinels:
             con.execute(set_amount, [amount, settlement_id])
-    full_dir = tmp_path / "full"
-    full_dir.mkdir()
-    shutil.copy(settings.db_path, full_dir / "ar_radar.duckdb")
-    full = replace(settings, data_dir=full_dir, db_path=full_dir / "ar_radar.duckdb")
-    assert build_warehouse(full, LATER, full_refresh=True).full_refresh is True
+    full = _full_rebuild_beside(settings, tmp_path, LATER)
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         [(touched, customers)] = con.execute(
             "select (select count(*) from intermediate.int_touched_customers), "
@@ -286,16 +310,7 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
         con.execute(f"attach '{full.db_path}' as full_build (read_only)")
         tables = [t for (t,) in con.execute(MODELS).fetchall()]
         assert len(tables) >= 25
-        differing = {}
-        for table in tables:
-            only_here = con.execute(
-                f"select count(*) from (from {table} except all from full_build.{table})"
-            ).fetchone()
-            only_there = con.execute(
-                f"select count(*) from (from full_build.{table} except all from {table})"
-            ).fetchone()
-            if only_here[0] or only_there[0]:
-                differing[table] = (only_here[0], only_there[0])
+        differing = {table: rows for table in tables if any(rows := _rows_differing(con, table))}
     assert differing == {}
 
 
@@ -323,13 +338,12 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
         picks = [dict(zip(columns, row, strict=True)) for row in picks.fetchall()]
         assert len(picks) == 5
         total, due, payment, number, reference = picks
-        one = "record_id = '{}' and tenant_id = '{}'"
         # a corrected total: the invoice's issued row (and its paid row) move, from its issue date
         _versions(
             con,
             "xero_invoices",
-            one.format(total["invoice_id"], total["tenant_id"]),
-            "json_merge_patch(payload, json_object('Total', try_cast(payload->>'Total' as double) + 10))",
+            ONE_RECORD.format(total["invoice_id"], total["tenant_id"]),
+            TOTAL_CORRECTED,
             "rule-total",
             1,
         )
@@ -339,9 +353,8 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
         _versions(
             con,
             "xero_invoices",
-            one.format(due["invoice_id"], due["tenant_id"]),
-            f"""json_merge_patch(payload, '{{"DueDateString": "{xero_date_string(later_due)}",
-                      "DueDate": "{xero_date(later_due)}"}}')""",
+            ONE_RECORD.format(due["invoice_id"], due["tenant_id"]),
+            _due_on(later_due),
             "rule-due",
             1,
         )
@@ -354,7 +367,7 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
         _versions(
             con,
             "xero_payments",
-            one.format(payment["payment_id"], payment["tenant_id"]),
+            ONE_RECORD.format(payment["payment_id"], payment["tenant_id"]),
             f"""json_merge_patch(payload, '{{"Date": "{xero_date(earlier)}",
                       "DateString": "{xero_date_string(earlier)}"}}')""",
             "rule-payment",
@@ -364,7 +377,7 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
         _versions(
             con,
             "xero_invoices",
-            one.format(number["invoice_id"], number["tenant_id"]),
+            ONE_RECORD.format(number["invoice_id"], number["tenant_id"]),
             """json_merge_patch(payload, json_object('InvoiceNumber', payload->>'InvoiceNumber' || '-R'))""",
             "rule-number",
             1,
@@ -373,7 +386,7 @@ def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(ware
         _versions(
             con,
             "xero_invoices",
-            one.format(reference["invoice_id"], reference["tenant_id"]),
+            ONE_RECORD.format(reference["invoice_id"], reference["tenant_id"]),
             """json_merge_patch(payload, '{"Reference": "rule-reference"}')""",
             "rule-reference",
             1,
@@ -407,7 +420,6 @@ def test_each_change_recomputes_its_organisation_from_the_first_month_it_can_mov
     int_touched_organisations.sql's header, not from the model. After the four builds the monthly ledger equals a
     full rebuild of the same raw data."""
     settings = copy_of(warehouse, tmp_path / "incremental")
-    one = "record_id = '{}' and tenant_id = '{}'"
     with duckdb.connect(str(settings.db_path)) as con:
         [first, second] = [
             t for (t,) in con.execute("select distinct tenant_id from staging.stg_xero__invoices order by 1").fetchall()
@@ -426,8 +438,8 @@ def test_each_change_recomputes_its_organisation_from_the_first_month_it_can_mov
         _versions(
             con,
             "xero_invoices",
-            one.format(total[0], first),
-            "json_merge_patch(payload, json_object('Total', try_cast(payload->>'Total' as double) + 10))",
+            ONE_RECORD.format(total[0], first),
+            TOTAL_CORRECTED,
             "org-total",
             1,
         )
@@ -445,8 +457,8 @@ def test_each_change_recomputes_its_organisation_from_the_first_month_it_can_mov
         _versions(
             con,
             "xero_payments",
-            one.format(amount[0], second),
-            "json_merge_patch(payload, json_object('Amount', try_cast(payload->>'Amount' as double) + 1))",
+            ONE_RECORD.format(amount[0], second),
+            AMOUNT_CORRECTED,
             "org-amount",
             1,
         )
@@ -505,8 +517,8 @@ def test_each_change_recomputes_its_organisation_from_the_first_month_it_can_mov
         _versions(
             con,
             "xero_payments",
-            one.format(within_7[0], first),
-            "json_merge_patch(payload, json_object('Amount', try_cast(payload->>'Amount' as double) + 1))",
+            ONE_RECORD.format(within_7[0], first),
+            AMOUNT_CORRECTED,
             "org-within-7",
             1,
         )
@@ -514,9 +526,8 @@ def test_each_change_recomputes_its_organisation_from_the_first_month_it_can_mov
         _versions(
             con,
             "xero_invoices",
-            one.format(due[0], second),
-            f"""json_merge_patch(payload, '{{"DueDateString": "{xero_date_string(later_due)}",
-                      "DueDate": "{xero_date(later_due)}"}}')""",
+            ONE_RECORD.format(due[0], second),
+            _due_on(later_due),
             "org-due",
             1,
         )
@@ -534,18 +545,10 @@ def test_each_change_recomputes_its_organisation_from_the_first_month_it_can_mov
     # nothing changed, but as_of_date moved on: every organisation from the day after the last build's
     assert build_warehouse(settings, LATER).full_refresh is False
     assert _touched_organisations(settings) == {first: AS_OF + timedelta(days=1), second: AS_OF + timedelta(days=1)}
-    full_dir = tmp_path / "full"
-    full_dir.mkdir()
-    shutil.copy(settings.db_path, full_dir / "ar_radar.duckdb")
-    full = replace(settings, data_dir=full_dir, db_path=full_dir / "ar_radar.duckdb")
-    assert build_warehouse(full, LATER, full_refresh=True).full_refresh is True
-    ledger = "intermediate.int_organisation_monthly_ledger"
+    full = _full_rebuild_beside(settings, tmp_path, LATER)
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         con.execute(f"attach '{full.db_path}' as full_build (read_only)")
-        differing = con.execute(f"""select count(*) from (
-            (from {ledger} except all from full_build.{ledger})
-            union all (from full_build.{ledger} except all from {ledger}))""").fetchone()
-    assert differing == (0,)
+        assert _rows_differing(con, "intermediate.int_organisation_monthly_ledger") == (0, 0)
 
 
 def test_a_changed_dbt_project_rebuilds_staging_in_full(warehouse, tmp_path):

@@ -27,8 +27,9 @@ from email.utils import parsedate_to_datetime
 from flask import Flask, Response, request
 
 from ar_radar.extract.rate_limit import Clock
+from ar_radar.extract.xero_dates import xero_date
 from ar_radar.local.sandbox.demo_company import DemoCompany
-from ar_radar.local.sandbox.wire import dumps, to_xero_json, xero_date
+from ar_radar.local.sandbox.wire import dumps, to_xero_json
 
 # endpoint path -> (collection key in the response, attribute on DemoCompany)
 ENDPOINTS = {
