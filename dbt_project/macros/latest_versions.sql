@@ -11,15 +11,22 @@
     version would sort the whole payloads (at 3M payments that was a third of stg_xero__payments' time in a full
     rebuild).
 -#}
+    {%- set raw_versions = source(source_name, entity ~ '_versions') %}
     with versions as (
         select *, rowid as version_row
-        from {{ source(source_name, entity ~ '_versions') }} as v
+        from {{ raw_versions }}
         {% if is_incremental() %}
-        where exists (
-            select 1 from {{ source(source_name, entity ~ '_versions') }} as changed
-            where changed.loaded_at > (select coalesce(max(raw_loaded_at), '-infinity'::timestamptz) from {{ this }})
-              and changed.tenant_id = v.tenant_id
-              and changed.record_id is not distinct from v.record_id
+        -- The changed records' versions by row id: found on the keys alone, so only their payloads are read (a
+        -- filter on the keys would read every version's payload: at 3M invoices 0.2 s instead of 1 s for the
+        -- payments).
+        where rowid in (
+            select v.rowid from {{ raw_versions }} as v
+            where exists (
+                select 1 from {{ raw_versions }} as changed
+                where changed.loaded_at > (select coalesce(max(raw_loaded_at), '-infinity'::timestamptz) from {{ this }})
+                  and changed.tenant_id = v.tenant_id
+                  and changed.record_id is not distinct from v.record_id
+            )
         )
         {% endif %}
     ),
