@@ -58,19 +58,23 @@
     history row changing: changed on a field the customer models read (int_changed_xero_records), or paid after the
     last build's as_of_date (the labels follow as_of_date). Their customers are touched too (int_touched_customers),
     so the unique test's touched_customers rule still counts their keys.
+    `relation` is the table `alias` reads (the model itself for the delete, int_sales_invoices for the select): the
+    touched customers' invoices are found by a join on it, not by recomputed_day_row's correlated `exists`, which
+    DuckDB plans as a join on every distinct (customer, date) of the table (at 3M invoices 0.4-0.5 s each for the
+    delete and the select on a day that touched no customer; the join takes 0.02 s).
 #}
-{% macro recomputed_invoice_row(alias) %}
-    {%- if run_value('changed_since') is none -%}
-    {{ recomputed_day_row(alias, 'invoice_date') }}
-    {%- else -%}
-    ({{ recomputed_day_row(alias, 'invoice_date') }}
-     or ({{ alias }}.tenant_id, {{ alias }}.invoice_id) in (
+{% macro recomputed_invoice_row(alias, relation) %}
+    ({{ alias }}.tenant_id, {{ alias }}.invoice_id) in (
+        select x.tenant_id, x.invoice_id from {{ relation }} as x
+        inner join {{ ref('int_touched_customers') }} as t on {{ recomputed_day_match('t', 'x', 'invoice_date') }}
+        {%- if run_value('changed_since') is not none %}
+        union all
         select tenant_id, record_id from {{ ref('int_changed_xero_records') }}
         where stream = 'invoices' and customer_fields_changed
         union all
         select tenant_id, invoice_id from {{ ref('int_sales_invoices') }}
-        where {{ reached_since_last_build('fully_paid_on_date') }}))
-    {%- endif -%}
+        where {{ reached_since_last_build('fully_paid_on_date') }}
+        {%- endif %})
 {%- endmacro %}
 
 {# A date after the last build's as_of_date (run value previous_as_of) and on or before this build's: the invoice
@@ -82,13 +86,13 @@
 
 {% macro delete_recomputed_invoices() %}
     {% if is_incremental() %}
-    delete from {{ this }} as kept where {{ recomputed_invoice_row('kept') }}
+    delete from {{ this }} as kept where {{ recomputed_invoice_row('kept', this) }}
     {% endif %}
 {% endmacro %}
 
-{% macro only_recomputed_invoices(alias) %}
+{% macro only_recomputed_invoices(alias, relation) %}
     {%- if is_incremental() -%}
-    and {{ recomputed_invoice_row(alias) }}
+    and {{ recomputed_invoice_row(alias, relation) }}
     {%- endif -%}
 {% endmacro %}
 
