@@ -39,7 +39,9 @@
         select tenant_id, contact_id from {{ ref('int_touched_customers') }}))
 {%- endmacro %}
 
-{# A row of a touched customer dated on or after the customer's recompute_from. #}
+{# A row of a touched customer dated on or after the customer's recompute_from. A correlated `exists`: only for small
+   inputs (daily_running_totals' events of the touched customers); on a whole table, join int_touched_customers
+   instead (delete_recomputed_days, recomputed_invoice_row). #}
 {% macro recomputed_day_row(alias, date_column) %}
     exists (
         select 1 from {{ ref('int_touched_customers') }} as t
@@ -61,7 +63,8 @@
     `relation` is the table `alias` reads (the model itself for the delete, int_sales_invoices for the select): the
     touched customers' invoices are found by a join on it, not by recomputed_day_row's correlated `exists`, which
     DuckDB plans as a join on every distinct (customer, date) of the table (at 3M invoices 0.4-0.5 s each for the
-    delete and the select on a day that touched no customer; the join takes 0.02 s).
+    delete and the select on a day that touched no customer; the join takes 0.02 s). Both tables hold one row per
+    invoice, with no null invoice_id (invoice_features_history's not_null test).
 #}
 {% macro recomputed_invoice_row(alias, relation) %}
     ({{ alias }}.tenant_id, {{ alias }}.invoice_id) in (
