@@ -192,6 +192,31 @@ def test_source_schema_names_missing_retyped_and_new_fields(warehouse, tmp_path)
             source_schema.compare(con, {"streams": {"xero_bills": {"fields": {"BillID": "string"}}}})
 
 
+def test_source_schema_inspects_a_sample_of_the_newest_run_only(warehouse, tmp_path):
+    """However many older versions a stream keeps, the sample is the newest run's records (up to sample_rows)."""
+    from ar_radar.gate import source_schema
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(warehouse.db_path, db)
+    config = {"sample_rows": 4, "streams": {"xero_contacts": {"fields": {"ContactID": "string", "Name": "string"}}}}
+    with duckdb.connect(str(db)) as con:
+        [(older,)] = con.execute("select count(*) from raw.xero_contacts").fetchall()
+        # The newest run: 6 contacts whose Name now arrives as a number.
+        con.execute("""
+            insert into raw.xero_contacts
+            select * replace (
+                'drift-run' as run_id,
+                json_merge_patch(payload, '{"Name": 7}') as payload,
+                (select max(loaded_at) from raw.xero_contacts) + interval 1 hour as loaded_at)
+            from raw.xero_contacts
+            limit 6""")
+        found = source_schema.compare(con, config).set_index("field")
+    assert older >= 25 * 4  # the older versions would swamp a sample taken before the newest run is picked
+    assert found.loc["Name", "status"] == "wrong_type", found.loc["Name", "finding"]
+    assert found.loc["Name", "records"] == 4 and found.loc["Name", "records_with_field"] == 4
+    assert found.loc["ContactID", "status"] == "ok"
+
+
 def test_history_says_since_when_each_check_fails_and_sums_up_a_week(damaged):
     from datetime import timedelta
 

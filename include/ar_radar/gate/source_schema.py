@@ -45,12 +45,15 @@ def observe(con: duckdb.DuckDBPyConnection, stream: str, root: str, sample_rows:
     """Field, JSON types seen and records carrying it, over (a sample of) the newest run's records."""
     table = f"raw.{stream}"
     path = "$" if not root else f"$.{root}"
+    # The sample is drawn from the newest run's records. USING SAMPLE on the table itself would sample before the
+    # WHERE: a reservoir of every version's payload (the whole history's), keeping the few that happen to be the
+    # newest run's (22 of 9,900 payments at 3M invoices).
     return con.execute(
         f"""
         with newest as (
-            select payload from {table}
-            where run_id = (select max_by(run_id, loaded_at) from {table})
-            using sample reservoir({int(sample_rows)} rows) repeatable (7)
+            select payload from (
+                select payload from {table} where run_id = (select max_by(run_id, loaded_at) from {table})
+            ) using sample reservoir({int(sample_rows)} rows) repeatable (7)
         )
         select j.key as field,
                list_sort(list_distinct(list(j.type) filter (where j.type <> 'NULL'))) as observed_types,
