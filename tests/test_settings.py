@@ -34,9 +34,17 @@ def test_drafting_defaults_and_switches(monkeypatch):
         ("AR_RADAR_LLM_CONCURRENCY", "0", "AR_RADAR_LLM_CONCURRENCY='0' must be a whole number of at least 1"),
         ("AR_RADAR_AUTO_SEND_UNDER", "-5", "AR_RADAR_AUTO_SEND_UNDER='-5' must be an amount above 0"),
         ("AR_RADAR_AUTO_SEND_UNDER", "yes", "AR_RADAR_AUTO_SEND_UNDER='yes' must be an amount above 0"),
+        ("AR_RADAR_GX_RESULTS_KEEP_DAYS", "-1", "AR_RADAR_GX_RESULTS_KEEP_DAYS='-1' must be a whole number"),
     ],
 )
 def test_a_meaningless_value_is_refused_by_name(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         Settings.from_env()
+
+
+def test_gx_results_are_kept_90_days_unless_set(monkeypatch):
+    monkeypatch.delenv("AR_RADAR_GX_RESULTS_KEEP_DAYS", raising=False)
+    assert Settings.from_env().gx_results_keep_days == 90
+    monkeypatch.setenv("AR_RADAR_GX_RESULTS_KEEP_DAYS", "30")
+    assert Settings.from_env().gx_results_keep_days == 30

@@ -206,7 +206,15 @@ def check_data_health_command(as_of: date | None, full: bool) -> None:
         raise click.ClickException(f"No warehouse at {settings.db_path}: set AR_RADAR_DB (build it first).")
     run_id = f"manual__{datetime.now().strftime('%Y%m%dT%H%M%S')}"
     report = history.add_history(
-        settings.db_path, validate(settings.db_path, settings.gx_root, run_id, as_of or date.today(), full)
+        settings.db_path,
+        validate(
+            settings.db_path,
+            settings.gx_root,
+            run_id,
+            as_of or date.today(),
+            full,
+            keep_results_days=settings.gx_results_keep_days,
+        ),
     )
     history.store_report(settings.db_path, report)
     incremental.remember(settings.db_path, run_id, report.row_states)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from ar_radar.gate.results_retention import KEEP_DAYS
+
 # include/ar_radar/settings.py -> repository root (editable install or the container's /opt/airflow).
 _DEFAULT_HOME = Path(__file__).resolve().parents[2]
 
@@ -84,6 +86,8 @@ class Settings:
     # Where the GX Data Docs site (expectations/uncommitted/data_docs/local_site) is served, if it is:
     # the alert then links each page; without it the alert attaches the pages of the failed tables.
     data_docs_url: str | None = None
+    # Days GX's stored validation results (and their Data Docs pages) are kept; the verdicts are kept for good.
+    gx_results_keep_days: int = KEEP_DAYS
     # Reminder drafts: a notice before the due date too (off by default); whether CRM notes and tickets may be sent
     # to a configured model ("send") or stay on this machine ("local"); model calls in flight at once; and where
     # the output folder is served (the queue email then links each draft instead of attaching the review page).
@@ -184,6 +188,7 @@ class Settings:
             owner_recipients=_addresses("AR_RADAR_OWNER_RECIPIENTS", "owners@example.com"),
             email_from=os.environ.get("AR_RADAR_EMAIL_FROM", "AR Radar <ar-radar@example.com>"),
             data_docs_url=os.environ.get("AR_RADAR_DATA_DOCS_URL") or None,
+            gx_results_keep_days=positive_int("AR_RADAR_GX_RESULTS_KEEP_DAYS", KEEP_DAYS),
             upcoming_notice=_choice("AR_RADAR_UPCOMING_NOTICE", "off", ("on", "off")) == "on",
             llm_crm_text=_choice("AR_RADAR_LLM_CRM_TEXT", "send", ("send", "local")),
             llm_concurrency=positive_int("AR_RADAR_LLM_CONCURRENCY", 16),

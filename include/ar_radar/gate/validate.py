@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 
 from ar_radar import database
-from ar_radar.gate import incremental, source_schema
+from ar_radar.gate import incremental, results_retention, source_schema
 from ar_radar.gate.report import CheckResult, HealthReport
 from ar_radar.gate.suites import CheckedTable, checked_tables, load_config
 
@@ -193,11 +193,19 @@ def _data_docs_pages(context: object, results: dict[str, object]) -> dict[str, s
         return {}
 
 
-def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date, full: bool = False) -> HealthReport:
+def validate(
+    db_path: Path,
+    gx_root: Path,
+    run_id: str,
+    as_of: date,
+    full: bool = False,
+    keep_results_days: int = results_retention.KEEP_DAYS,
+) -> HealthReport:
     """Run every table's committed checkpoint against its DataFrame, as one GX run named after run_id.
 
     Keyed tables are validated only where their rows changed since the last run (see ``gate.incremental``;
-    ``full`` validates every row); the report's ``row_states`` is what ``incremental.remember`` keeps.
+    ``full`` validates every row); the report's ``row_states`` is what ``incremental.remember`` keeps. GX's stored
+    results of runs more than ``keep_results_days`` old are deleted first (``gate.results_retention``).
     """
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
@@ -205,6 +213,7 @@ def validate(db_path: Path, gx_root: Path, run_id: str, as_of: date, full: bool 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="file", context_root_dir=str(gx_root))
     gx_run = RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
+    results_retention.prune(context, keep_results_days, gx_run.run_time)
     checks: list[CheckResult] = []
     result_ids = {}
     states: list[incremental.TableState] = []

@@ -136,7 +136,10 @@ def check_data_health(settings: Settings, run_id: str, as_of: date) -> dict:
     """Validate, keep the results, and on a critical failure alert the owners (once) and raise
     GateNotPassed naming the failed checks."""
     report = gate_history.add_history(
-        settings.db_path, gate.validate(settings.db_path, settings.gx_root, run_id, as_of)
+        settings.db_path,
+        gate.validate(
+            settings.db_path, settings.gx_root, run_id, as_of, keep_results_days=settings.gx_results_keep_days
+        ),
     )
     gate_history.store_report(settings.db_path, report)
     gate_incremental.remember(settings.db_path, run_id, report.row_states)
