@@ -14,6 +14,7 @@ its row verdicts (timed apart); then ``--days`` consecutive days on the same fil
 bench/incremental_build.py's ``--kind`` (default ``paid``: open invoices, as many as 1 % of the invoices, paid in
 full on the day by a new payment each, and 1 % of the contacts edited; ``amounts`` and ``reference`` change 1 % of
 the invoices, payments and contacts) and timing the incremental ``build_warehouse`` and the incremental gate.
+The gates store their results in the size's own copy of the GX project (bench/gx_project.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from peak_memory import peak_mib, reset_peak
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+from gx_project import gx_project  # noqa: E402
 from incremental_build import AS_OF, DAYS, _settings, change  # noqa: E402
 
 
@@ -74,7 +76,7 @@ def child(folder: Path, step: str) -> None:
     assert summary.full_refresh == (step == "full"), summary.reason
     start = time.perf_counter()
     run_id = f"bench-{time.time_ns()}"
-    report = validate(settings.db_path, settings.gx_root, run_id, AS_OF)
+    report = validate(settings.db_path, gx_project(folder), run_id, AS_OF)
     incremental.remember(settings.db_path, run_id, report.row_states)
     gate_seconds = time.perf_counter() - start
     gate_peak = peak_mib()

@@ -8,7 +8,8 @@ keeps its row verdicts (untimed). Then ``--repeat`` times, on a fresh copy: a da
 ``--changed-percent`` of the invoices, payments and contacts (bench/incremental_build.py), an incremental dbt
 build (untimed), and in fresh child processes the gate as the DAG runs it: ``incremental`` (only the keyed
 tables' changed rows, plus the whole-table SQL figures) and ``full`` (every row, ``validate(full=True)``), with
-the child's own peak memory. The two runs' results are compared.
+the child's own peak memory. The two runs' results are compared. The gates store their results in the run's own
+copy of the GX project (bench/gx_project.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from peak_memory import peak_mib
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+from gx_project import gx_project  # noqa: E402
 from warehouse_scale import AS_OF, _settings  # noqa: E402
 
 
@@ -38,7 +40,7 @@ def child(folder: Path, step: str) -> None:
     settings = _settings(folder)
     start = time.perf_counter()
     report = data_health.validate(
-        settings.db_path, settings.gx_root, f"bench-{time.time_ns()}", AS_OF, full=step == "full"
+        settings.db_path, gx_project(folder), f"bench-{time.time_ns()}", AS_OF, full=step == "full"
     )
     seconds = time.perf_counter() - start
     results = [
@@ -86,7 +88,7 @@ def main() -> None:
         settings = _settings(base)
         start = time.perf_counter()
         build_warehouse(settings, AS_OF, full_refresh=True)
-        report = data_health.validate(settings.db_path, settings.gx_root, "bench-first", AS_OF)
+        report = data_health.validate(settings.db_path, gx_project(base), "bench-first", AS_OF)
         incremental.remember(settings.db_path, "bench-first", report.row_states)
         print(f"warehouse built and first gate run (untimed) in {time.perf_counter() - start:.0f} s", flush=True)
         results: dict[str, list[dict]] = {"incremental": [], "full": []}
