@@ -21,13 +21,18 @@ KEEP_DAYS = 90  # the default of AR_RADAR_GX_RESULTS_KEEP_DAYS
 def prune(context: object, keep_days: int, now: datetime) -> int:
     """Delete the stored validation results of runs that started more than ``keep_days`` before ``now``.
 
-    Returns how many were deleted. A result whose run time GX cannot tell is kept.
+    Returns how many this call deleted. A result whose run time GX cannot tell is kept.
     """
     store = context.validation_results_store
     cutoff = now - timedelta(days=keep_days)
-    old = [key for key in store.list_keys() if key.run_id.run_time is not None and key.run_id.run_time < cutoff]
-    for key in old:
-        store.remove_key(key)
-    if old:
-        log.info("deleted %d GX validation results of runs before %s (kept: %d days)", len(old), cutoff, keep_days)
-    return len(old)
+    deleted = 0
+    for key in store.list_keys():
+        if key.run_id.run_time is None or key.run_id.run_time >= cutoff:
+            continue
+        try:
+            deleted += bool(store.remove_key(key))
+        except FileNotFoundError:  # shards share the GX project: another shard's gate deleted it first
+            continue
+    if deleted:
+        log.info("deleted %d GX validation results of runs before %s (kept: %d days)", deleted, cutoff, keep_days)
+    return deleted
