@@ -77,7 +77,7 @@ def child(folder: Path, step: str) -> None:
     start = time.perf_counter()
     run_id = f"bench-{time.time_ns()}"
     report = validate(settings.db_path, gx_project(folder), run_id, AS_OF)
-    incremental.remember(settings.db_path, run_id, report.row_states)
+    incremental.remember(settings.db_path, run_id, report.row_states, report.raw_counts)
     gate_seconds = time.perf_counter() - start
     gate_peak = peak_mib()
     with duckdb.connect(str(settings.db_path), read_only=True) as con:

@@ -89,7 +89,7 @@ def main() -> None:
         start = time.perf_counter()
         build_warehouse(settings, AS_OF, full_refresh=True)
         report = data_health.validate(settings.db_path, gx_project(base), "bench-first", AS_OF)
-        incremental.remember(settings.db_path, "bench-first", report.row_states)
+        incremental.remember(settings.db_path, "bench-first", report.row_states, report.raw_counts)
         print(f"warehouse built and first gate run (untimed) in {time.perf_counter() - start:.0f} s", flush=True)
         results: dict[str, list[dict]] = {"incremental": [], "full": []}
         for n in range(args.repeat):

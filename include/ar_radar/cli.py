@@ -217,7 +217,7 @@ def check_data_health_command(as_of: date | None, full: bool) -> None:
         ),
     )
     history.store_report(settings.db_path, report)
-    incremental.remember(settings.db_path, run_id, report.row_states)
+    incremental.remember(settings.db_path, run_id, report.row_states, report.raw_counts)
     for state in report.row_states:
         click.echo(
             f"{state.table}: validated {state.rows_validated:,} of {state.rows_in_table:,} rows ({state.reason})"

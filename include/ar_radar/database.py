@@ -43,6 +43,9 @@ TABLES: dict[str, str] = {
         checked_at TIMESTAMPTZ)""",
     "ops.data_health_row_failures": """(
         table_name VARCHAR, check_key VARCHAR, row_key VARCHAR, example_id VARCHAR)""",
+    "ops.data_health_raw_counts": """(
+        stream VARCHAR PRIMARY KEY, raw_table VARCHAR, records BIGINT, versions BIGINT, counted_through TIMESTAMPTZ,
+        counted_at TIMESTAMPTZ)""",
     "models.risk_models": """(
         version VARCHAR PRIMARY KEY, trained_at TIMESTAMPTZ, as_of_date DATE, invoices BIGINT, metrics JSON,
         path VARCHAR, tenant_id VARCHAR)""",

@@ -31,7 +31,7 @@ def _change(con, table, patch, tag, limit=2, offset=0, where=SALES):
 
 def _gate(settings, run_id, full=False):
     report = validate(settings.db_path, settings.gx_root, run_id, AS_OF, full=full)
-    incremental.remember(settings.db_path, run_id, report.row_states)
+    incremental.remember(settings.db_path, run_id, report.row_states, report.raw_counts)
     return report
 
 

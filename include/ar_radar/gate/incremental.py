@@ -24,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from ar_radar import database
+from ar_radar.gate import raw_record_counts
 from ar_radar.gate.suites import CheckedTable, expectation_key
 
 log = logging.getLogger(__name__)
@@ -289,13 +290,17 @@ def combined_results(
     return results, failures
 
 
-def remember(db_path: object, run_id: str, states: list[TableState]) -> None:
-    """Keep each keyed table's failing rows and how far this run read (replacing the table's earlier state)."""
-    if not states:
+def remember(
+    db_path: object, run_id: str, states: list[TableState], raw_counts: list[raw_record_counts.RawCount] | None = None
+) -> None:
+    """Keep each keyed table's failing rows and how far this run read (replacing the table's earlier state), and
+    the raw streams' record counts (``gate.raw_record_counts``; without them the next run counts afresh)."""
+    if not states and not raw_counts:
         return
     with database.connect(db_path, read_only=False) as con:
         database.ensure(con, "ops.data_health_row_state", "ops.data_health_row_failures")
         con.execute("BEGIN TRANSACTION")
+        raw_record_counts.remember(con, raw_counts or [])
         for state in states:
             con.execute("delete from ops.data_health_row_failures where table_name = ?", [state.table])
             con.execute("delete from ops.data_health_row_state where table_name = ?", [state.table])

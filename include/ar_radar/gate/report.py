@@ -46,6 +46,8 @@ class HealthReport:
     data_docs: dict[str, str] = field(default_factory=dict)  # table -> its GX Data Docs page (a file)
     # keyed tables: rows validated and failing rows kept for the next run (gate.incremental), not stored here
     row_states: list = field(default_factory=list)
+    # each raw stream's distinct records as counted (gate.raw_record_counts): the next run adds to them
+    raw_counts: list = field(default_factory=list)
 
     @property
     def critical_failures(self) -> list[CheckResult]:

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 
 from ar_radar import database
-from ar_radar.gate import incremental, results_retention, source_schema
+from ar_radar.gate import incremental, raw_record_counts, results_retention, source_schema
 from ar_radar.gate.report import CheckResult, HealthReport
 from ar_radar.gate.suites import CheckedTable, checked_tables, load_config
 
@@ -130,20 +130,24 @@ class Batch:
 
 def read_batches(
     db_path: Path, config: dict, as_of: date, suites: dict[str, object] | None = None, full: bool = False
-) -> dict[str, Batch]:
+) -> tuple[dict[str, Batch], list[raw_record_counts.RawCount]]:
     """Each checked table as a DataFrame, read with one read-only connection (closed before GX runs).
 
     Only the columns its checks use are read (at a million invoices reading every column made the gate 1.2x
     slower; BENCHMARKS.md). A keyed table (``key`` in the config) is read whole only when
     ``incremental.plan`` says so; otherwise only its rows changed since the last run, plus the kept failures
     and whole-table figures that make its results equal a full run's. The queries may also read
-    ``source_schema``: the raw streams' fields against the config's ``source_schema`` section.
+    ``source_schema`` (the raw streams' fields against the config's ``source_schema`` section) and
+    ``raw_record_counts`` (each raw stream's distinct records and its staging rows, counted on from the last run's
+    count unless ``full``: ``gate.raw_record_counts``), returned with the batches for the next run.
     """
     suites = suites or {}
     tables = checked_tables(config)
     batches: dict[str, Batch] = {}
     with database.connect(db_path, read_only=True) as con:
         con.register("source_schema", source_schema.compare(con, config.get("source_schema") or {}))
+        counted, raw_counts = raw_record_counts.count(con, config.get("raw_record_counts") or {}, full)
+        con.register("raw_record_counts", counted)
         for name, table in tables.items():
             query = table.query.replace("{as_of_date}", as_of.isoformat())
             columns = checked_columns(suites[name], table.example_id) if name in suites else None
@@ -167,7 +171,7 @@ def read_batches(
                 plan.failures = incremental.kept_failures(con, name, query, table, plan.since)
                 batch.metrics = incremental.whole_table_metrics(con, query, table, suite)
             batches[name] = batch
-    return batches
+    return batches, raw_counts
 
 
 def _quoted(column: str) -> str:
@@ -204,8 +208,9 @@ def validate(
     """Run every table's committed checkpoint against its DataFrame, as one GX run named after run_id.
 
     Keyed tables are validated only where their rows changed since the last run (see ``gate.incremental``;
-    ``full`` validates every row); the report's ``row_states`` is what ``incremental.remember`` keeps. GX's stored
-    results of runs more than ``keep_results_days`` old are deleted first (``gate.results_retention``).
+    ``full`` validates every row); the report's ``row_states`` and ``raw_counts`` are what ``incremental.remember``
+    keeps. GX's stored results of runs more than ``keep_results_days`` old are deleted first
+    (``gate.results_retention``).
     """
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
@@ -220,7 +225,8 @@ def validate(
     config = load_config(gx_root)
     tables = checked_tables(config)
     suites = {name: context.suites.get(name) for name in tables}
-    for name, batch in read_batches(db_path, config, as_of, suites, full).items():
+    batches, raw_counts = read_batches(db_path, config, as_of, suites, full)
+    for name, batch in batches.items():
         table, frame = tables[name], batch.frame
         outcome = context.checkpoints.get(name).run(batch_parameters={"dataframe": frame}, run_id=gx_run)
         [(result_ids[name], result)] = outcome.run_results.items()
@@ -260,6 +266,7 @@ def validate(
         checks=checks,
         data_docs=_data_docs_pages(context, {t: result_ids[t] for t in failed_tables}),
         row_states=states,
+        raw_counts=raw_counts,
     )
     log.info(
         "data health: %d checks, %d critical failures, %d warnings",

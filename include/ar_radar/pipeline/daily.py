@@ -142,7 +142,7 @@ def check_data_health(settings: Settings, run_id: str, as_of: date) -> dict:
         ),
     )
     gate_history.store_report(settings.db_path, report)
-    gate_incremental.remember(settings.db_path, run_id, report.row_states)
+    gate_incremental.remember(settings.db_path, run_id, report.row_states, report.raw_counts)
     if not report.passed:
         alert = send_data_health_alert(settings, report)
         sent = "owners alerted" if alert["sent"] else "owners already alerted for these failures today"
