@@ -6,7 +6,9 @@ history, which only grows: at 3M invoices 1.2-1.5 s for the 9M payment versions,
 a run adds to the last run's count the records whose first version was loaded since: the day's keys that no older
 version has (a join built on the day's keys). It counts afresh when there is no earlier count, when a full
 validation is asked for, when the stream's raw table changed in checks.yml, or when the versions loaded up to the
-last count are no longer the ones counted (a version deleted, or loaded with an earlier time).
+last count are not as many as were counted (a version deleted, or loaded with an earlier time; a deletion and a
+back-dated load of as many versions between two runs would go unseen until the next full count: raw is never
+edited by the pipeline).
 """
 
 from __future__ import annotations
