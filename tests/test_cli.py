@@ -117,6 +117,9 @@ def test_check_data_health_validates_what_changed_and_in_full_on_demand(warehous
     assert f"stg_xero__invoices: validated {invoices:,} of {invoices:,} rows (no earlier run" in first
     assert f"stg_xero__invoices: validated 0 of {invoices:,} rows (rows changed after" in second
     assert f"validated {invoices:,} of {invoices:,} rows (a full validation was asked for)" in full
+    assert "raw invoices: " in first and "(counted in full: no earlier run kept a count)" in first
+    assert "raw invoices: " in second and "(0 new records loaded after" in second
+    assert "(counted in full: a full validation was asked for)" in full
     with duckdb.connect(str(db), read_only=True) as con:
         [(runs_kept,)] = con.execute("select count(*) from ops.data_health_runs").fetchall()
     assert runs_kept == 3

@@ -222,6 +222,8 @@ def check_data_health_command(as_of: date | None, full: bool) -> None:
         click.echo(
             f"{state.table}: validated {state.rows_validated:,} of {state.rows_in_table:,} rows ({state.reason})"
         )
+    for count in report.raw_counts:
+        click.echo(f"raw {count.stream}: {count.records:,} records ({count.how})")
     for check in report.critical_failures + report.warnings:
         click.echo(f"{check.severity}: {check.describe()}")
     click.echo(f"run {run_id}: {'passed' if report.passed else 'FAILED'}, {len(report.checks)} checks")

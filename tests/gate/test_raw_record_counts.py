@@ -90,3 +90,11 @@ def test_the_gate_finds_a_record_missing_from_staging_on_a_counted_on_run(wareho
     assert invoices.how.startswith("1 new records loaded after")
     [failed] = [c for c in report.critical_failures if c.table == "staging_row_counts"]
     assert failed.example_ids == ["invoices"]
+
+
+def test_a_stream_naming_no_table_is_refused_by_name(warehouse):
+    with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+        with pytest.raises(raw_record_counts.RawRecordCountsConfigError, match="raw_record_counts.bills: there is no"):
+            raw_record_counts.count(con, {"bills": {"raw": "raw.xero_bills", "staged": "staging.stg_xero__bills"}})
+        with pytest.raises(raw_record_counts.RawRecordCountsConfigError, match="raw_record_counts.invoices: give"):
+            raw_record_counts.count(con, {"invoices": {"raw": "raw.xero_invoices"}})

@@ -13,6 +13,7 @@ edited by the pipeline).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,8 @@ import duckdb
 import pandas as pd
 
 from ar_radar import database
+
+log = logging.getLogger(__name__)
 
 STATE = "ops.data_health_raw_counts"
 COLUMNS = ["stream", "raw_rows", "staged_rows"]
@@ -52,6 +55,12 @@ def count(con: duckdb.DuckDBPyConnection, config: dict, full: bool = False) -> t
                 "e.g. {raw: raw.xero_invoices, staged: staging.stg_xero__invoices}"
             )
         raw, staged = spec["raw"], spec["staged"]
+        for table in (raw, staged):
+            if "." not in table or not database.has_table(con, table):
+                raise RawRecordCountsConfigError(
+                    f"raw_record_counts.{stream}: there is no table {table} in the warehouse (name it as schema.table, "
+                    "e.g. raw.xero_invoices or staging.stg_xero__invoices)"
+                )
         [(through, versions, unloaded)] = con.execute(
             f"select max(loaded_at), count(*), count(*) - count(loaded_at) from {raw}"
         ).fetchall()
@@ -77,6 +86,7 @@ def count(con: duckdb.DuckDBPyConnection, config: dict, full: bool = False) -> t
         [(staged_rows,)] = con.execute(f"select count(*) from {staged}").fetchall()
         rows.append({"stream": stream, "raw_rows": records, "staged_rows": staged_rows})
         counts.append(RawCount(stream, raw, records, versions, through, how))
+        log.info("%s: %d raw records, %d staged (%s)", stream, records, staged_rows, how)
     return pd.DataFrame(rows, columns=COLUMNS), counts
 
 
