@@ -29,6 +29,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+from gx_project import gx_project  # noqa: E402
 from warehouse_scale import AS_OF, _settings  # noqa: E402
 
 LATE = AS_OF + timedelta(days=30)  # judged a month late: freshness warns, so Data Docs are rendered
@@ -67,8 +68,7 @@ def main() -> None:
         shutil.copy(cached_raw(small=True), folder / "ar_radar.duckdb")
         settings = _settings(folder)
         build_warehouse(settings, AS_OF, full_refresh=True)
-        project = Path(tmp) / "gx-base"
-        shutil.copytree(settings.gx_root, project, ignore=shutil.ignore_patterns("uncommitted"))
+        project = gx_project(Path(tmp) / "gx-base")
         validate(settings.db_path, project, "day-0", LATE)
         day_results = stored_results(project)
         print(f"one day's results: {len(day_results)} files, {sum(p.stat().st_size for p in day_results):,} bytes")

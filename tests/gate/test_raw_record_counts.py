@@ -6,6 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 from ar_radar.gate import raw_record_counts
+from ar_radar.gate.suites import ChecksConfigError
 from ar_radar.gate.validate import validate
 
 from tests.conftest import AS_OF, copy_of
@@ -94,7 +95,7 @@ def test_the_gate_finds_a_record_missing_from_staging_on_a_counted_on_run(wareho
 
 def test_a_stream_naming_no_table_is_refused_by_name(warehouse):
     with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
-        with pytest.raises(raw_record_counts.RawRecordCountsConfigError, match="raw_record_counts.bills: there is no"):
+        with pytest.raises(ChecksConfigError, match="raw_record_counts.bills: there is no"):
             raw_record_counts.count(con, {"bills": {"raw": "raw.xero_bills", "staged": "staging.stg_xero__bills"}})
-        with pytest.raises(raw_record_counts.RawRecordCountsConfigError, match="raw_record_counts.invoices: give"):
+        with pytest.raises(ChecksConfigError, match="raw_record_counts.invoices: give"):
             raw_record_counts.count(con, {"invoices": {"raw": "raw.xero_invoices"}})

@@ -21,15 +21,12 @@ import duckdb
 import pandas as pd
 
 from ar_radar import database
+from ar_radar.gate.suites import ChecksConfigError
 
 log = logging.getLogger(__name__)
 
 STATE = "ops.data_health_raw_counts"
 COLUMNS = ["stream", "raw_rows", "staged_rows"]
-
-
-class RawRecordCountsConfigError(ValueError):
-    """The raw_record_counts section of checks.yml cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -50,22 +47,25 @@ def count(con: duckdb.DuckDBPyConnection, config: dict, full: bool = False) -> t
     rows, counts = [], []
     for stream, spec in (config or {}).items():
         if not isinstance(spec, dict) or set(spec) != {"raw", "staged"}:
-            raise RawRecordCountsConfigError(
+            raise ChecksConfigError(
                 f"raw_record_counts.{stream}: give the stream's raw table and staging model, "
                 "e.g. {raw: raw.xero_invoices, staged: staging.stg_xero__invoices}"
             )
         raw, staged = spec["raw"], spec["staged"]
         for table in (raw, staged):
             if "." not in table or not database.has_table(con, table):
-                raise RawRecordCountsConfigError(
+                raise ChecksConfigError(
                     f"raw_record_counts.{stream}: there is no table {table} in the warehouse (name it as schema.table, "
                     "e.g. raw.xero_invoices or staging.stg_xero__invoices)"
                 )
-        [(through, versions, unloaded)] = con.execute(
-            f"select max(loaded_at), count(*), count(*) - count(loaded_at) from {raw}"
-        ).fetchall()
         prior = kept.get(stream)
-        reason = _full_count_reason(con, raw, prior, full, unloaded)
+        [(through, versions, unloaded, counted_before)] = con.execute(
+            f"""select max(loaded_at), count(*), count(*) - count(loaded_at),
+                       count(*) filter (where loaded_at <= $since)
+                from {raw}""",
+            {"since": prior.counted_through if prior else None},
+        ).fetchall()
+        reason = _full_count_reason(raw, prior, full, unloaded, counted_before)
         if reason is None:
             [(new,)] = con.execute(
                 f"""select count(*) from (
@@ -97,9 +97,9 @@ def _kept(con: duckdb.DuckDBPyConnection) -> dict[str, RawCount]:
     return {r[0]: RawCount(*r, how="kept") for r in found}
 
 
-def _full_count_reason(
-    con: duckdb.DuckDBPyConnection, raw: str, prior: RawCount | None, full: bool, unloaded: int
-) -> str | None:
+def _full_count_reason(raw: str, prior: RawCount | None, full: bool, unloaded: int, counted_before: int) -> str | None:
+    """Why this stream must be counted afresh (None: it may be counted on). ``counted_before``: its versions loaded
+    up to the last count's ``counted_through``, now."""
     if full:
         return "a full validation was asked for"
     if prior is None or prior.counted_through is None:
@@ -108,12 +108,9 @@ def _full_count_reason(
         return f"the stream's raw table changed ({prior.raw_table} before)"
     if unloaded:
         return "versions without a load time"
-    [(versions,)] = con.execute(
-        f"select count(*) from {raw} where loaded_at <= $since", {"since": prior.counted_through}
-    ).fetchall()
-    if versions != prior.versions:
+    if counted_before != prior.versions:
         return (
-            f"{prior.versions:,} versions were loaded up to the last count, {versions:,} now "
+            f"{prior.versions:,} versions were loaded up to the last count, {counted_before:,} now "
             "(a version deleted, or loaded with an earlier time)"
         )
     return None
