@@ -32,42 +32,54 @@
     int_invoice_settlements is incremental by record too, not by customer: a settlement row depends only on its
     source (a payment, or a credit note's, overpayment's or prepayment's allocations) and on its invoice. With
     changed_since, a build takes away and selects again the rows whose payment or invoice changed a field the
-    models read (int_changed_xero_records) or whose credit was staged since: a day that changes 1 % of the records
-    rewrites ~1 % of the settlements, not every settlement of the customers they touch, and a day that changes only
-    References rewrites none. Without it (a partial build), every row.
+    settlements read (int_changed_xero_records' settlement_fields_changed) or whose credit was staged since: a day
+    that changes 1 % of the records rewrites ~1 % of the settlements, not every settlement of the customers they
+    touch; a day of References, or of invoices paid, rewrites none but the new payments'. Without it (a partial
+    build), every row.
+    Each condition is a semi join of its own, never two joined by `or`: DuckDB skips a semi join's whole input when
+    its list is empty, and cannot when two are or-ed (at 3M invoices a day of new payments deleted in 0.35 s and
+    selected in 0.97 s; now 0.003 s and 0.21 s).
 -#}
 {% macro delete_restaged_settlements() %}
     {% if is_incremental() %}
     delete from {{ this }}
-    {% if run_value('changed_since') is not none %}where {{ restaged_settlement_row() }}{% endif %}
+    {% if run_value('changed_since') is not none %}
+    where rowid in ({{ restaged_settlement_rows(this, last_build_had=true) }})
+    {% endif %}
     {% endif %}
 {% endmacro %}
 
-{# The filter that goes with it, on the model's settlements (alias `alias`). #}
-{% macro restaged_settlements_only(alias) %}
-    {%- if is_incremental() and run_value('changed_since') is not none -%}
-    and {{ restaged_settlement_row(alias) }}
-    {%- endif -%}
+{# The row ids of `relation`'s settlements (the model, or its unique test's model) that a build recomputes.
+   last_build_had: only the records the last build had (a new payment or invoice has no row to take away). #}
+{% macro restaged_settlement_rows(relation, last_build_had=false) %}
+    select rowid from {{ relation }}
+    where (tenant_id, kind, source_id) in ({{ restaged_settlement_sources(last_build_had) }})
+    union all
+    select rowid from {{ relation }}
+    where (tenant_id, invoice_id) in ({{ restaged_settlement_invoices(last_build_had) }})
 {% endmacro %}
 
-{# The condition both use (and the generic test unique_combination): a settlement whose payment or invoice changed,
-   or whose credit was staged, since the last finished build. Needs changed_since. #}
-{% macro restaged_settlement_row(alias=none) %}
-    {%- set prefix = alias ~ '.' if alias else '' -%}
+{# The sources whose settlements are recomputed: (tenant_id, kind, source_id). All of them were staged since the
+   last build, so their staged rows have raw_loaded_at after changed_since (the model's select relies on it). #}
+{% macro restaged_settlement_sources(last_build_had=false) %}
     {%- set since = "cast('" ~ run_value('changed_since') ~ "' as timestamptz)" -%}
-    (({{ prefix }}tenant_id, {{ prefix }}kind, {{ prefix }}source_id) in (
-        select tenant_id, 'payment', record_id from {{ ref('int_changed_xero_records') }} where stream = 'payments'
-        union all
-        select tenant_id, 'credit_note', credit_note_id from {{ ref('stg_xero__credit_notes') }}
-        where raw_loaded_at > {{ since }}
-        union all
-        select tenant_id, 'overpayment', overpayment_id from {{ ref('stg_xero__overpayments') }}
-        where raw_loaded_at > {{ since }}
-        union all
-        select tenant_id, 'prepayment', prepayment_id from {{ ref('stg_xero__prepayments') }}
-        where raw_loaded_at > {{ since }})
-     or ({{ prefix }}tenant_id, {{ prefix }}invoice_id) in (
-        select tenant_id, record_id from {{ ref('int_changed_xero_records') }} where stream = 'invoices'))
+    select tenant_id, 'payment', record_id from {{ ref('int_changed_xero_records') }}
+    where stream = 'payments' and settlement_fields_changed {{ 'and old_payload is not null' if last_build_had }}
+    union all
+    select tenant_id, 'credit_note', credit_note_id from {{ ref('stg_xero__credit_notes') }}
+    where raw_loaded_at > {{ since }}
+    union all
+    select tenant_id, 'overpayment', overpayment_id from {{ ref('stg_xero__overpayments') }}
+    where raw_loaded_at > {{ since }}
+    union all
+    select tenant_id, 'prepayment', prepayment_id from {{ ref('stg_xero__prepayments') }}
+    where raw_loaded_at > {{ since }}
+{%- endmacro %}
+
+{# The invoices all of whose settlements are recomputed: (tenant_id, invoice_id). #}
+{% macro restaged_settlement_invoices(last_build_had=false) %}
+    select tenant_id, record_id from {{ ref('int_changed_xero_records') }}
+    where stream = 'invoices' and settlement_fields_changed {{ 'and old_payload is not null' if last_build_had }}
 {%- endmacro %}
 
 {#

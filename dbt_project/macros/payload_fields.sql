@@ -43,3 +43,28 @@
         'payments': ['Invoice', 'Status', 'Date', 'DateString']
     }[stream]) -}}
 {%- endmacro %}
+
+
+{#-
+    The fields int_invoice_settlements reads from the two streams: an invoice's customer, dates and rate (and whether
+    it is a sales invoice, from Type and Status: macro settlement_fields_changed), a payment's invoice, status, date and
+    amount. An invoice paid, or given a new AmountDue or Total, rewrites none of its settlements.
+-#}
+{% macro settlement_model_fields(stream) %}
+    {{- payload_fields(stream, only={
+        'invoices': ['Contact', 'Date', 'DateString', 'DueDate', 'DueDateString', 'CurrencyRate'],
+        'payments': ['Invoice', 'Status', 'Date', 'DateString', 'Amount']
+    }[stream]) -}}
+{%- endmacro %}
+
+{# Whether a record's settlements can differ between two of its versions (`old`, `new`: payloads; old null for a new
+   record). An invoice's Status matters only as far as it makes the invoice a sales invoice or not (PAID is one). #}
+{% macro settlement_fields_changed(stream, old, new) -%}
+    ({{ old }} is null
+     or json_transform({{ old }}, {{ settlement_model_fields(stream) }})
+        is distinct from json_transform({{ new }}, {{ settlement_model_fields(stream) }})
+     {%- if stream == 'invoices' %}
+     or {{ is_sales_invoice(old ~ " ->> 'Type'", old ~ " ->> 'Status'") }}
+        is distinct from {{ is_sales_invoice(new ~ " ->> 'Type'", new ~ " ->> 'Status'") }}
+     {%- endif %})
+{%- endmacro %}

@@ -314,6 +314,56 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
     assert differing == {}
 
 
+def test_settlements_are_rewritten_only_when_a_field_they_read_changes(warehouse, tmp_path):
+    """A settlement row reads its payment (or credit) and its invoice's customer, dates, rate and being a sales
+    invoice. An invoice paid in full rewrites none of its settlements (a sentinel in one stays); a due date moved, a
+    new rate, a void rewrite all of that invoice's, and a payment amended on the same day as its invoice appears
+    once. Then the table equals a full rebuild's."""
+    settings = copy_of(warehouse, tmp_path / "incremental")
+    build_warehouse(settings, AS_OF)
+    one_each = """
+        select invoice_id, min(settlement_id) from intermediate.int_invoice_settlements as s
+        inner join intermediate.int_sales_invoices as i using (tenant_id, invoice_id)
+        where s.kind = 'payment' and i.status = ? group by all order by invoice_id limit ?"""
+    set_amount = "update intermediate.int_invoice_settlements set amount = ? where settlement_id = ? and invoice_id = ?"
+    with duckdb.connect(str(settings.db_path)) as con:
+        [(partly_paid, kept)] = con.execute(one_each, ["AUTHORISED", 1]).fetchall()
+        [(due_moved, redated), (rate_changed, _), (voided, _)] = con.execute(one_each, ["PAID", 3]).fetchall()
+        [(kept_amount,)] = con.execute(
+            "select amount from intermediate.int_invoice_settlements where settlement_id = ? and invoice_id = ?",
+            [kept, partly_paid],
+        ).fetchall()
+        for settlement_id, invoice_id in ((kept, partly_paid), (redated, due_moved)):
+            con.execute(set_amount, [-0.01, settlement_id, invoice_id])
+        paid = """json_merge_patch(payload, '{"Status": "PAID", "AmountDue": 0}')"""
+        _versions(con, "xero_invoices", f"record_id = '{partly_paid}'", paid, "paid", 1)
+        new_due = AS_OF + timedelta(days=40)
+        _versions(con, "xero_invoices", f"record_id = '{due_moved}'", _due_on(new_due), "due", 1)
+        rate = """json_merge_patch(payload, '{"CurrencyRate": 2.0}')"""
+        _versions(con, "xero_invoices", f"record_id = '{rate_changed}'", rate, "rate", 1)
+        void = """json_merge_patch(payload, '{"Status": "VOIDED"}')"""
+        _versions(con, "xero_invoices", f"record_id = '{voided}'", void, "void", 1)
+        _versions(con, "xero_payments", f"record_id = '{redated}'", AMOUNT_CORRECTED, "amount", 1)
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    with duckdb.connect(str(settings.db_path)) as con:
+        rows = "select {} from intermediate.int_invoice_settlements where invoice_id = ?"
+        assert con.execute(rows.format("amount"), [partly_paid]).fetchall() == [(Decimal("-0.01"),)]
+        assert {due for (due,) in con.execute(rows.format("due_date"), [due_moved]).fetchall()} == {new_due}
+        assert con.execute(
+            rows.format("count(*) filter (where amount = -0.01), count(*) filter (where settlement_id = ?)"),
+            [redated, due_moved],
+        ).fetchall() == [(0, 1)]
+        assert con.execute(
+            rows.format("count(*) filter (where amount_base <> amount / 2)"), [rate_changed]
+        ).fetchall() == [(0,)]
+        assert con.execute(rows.format("count(*)"), [voided]).fetchall() == [(0,)]
+        con.execute(set_amount, [kept_amount, kept, partly_paid])
+    full = _full_rebuild_beside(settings, tmp_path, AS_OF)
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        con.execute(f"attach '{full.db_path}' as full_build (read_only)")
+        assert _rows_differing(con, "intermediate.int_invoice_settlements") == (0, 0)
+
+
 def test_each_change_recomputes_its_customer_from_the_first_day_it_can_move(warehouse, tmp_path):
     """int_touched_customers' recompute_from, rule by rule, each change on a customer of its own (a paid sales
     invoice and one of its payments): the expected days are read from staging before the change, by the rules in
@@ -667,6 +717,10 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
     build_warehouse(settings, AS_OF)
     with duckdb.connect(str(settings.db_path)) as con:
         _day_two(con)
+        # and a paid invoice's due date moved: all its settlements are recomputed (day two's other invoices are paid,
+        # voided or new, which leaves no settlement of theirs recomputed)
+        with_settlements = "record_id in (select invoice_id from intermediate.int_invoice_settlements)"
+        _versions(con, "xero_invoices", with_settlements, _due_on(AS_OF + timedelta(days=40)), "due", 1)
     assert build_warehouse(settings, AS_OF).full_refresh is False
     with duckdb.connect(str(settings.db_path)) as con:
         [(since,)] = con.execute("select max(raw_loaded_through) from ops.warehouse_builds").fetchall()
@@ -696,13 +750,16 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
     assert not _unique_test_fails(settings, "int_customer_daily_history", incremental)
     assert _unique_test_fails(settings, "int_customer_daily_history", full)
     # int_invoice_settlements, recomputed by record, counts the keys among the settlements whose payment or invoice
-    # changed since the last build (day two's invoices, in int_changed_xero_records): a repeated key elsewhere only
-    # a full build counts
+    # changed a field they read since the last build (the invoice whose due date moved, in int_changed_xero_records):
+    # a repeated key elsewhere only a full build counts
     with duckdb.connect(str(settings.db_path)) as con:
         [(before_day_two,)] = con.execute(
             "select raw_loaded_through from ops.warehouse_builds order by built_at desc limit 1 offset 1"
         ).fetchall()
-        changed = "select record_id from intermediate.int_changed_xero_records where stream = '{}'"
+        changed = (
+            "select record_id from intermediate.int_changed_xero_records where stream = '{}' "
+            "and settlement_fields_changed"
+        )
         restaged = f"invoice_id in ({changed.format('invoices')}) and source_id not in ({changed.format('payments')})"
         copy_one = (
             "insert into intermediate.int_invoice_settlements "

@@ -3,7 +3,7 @@
   recomputed: for the incremental models, which rows an incremental build recomputed:
     * 'touched_customers': the models recomputed per customer (macros delete_recomputed_days and
       delete_recomputed_invoices: every row they recompute is a touched customer's);
-    * 'restaged_settlements': int_invoice_settlements (macro restaged_settlement_row).
+    * 'restaged_settlements': int_invoice_settlements (macro restaged_settlement_rows).
   The other rows are the last build's, whose tests passed, so a repeated key must include a recomputed row: on an
   incremental build only the keys found among those rows are counted, still over the whole table, so a key
   repeated across a recomputed and a kept row is caught. At a million invoices this is most of the ~2 s these
@@ -27,7 +27,11 @@ from {{ model }}
 {% if recomputed is not none and run_value('changed_since') is not none %}
 where ({{ key }}) in (
     select {{ key }} from {{ model }}
-    where {{ touched_customer_row() if recomputed == 'touched_customers' else restaged_settlement_row() }})
+    {% if recomputed == 'touched_customers' -%}
+    where {{ touched_customer_row() }}
+    {%- else -%}
+    where rowid in ({{ restaged_settlement_rows(model) }})
+    {%- endif %})
 {% endif %}
 group by {{ key }}
 having count(*) > 1
