@@ -43,15 +43,17 @@ credit_sources as not materialized (
 ),
 
 allocations as not materialized (
+    -- In the select list, not a lateral join: DuckDB joins a lateral unnest back to its input on the whole list, so
+    -- it unnested every credit's allocations even for a build that keeps none (0.14 s against 0.02 s for the 59k
+    -- allocations at 3M invoices, the same rows; generate_subscripts numbers them as `with ordinality` did).
     select
-        c.tenant_id,
-        c.kind,
-        c.source_id,
-        c.raw_loaded_at,
-        a.allocation,
-        a.position
-    from credit_sources as c,
-        unnest(cast(coalesce(c.allocations, '[]') as json[])) with ordinality as a (allocation, position)
+        tenant_id,
+        kind,
+        source_id,
+        raw_loaded_at,
+        unnest(cast(coalesce(allocations, '[]') as json[])) as allocation,
+        generate_subscripts(cast(coalesce(allocations, '[]') as json[]), 1) as position
+    from credit_sources
 ),
 
 allocated as not materialized (
