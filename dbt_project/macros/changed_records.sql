@@ -44,19 +44,21 @@
     {% if is_incremental() %}
     delete from {{ this }}
     {% if run_value('changed_since') is not none %}
-    where rowid in ({{ restaged_settlement_rows(this, last_build_had=true) }})
+    where rowid in ({{ restaged_settlement_rows(this, written=false) }})
     {% endif %}
     {% endif %}
 {% endmacro %}
 
-{# The row ids of `relation`'s settlements (the model, or its unique test's model) that a build recomputes.
-   last_build_had: only the records the last build had (a new payment or invoice has no row to take away). #}
-{% macro restaged_settlement_rows(relation, last_build_had=false) %}
+{# The row ids of `relation`'s settlements that a build recomputes: before it writes them (written=false: the rows it
+   takes away, only of the records the last build had, as a new payment or invoice has none), or after (the model's
+   unique test). A stored load time cannot find the written rows instead: a source whose new version changed only its
+   Reference keeps its rows, so a full rebuild's load time would differ. #}
+{% macro restaged_settlement_rows(relation, written=true) %}
     select rowid from {{ relation }}
-    where (tenant_id, kind, source_id) in ({{ restaged_settlement_sources(last_build_had) }})
+    where (tenant_id, kind, source_id) in ({{ restaged_settlement_sources(last_build_had=not written) }})
     union all
     select rowid from {{ relation }}
-    where (tenant_id, invoice_id) in ({{ restaged_settlement_invoices(last_build_had) }})
+    where (tenant_id, invoice_id) in ({{ restaged_settlement_invoices(last_build_had=not written) }})
 {% endmacro %}
 
 {# The sources whose settlements are recomputed: (tenant_id, kind, source_id). All of them were staged since the

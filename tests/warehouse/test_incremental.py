@@ -721,6 +721,9 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
         # voided or new, which leaves no settlement of theirs recomputed)
         with_settlements = "record_id in (select invoice_id from intermediate.int_invoice_settlements)"
         _versions(con, "xero_invoices", with_settlements, _due_on(AS_OF + timedelta(days=40)), "due", 1)
+        # and a payment's amount corrected: its settlement is recomputed too
+        paying = "record_id in (select source_id from intermediate.int_invoice_settlements where kind = 'payment')"
+        _versions(con, "xero_payments", paying, AMOUNT_CORRECTED, "amount", 1)
     assert build_warehouse(settings, AS_OF).full_refresh is False
     with duckdb.connect(str(settings.db_path)) as con:
         [(since,)] = con.execute("select max(raw_loaded_through) from ops.warehouse_builds").fetchall()
@@ -771,4 +774,21 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
     assert _unique_test_fails(settings, "int_invoice_settlements", full)
     with duckdb.connect(str(settings.db_path)) as con:
         assert con.execute(copy_one.format("")).fetchone() == (1,)
+    assert _unique_test_fails(settings, "int_invoice_settlements", incremental)
+    # the repeated rows made single again; then a repeated row of the changed payment's is counted too
+    with duckdb.connect(str(settings.db_path)) as con:
+        key = "(tenant_id, settlement_id, invoice_id)"
+        repeated = f"{key} in (select {key} from intermediate.int_invoice_settlements group by all having count(*) > 1)"
+        con.execute(
+            f"create temp table single as select distinct * from intermediate.int_invoice_settlements where {repeated}"
+        )
+        con.execute(f"delete from intermediate.int_invoice_settlements where {repeated}")
+        con.execute("insert into intermediate.int_invoice_settlements from single")
+    assert not _unique_test_fails(settings, "int_invoice_settlements", incremental)
+    with duckdb.connect(str(settings.db_path)) as con:
+        copy_payment = (
+            "insert into intermediate.int_invoice_settlements (from intermediate.int_invoice_settlements "
+            f"where kind = 'payment' and source_id in ({changed.format('payments')}) limit 1)"
+        )
+        assert con.execute(copy_payment).fetchone() == (1,)
     assert _unique_test_fails(settings, "int_invoice_settlements", incremental)
