@@ -296,7 +296,7 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
         changed = con.execute(
             "select stream, count(*) from intermediate.int_changed_xero_records group by all order by 1"
         ).fetchall()
-        # AmountDue and Amount (the settlements read them: 5 each) and the invoice and payment of the day
+        # AmountDue and Amount (5 each: read by the aging or the settlements), the invoice and payment of the day
         assert changed == [("invoices", 6), ("payments", 6)]
         for settlement_id, amount in sentinels:
             con.execute(set_amount, [amount, settlement_id])

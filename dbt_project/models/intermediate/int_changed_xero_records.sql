@@ -10,8 +10,8 @@
 {% set since = run_value('changed_since') %}
 {% if since is none %}
 select cast(null as varchar) as tenant_id, cast(null as varchar) as stream, cast(null as varchar) as record_id,
-    cast(null as json) as old_payload, cast(null as json) as new_payload, cast(null as boolean) as customer_fields_changed,
-    cast(null as boolean) as settlement_fields_changed
+    cast(null as json) as old_payload, cast(null as json) as new_payload,
+    cast(null as boolean) as customer_fields_changed, cast(null as boolean) as settlement_fields_changed
 where false
 {% else %}
 {% set since_ts = "cast('" ~ since ~ "' as timestamptz)" %}
