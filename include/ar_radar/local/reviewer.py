@@ -42,7 +42,13 @@ def waiting_request(client: object, wait_seconds: float = 600) -> dict:
     while True:
         listed = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/~/hitlDetails", params={"response_received": False})
         listed.raise_for_status()
-        waiting = [d for d in listed.json()["hitl_details"] if d["task_instance"]["task_id"] == TASK_ID]
+        # Only once the task is parked: Airflow records an answer given while the task is still pausing (state
+        # running) but resumes only a task in awaiting_input, so that run would wait for ever (seen in `make demo`).
+        waiting = [
+            d
+            for d in listed.json()["hitl_details"]
+            if d["task_instance"]["task_id"] == TASK_ID and d["task_instance"]["state"] == "awaiting_input"
+        ]
         if waiting:
             # The newest: an older run killed while it waited (a stopped demo) leaves its request unanswered.
             return max(waiting, key=lambda d: str(d.get("created_at") or d["task_instance"].get("start_date") or ""))
@@ -75,7 +81,13 @@ def sweep_timeouts(wait_seconds: float = 300) -> None:
     deadline, seen = time.monotonic() + wait_seconds, False
     while time.monotonic() < deadline:
         listed = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/~/hitlDetails", params={"response_received": False})
-        waiting = [d for d in listed.json()["hitl_details"] if d["task_instance"]["task_id"] == TASK_ID]
+        # Only once the task is parked: Airflow records an answer given while the task is still pausing (state
+        # running) but resumes only a task in awaiting_input, so that run would wait for ever (seen in `make demo`).
+        waiting = [
+            d
+            for d in listed.json()["hitl_details"]
+            if d["task_instance"]["task_id"] == TASK_ID and d["task_instance"]["state"] == "awaiting_input"
+        ]
         if seen and not waiting:
             return
         if waiting:
