@@ -22,9 +22,9 @@
 
 {# The condition itself, whatever the materialisation (the snapshot); nothing without changed_since. #}
 {% macro staged_since_last_build() %}
-    {%- set since = run_value('changed_since') -%}
-    {%- if since is not none -%}
-    and raw_loaded_at > cast('{{ since }}' as timestamptz)
+    {%- set since_ts = changed_since_ts() -%}
+    {%- if since_ts is not none -%}
+    and raw_loaded_at > {{ since_ts }}
     {%- endif -%}
 {% endmacro %}
 
@@ -64,7 +64,7 @@
 {# The sources whose settlements are recomputed: (tenant_id, kind, source_id). All of them were staged since the
    last build, so their staged rows have raw_loaded_at after changed_since (the model's select relies on it). #}
 {% macro restaged_settlement_sources(last_build_had=false) %}
-    {%- set since = "cast('" ~ run_value('changed_since') ~ "' as timestamptz)" -%}
+    {%- set since = changed_since_ts() -%}
     select tenant_id, 'payment', record_id from {{ ref('int_changed_xero_records') }}
     where stream = 'payments' and settlement_fields_changed {{ 'and old_payload is not null' if last_build_had }}
     union all

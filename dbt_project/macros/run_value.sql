@@ -19,3 +19,9 @@
     {%- set value = env_var('AR_RADAR_' ~ (name | upper), '') -%}
     {{ return(value if value != '' else default) }}
 {% endmacro %}
+
+{#- changed_since as a SQL timestamptz literal, to compare with raw_loaded_at and loaded_at; none without it. -#}
+{% macro changed_since_ts() %}
+    {%- set since = run_value('changed_since') -%}
+    {{ return(none if since is none else "cast('" ~ since ~ "' as timestamptz)") }}
+{% endmacro %}

@@ -14,7 +14,7 @@ select cast(null as varchar) as tenant_id, cast(null as varchar) as stream, cast
     cast(null as boolean) as customer_fields_changed, cast(null as boolean) as settlement_fields_changed
 where false
 {% else %}
-{% set since_ts = "cast('" ~ since ~ "' as timestamptz)" %}
+{% set since_ts = changed_since_ts() %}
 {% set ignored = ['Reference', 'UpdatedDateUTC'] %}  {# the Xero fields no model reads #}
 {% for stream in ['invoices', 'payments'] %}
 select tenant_id, '{{ stream }}' as stream, record_id, old_payload, new_payload,

@@ -77,7 +77,7 @@ settlements as not materialized (
 ),
 
 {% if is_incremental() and run_value('changed_since') is not none %}
-{% set since = "cast('" ~ run_value('changed_since') ~ "' as timestamptz)" %}
+{% set since = changed_since_ts() %}
 recomputed as (
     -- The changed sources' settlements: staged since, so the staged tables' zone maps skip all older rows.
     select * from settlements

@@ -29,7 +29,7 @@ from (
     select tenant_id, contact_id from {{ ref('stg_xero__invoices') }} where contact_id is not null
 )
 {% else %}
-{% set since_ts = "cast('" ~ since ~ "' as timestamptz)" %}
+{% set since_ts = changed_since_ts() %}
 with invoice_versions as (
     {{ changed_invoice_versions() }}
 ),
