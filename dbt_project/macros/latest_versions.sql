@@ -13,9 +13,10 @@
 
     `versions` is read twice (the ranking and the rows kept). A full rebuild reads the raw table twice instead of
     holding every payload in memory between the reads (DuckDB's default for a CTE read twice): the ranking reads
-    only the keys, and the payloads stream into json_transform. At 3M payments, in the build's 2.4 GB: 29-37 s ->
-    24-27 s on one thread, 16.5-18.4 s -> 12.2-13.7 s on two (BENCHMARKS.md, thirteenth pass). An incremental
-    build's versions are the few changed records': materialized, its filter runs once.
+    only the keys, and the payloads stream into json_transform. stg_xero__payments' query at 3M invoices (9M
+    payments), in the build's 2.4 GB: 29-37 s -> 24-27 s on one thread, 16.5-18.4 s -> 12.2-13.7 s on two
+    (BENCHMARKS.md, thirteenth pass). An incremental build's versions are the few changed records': materialized,
+    its filter runs once.
 -#}
     {%- set raw_versions = source(source_name, entity ~ '_versions') %}
     with versions as {{ 'materialized' if is_incremental() else 'not materialized' }} (
