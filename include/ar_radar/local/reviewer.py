@@ -36,19 +36,24 @@ def _client():  # noqa: ANN202 - fastapi.testclient.TestClient, imported with Ai
     return client
 
 
+def _parked_requests(client: object) -> list[dict]:
+    """The unanswered approval requests whose task is parked in awaiting_input. Only those: Airflow records an answer
+    given while the task is still pausing (state running) but resumes only a task in awaiting_input, so that run
+    would wait for ever (seen in `make demo`); the scheduler's timeout sweep, too, handles only parked tasks."""
+    listed = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/~/hitlDetails", params={"response_received": False})
+    listed.raise_for_status()
+    return [
+        d
+        for d in listed.json()["hitl_details"]
+        if d["task_instance"]["task_id"] == TASK_ID and d["task_instance"]["state"] == "awaiting_input"
+    ]
+
+
 def waiting_request(client: object, wait_seconds: float = 600) -> dict:
     """The run's approval request once it is waiting for an answer (its HITL detail: subject, body, options)."""
     deadline = time.monotonic() + wait_seconds
     while True:
-        listed = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/~/hitlDetails", params={"response_received": False})
-        listed.raise_for_status()
-        # Only once the task is parked: Airflow records an answer given while the task is still pausing (state
-        # running) but resumes only a task in awaiting_input, so that run would wait for ever (seen in `make demo`).
-        waiting = [
-            d
-            for d in listed.json()["hitl_details"]
-            if d["task_instance"]["task_id"] == TASK_ID and d["task_instance"]["state"] == "awaiting_input"
-        ]
+        waiting = _parked_requests(client)
         if waiting:
             # The newest: an older run killed while it waited (a stopped demo) leaves its request unanswered.
             return max(waiting, key=lambda d: str(d.get("created_at") or d["task_instance"].get("start_date") or ""))
@@ -80,14 +85,7 @@ def sweep_timeouts(wait_seconds: float = 300) -> None:
     client, runner = _client(), SchedulerJobRunner(job=Job())
     deadline, seen = time.monotonic() + wait_seconds, False
     while time.monotonic() < deadline:
-        listed = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/~/hitlDetails", params={"response_received": False})
-        # Only once the task is parked: Airflow records an answer given while the task is still pausing (state
-        # running) but resumes only a task in awaiting_input, so that run would wait for ever (seen in `make demo`).
-        waiting = [
-            d
-            for d in listed.json()["hitl_details"]
-            if d["task_instance"]["task_id"] == TASK_ID and d["task_instance"]["state"] == "awaiting_input"
-        ]
+        waiting = _parked_requests(client)
         if seen and not waiting:
             return
         if waiting:
