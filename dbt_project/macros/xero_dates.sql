@@ -21,5 +21,10 @@
 {%- endmacro %}
 
 {% macro as_of_date() -%}
-    cast('{{ run_value("as_of_date", run_started_at.strftime("%Y-%m-%d")) }}' as date)
+    cast('{{ as_of_date_string() }}' as date)
+{%- endmacro %}
+
+{#- The day aging is computed for, as text (YYYY-MM-DD): run value as_of_date, default today (UTC). -#}
+{% macro as_of_date_string() -%}
+    {{ return(run_value("as_of_date", run_started_at.strftime("%Y-%m-%d")) | string) }}
 {%- endmacro %}

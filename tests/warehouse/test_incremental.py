@@ -601,6 +601,57 @@ def test_each_change_recomputes_its_organisation_from_the_first_month_it_can_mov
         assert _rows_differing(con, "intermediate.int_organisation_monthly_ledger") == (0, 0)
 
 
+def test_repeat_late_payers_are_counted_again_for_touched_customers_and_for_everyone_in_a_new_month(
+    warehouse, tmp_path
+):
+    """int_repeat_late_payers' 12-month window starts at the same month all month: a build in the last build's month
+    counts again only the touched customers (a sentinel in an untouched customer's row stays, a touched one's goes);
+    the first build of the next month counts everyone (the sentinel goes) and equals a full rebuild."""
+    settings = copy_of(warehouse, tmp_path / "incremental")
+    sentinel = "update intermediate.int_repeat_late_payers set avg_days_late_last_12_months = -1 where contact_id = ?"
+    with duckdb.connect(str(settings.db_path)) as con:
+        payers = [
+            c
+            for (c,) in con.execute(
+                "select contact_id from intermediate.int_repeat_late_payers order by contact_id limit 2"
+            ).fetchall()
+        ]
+        assert len(payers) == 2
+        kept, touched = payers
+        for contact_id in payers:
+            con.execute(sentinel, [contact_id])
+        # a paid invoice of the second customer gets a new total: a field the customer models read
+        paid_invoice = f"""record_id = (select max(record_id) from raw.xero_invoices_current
+            where payload->>'Type' = 'ACCREC' and payload->>'Status' = 'PAID'
+              and (payload->'Contact'->>'ContactID') = '{touched}')"""
+        _versions(con, "xero_invoices", paid_invoice, TOTAL_CORRECTED, "total", 1)
+    same_month = AS_OF + timedelta(days=3)
+    assert same_month.month == AS_OF.month
+    assert build_warehouse(settings, same_month).full_refresh is False
+    counted = (
+        "select contact_id, avg_days_late_last_12_months from intermediate.int_repeat_late_payers where contact_id = ?"
+    )
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        assert con.execute(counted, [kept]).fetchall() == [(kept, -1)]  # not counted again
+        [(_, days_late)] = con.execute(counted, [touched]).fetchall()
+        assert days_late > 0  # counted again: three or more paid late
+        [(listed,)] = con.execute(
+            "select avg_days_late_last_12_months from marts.customer_repeat_late_payers where contact_id = ?", [kept]
+        ).fetchall()
+        assert listed == -1  # the mart reads the kept row
+    next_month = (AS_OF.replace(day=1) + timedelta(days=40)).replace(day=2)
+    assert build_warehouse(settings, next_month).full_refresh is False
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        assert con.execute(
+            "select count(*) from intermediate.int_repeat_late_payers where avg_days_late_last_12_months < 0"
+        ).fetchone() == (0,)
+    full = _full_rebuild_beside(settings, tmp_path, next_month)
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        con.execute(f"attach '{full.db_path}' as full_build (read_only)")
+        for table in ("intermediate.int_repeat_late_payers", "marts.customer_repeat_late_payers"):
+            assert _rows_differing(con, table) == (0, 0), table
+
+
 def test_a_changed_dbt_project_rebuilds_staging_in_full(warehouse, tmp_path):
     settings = copy_of(warehouse, tmp_path)
     with duckdb.connect(str(settings.db_path)) as con:

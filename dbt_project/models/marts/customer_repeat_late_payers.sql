@@ -1,48 +1,6 @@
--- Customers who paid at least var repeat_late_min_count (default 3) invoices late in the 12 calendar
--- months up to and including as_of_date's month (the window fct_ar_monthly_metrics counts them in),
--- with their current run of consecutive late payments and what they owe now.
-with paid as (
-    select tenant_id, contact_id, invoice_id, fully_paid_on_date, days_paid_late, days_paid_late > 0 as was_late
-    from {{ ref('int_sales_invoices') }}
-    where fully_paid_on_date <= {{ as_of_date() }}
-      and contact_id is not null
-),
-
-window_stats as (
-    select
-        tenant_id,
-        contact_id,
-        count(*) as paid_last_12_months,
-        count(*) filter (where was_late) as paid_late_last_12_months,
-        round(avg(greatest(days_paid_late, 0)), 1) as avg_days_late_last_12_months,
-        max(fully_paid_on_date) filter (where was_late) as last_late_payment_on
-    from paid
-    where fully_paid_on_date >= date_trunc('month', {{ as_of_date() }}) - interval 11 month
-    group by all
-    having count(*) filter (where was_late) >= {{ var('repeat_late_min_count', 3) }}
-),
-
-repeat_payers_paid as (
-    -- The streak only for the customers listed: two aggregations instead of a window over every paid invoice.
-    select p.*
-    from paid as p
-    inner join window_stats using (tenant_id, contact_id)
-),
-
-streaks as (
-    -- The payments after the latest one made on time (by paid date, then invoice id), or all of them if none was.
-    select p.tenant_id, p.contact_id, count(*) as consecutive_late_payments
-    from repeat_payers_paid as p
-    left join (
-        select tenant_id, contact_id, max((fully_paid_on_date, invoice_id)) as last_on_time
-        from repeat_payers_paid
-        where days_paid_late <= 0
-        group by all
-    ) as o using (tenant_id, contact_id)
-    where o.last_on_time is null or (p.fully_paid_on_date, p.invoice_id) > o.last_on_time
-    group by all
-)
-
+-- The repeat late payers (int_repeat_late_payers: 3+ invoices paid late in the 12 calendar months up to as_of_date's
+-- month, and their current run of late payments) with their name and what they owe today. A table rebuilt every
+-- day: what they owe follows as_of_date for everyone; it joins a few thousand rows.
 select
     w.tenant_id,
     w.contact_id,
@@ -52,11 +10,10 @@ select
     w.paid_late_last_12_months,
     round(w.paid_late_last_12_months / w.paid_last_12_months, 4) as share_paid_late_last_12_months,
     w.avg_days_late_last_12_months,
-    coalesce(s.consecutive_late_payments, 0) as consecutive_late_payments,
+    w.consecutive_late_payments,
     w.last_late_payment_on,
     coalesce(f.open_amount_base, 0) as open_amount_base,
     coalesce(f.overdue_amount_base, 0) as overdue_amount_base
-from window_stats as w
-left join streaks as s using (tenant_id, contact_id)
+from {{ ref('int_repeat_late_payers') }} as w
 left join {{ ref('stg_xero__contacts') }} as c using (tenant_id, contact_id)
 left join {{ ref('customer_risk_features') }} as f using (tenant_id, contact_id)
