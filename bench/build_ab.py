@@ -1,7 +1,7 @@
 """Benchmark: two versions of the project's daily build, interleaved in the same hour, on the same raw data.
 
     .venv/bin/python bench/build_ab.py A_REV B_REV [--repeat 2] [--days paid amounts reference full] [--small]
-        [--invoices 1000000] [--changed-percent 1]
+        [--invoices 1000000] [--changed-percent 1] [--nodes MODEL ...]
 
 This machine drifts by more than some changes move (the same full rebuild took 77-91 s on one day), so figures
 from different hours of bench/incremental_build.py do not compare two commits fairly. This one checks out both
@@ -10,7 +10,8 @@ of bench/warehouse_scale.py (timed, dbt's parse included), then runs the days A,
 that version's built copy into its own folder (one path per version, so dbt reuses its parse as a pipeline host
 does), loads the day's new versions of 1 % of the records (``incremental_build.change``; the day ``full`` loads
 nothing and rebuilds everything) and times ``build_warehouse`` in a fresh child process, with ``AR_RADAR_THREADS``
-as set (default: half the cores). Prints every run and each day's medians.
+as set (default: half the cores). Prints every run (with the day's new versions, its five slowest nodes and the
+seconds of the nodes named by ``--nodes``, as ``ops.warehouse_build_nodes`` has them) and each day's medians.
 """
 
 from __future__ import annotations
@@ -41,8 +42,7 @@ from ar_radar.warehouse.build import build_warehouse
 from incremental_build import AS_OF, change
 folder, day = Path(sys.argv[2]), sys.argv[3]
 settings = replace(Settings.from_env(), data_dir=folder, db_path=folder / "ar_radar.duckdb")
-if day != "full":
-    change(settings.db_path, float(sys.argv[4]), day)
+versions = change(settings.db_path, float(sys.argv[4]), day) if day != "full" else 0
 start = time.perf_counter()
 summary = build_warehouse(settings, AS_OF, full_refresh=day == "full")
 seconds = time.perf_counter() - start
@@ -53,14 +53,21 @@ with duckdb.connect(str(settings.db_path), read_only=True) as con:
         "select split_part(unique_id, '.', -1), round(seconds, 2) from ops.warehouse_build_nodes "
         "where built_at = (select max(built_at) from ops.warehouse_build_nodes) order by seconds desc limit 5"
     ).fetchall()
-print(json.dumps({"seconds": seconds, "full_refresh": summary.full_refresh, "touched": touched, "slowest": slowest}))
+    nodes = dict(con.execute(
+        "select split_part(unique_id, '.', -1), round(seconds, 2) from ops.warehouse_build_nodes "
+        "where built_at = (select max(built_at) from ops.warehouse_build_nodes) "
+        "and list_contains(?, split_part(unique_id, '.', -1))",
+        [sys.argv[5].split(",")],
+    ).fetchall())
+print(json.dumps({"seconds": seconds, "full_refresh": summary.full_refresh, "touched": touched, "slowest": slowest,
+                  "versions": versions, "nodes": nodes}))
 """
 
 
-def _build(checkout: Path, folder: Path, day: str, percent: float) -> float:
+def _build(checkout: Path, folder: Path, day: str, percent: float, nodes: list[str]) -> float:
     env = dict(os.environ, PYTHONPATH=str(checkout / "include"))
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(BENCH), str(folder), day, str(percent)],
+        [sys.executable, "-c", CHILD, str(BENCH), str(folder), day, str(percent), ",".join(nodes)],
         env=env,
         capture_output=True,
         text=True,
@@ -73,7 +80,13 @@ def _build(checkout: Path, folder: Path, day: str, percent: float) -> float:
     if result["full_refresh"] != (day == "full"):
         raise SystemExit(f"{checkout.name} {day}: expected full_refresh={day == 'full'}, got {result}")
     if day != "full":
-        print(f"    customers recomputed {result['touched']:,}; slowest nodes {result['slowest']}", flush=True)
+        print(
+            f"    {result['versions']:,} new versions, customers recomputed {result['touched']:,}; "
+            f"slowest nodes {result['slowest']}",
+            flush=True,
+        )
+    if result["nodes"]:
+        print(f"    nodes {result['nodes']}", flush=True)
     return result["seconds"]
 
 
@@ -92,6 +105,7 @@ def main() -> None:
     parser.add_argument("--changed-percent", type=float, default=1.0)
     parser.add_argument("--small", action="store_true", help="a 4,000-invoice smoke run")
     parser.add_argument("--invoices", type=int, default=1_000_000, help="bench/daily_growth.py's scale of this size")
+    parser.add_argument("--nodes", nargs="*", default=[], help="models or tests whose seconds to print in every run")
     args = parser.parse_args()
 
     sys.path.insert(0, str(BENCH))
@@ -112,7 +126,7 @@ def main() -> None:
                 run = Path(tmp) / name / "run"
                 run.mkdir(parents=True)
                 shutil.copy(raw, run / "ar_radar.duckdb")
-                full = _build(checkouts[name], run, "full", 0)
+                full = _build(checkouts[name], run, "full", 0, args.nodes)
                 print(f"{name} ({rev}) first full build, parse included: {full:.1f} s", flush=True)
                 shutil.copytree(run, Path(tmp) / name / "built")
             for _ in range(args.repeat):
@@ -121,7 +135,7 @@ def main() -> None:
                         run, built = Path(tmp) / name / "run", Path(tmp) / name / "built"
                         shutil.rmtree(run)
                         shutil.copytree(built, run)
-                        took = _build(checkouts[name], run, day, args.changed_percent)
+                        took = _build(checkouts[name], run, day, args.changed_percent, args.nodes)
                         seconds.setdefault((day, name), []).append(took)
                         print(f"{name} {day}: {took:.1f} s", flush=True)
         finally:
