@@ -7,6 +7,23 @@ with open_invoices as (
     from {{ ref('int_sales_invoices') }}
     where status = 'AUTHORISED'
       and amount_due > 0
+),
+
+buckets_by_day as (
+    -- Each distinct days_overdue's two buckets, then one hash join on it: DuckDB runs a range join as a sort-merge
+    -- that carries every column of every open invoice (at 1M invoices, one thread: the query 0.31 s, 0.11 s this way).
+    select
+        d.days_overdue,
+        b.bucket as aging_bucket,
+        b.sort_order as aging_bucket_order,
+        c.bucket as collections_bucket,
+        c.sort_order as collections_bucket_order,
+        c.reminder_tier
+    from (select distinct days_overdue from open_invoices) as d
+    left join {{ ref('aging_buckets') }} as b
+        on b.scheme = 'standard' and d.days_overdue between b.min_days_overdue and b.max_days_overdue
+    left join {{ ref('aging_buckets') }} as c
+        on c.scheme = 'collections' and d.days_overdue between c.min_days_overdue and c.max_days_overdue
 )
 
 select
@@ -19,11 +36,11 @@ select
     o.due_date,
     o.as_of_date,
     o.days_overdue,
-    b.bucket as aging_bucket,
-    b.sort_order as aging_bucket_order,
-    c.bucket as collections_bucket,
-    c.sort_order as collections_bucket_order,
-    c.reminder_tier,
+    k.aging_bucket,
+    k.aging_bucket_order,
+    k.collections_bucket,
+    k.collections_bucket_order,
+    k.reminder_tier,
     o.currency_code,
     o.currency_rate,
     o.total,
@@ -34,7 +51,4 @@ select
     org.base_currency
 from open_invoices as o
 left join {{ ref('stg_xero__organisations') }} as org using (tenant_id)
-left join {{ ref('aging_buckets') }} as b
-    on b.scheme = 'standard' and o.days_overdue between b.min_days_overdue and b.max_days_overdue
-left join {{ ref('aging_buckets') }} as c
-    on c.scheme = 'collections' and o.days_overdue between c.min_days_overdue and c.max_days_overdue
+left join buckets_by_day as k using (days_overdue)
