@@ -49,16 +49,12 @@ seconds = time.perf_counter() - start
 import duckdb
 with duckdb.connect(str(settings.db_path), read_only=True) as con:
     touched = con.execute("select count(*) from intermediate.int_touched_customers").fetchone()[0]
-    slowest = con.execute(
+    built = con.execute(
         "select split_part(unique_id, '.', -1), round(seconds, 2) from ops.warehouse_build_nodes "
-        "where built_at = (select max(built_at) from ops.warehouse_build_nodes) order by seconds desc limit 5"
+        "where built_at = (select max(built_at) from ops.warehouse_build_nodes) order by seconds desc"
     ).fetchall()
-    nodes = dict(con.execute(
-        "select split_part(unique_id, '.', -1), round(seconds, 2) from ops.warehouse_build_nodes "
-        "where built_at = (select max(built_at) from ops.warehouse_build_nodes) "
-        "and list_contains(?, split_part(unique_id, '.', -1))",
-        [sys.argv[5].split(",")],
-    ).fetchall())
+named = set(sys.argv[5].split(","))
+slowest, nodes = [list(n) for n in built[:5]], {name: s for name, s in built if name in named}
 print(json.dumps({"seconds": seconds, "full_refresh": summary.full_refresh, "touched": touched, "slowest": slowest,
                   "versions": versions, "nodes": nodes}))
 """
