@@ -101,12 +101,12 @@ first_months as (
 ),
 
 months as (
-    -- The months recomputed (is_recomputed), after the 11 before them that their 12-month late-payment window reads.
-    select t.tenant_id, cast(m.month_start as date) as month_start,
-        {{ 'm.month_start >= t.from_month' if is_incremental() else 'true' }} as is_recomputed
+    -- The months recomputed: every month from the organisation's first invoice month (an incremental build: from
+    -- its first month recomputed) to the month of as_of_date.
+    select t.tenant_id, cast(m.month_start as date) as month_start
     from first_months as t,
         lateral generate_series(
-            {{ 'greatest(t.first_month, t.from_month - interval 11 month)' if is_incremental() else 't.first_month' }},
+            {{ 'greatest(t.first_month, t.from_month)' if is_incremental() else 't.first_month' }},
             date_trunc('month', {{ as_of_date() }}), interval 1 month
         ) as m (month_start)
 ),
@@ -117,6 +117,7 @@ late_by_month as (
         i.contact_id,
         cast(date_trunc('month', i.fully_paid_on_date) as date) as month_start,
         count(*) as late_payments
+        {{- recomputed_month_column('r') }}
     from {{ ref('int_sales_invoices') }} as i
     {{ recomputed_organisations_only('i', 'r') }}
     where i.days_paid_late > 0 and i.fully_paid_on_date <= {{ as_of_date() }} and i.contact_id is not null
@@ -125,30 +126,26 @@ late_by_month as (
     group by all
 ),
 
-late_payers as (
-    -- One number per customer who paid late: the window below sorts on it, faster than on two strings.
-    select tenant_id, contact_id, row_number() over () as late_payer
-    from (select distinct tenant_id, contact_id from late_by_month)
-),
-
-late_trailing as (
-    -- Late payments in the 12 calendar months up to each month, per customer who paid late (a dense customer x
-    -- month grid, so months without a late payment still carry the window).
-    select
-        m.tenant_id,
-        m.month_start,
-        sum(coalesce(l.late_payments, 0)) over (
-            partition by c.late_payer order by m.month_start rows between 11 preceding and current row
-        ) as late_payments_12_months
-    from months as m
-    inner join late_payers as c using (tenant_id)
-    left join late_by_month as l using (tenant_id, contact_id, month_start)
+late_windows as (
+    -- Each customer-month of late payments counts in the 12 calendar months from that month on (up to the month of
+    -- as_of_date; in an incremental build only the months recomputed). No dense customer x month grid and window:
+    -- on a day recomputing one month at 3M invoices 1.1 s instead of 1.7 s for the whole select, a full build the same.
+    select l.tenant_id, l.contact_id, cast(w.month_start as date) as month_start, l.late_payments
+    from late_by_month as l,
+        lateral generate_series(
+            {{ 'greatest(l.month_start, l.from_month)' if is_incremental() else 'l.month_start' }},
+            least(l.month_start + interval 11 month, date_trunc('month', {{ as_of_date() }})), interval 1 month
+        ) as w (month_start)
 ),
 
 repeat_late as (
     select tenant_id, month_start, count(*) as repeat_late_payer_count
-    from late_trailing
-    where late_payments_12_months >= {{ var('repeat_late_min_count', 3) }}
+    from (
+        select tenant_id, contact_id, month_start
+        from late_windows
+        group by all
+        having sum(late_payments) >= {{ var('repeat_late_min_count', 3) }}
+    )
     group by all
 )
 
@@ -165,4 +162,3 @@ select
 from months as m
 left join monthly_changes as c using (tenant_id, month_start)
 left join repeat_late as r using (tenant_id, month_start)
-where m.is_recomputed
