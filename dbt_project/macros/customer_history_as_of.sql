@@ -50,7 +50,7 @@
     left join (
         select tenant_id, contact_id, max(settled_on) as settled_on
         from {{ ref('int_invoice_settlements') }}
-        where kind = 'payment' and settled_on < {{ on_date }} {{ only_touched_customers() }}
+        where kind = 'payment' and settled_on < {{ on_date }} {{ only_touched_customers(keyed=true) }}
         group by all
     ) as p using (tenant_id, contact_id)
     {% else %}
@@ -59,7 +59,7 @@
     asof left join (
         select distinct tenant_id, contact_id, settled_on
         from {{ ref('int_invoice_settlements') }}
-        where kind = 'payment' {{ only_touched_customers() }}
+        where kind = 'payment' {{ only_touched_customers(keyed=true) }}
     ) as p
         on p.tenant_id = s.tenant_id
         and p.contact_id = s.contact_id
@@ -87,12 +87,12 @@
     where rowid in (
         select arg_max(rowid, activity_date)
         from {{ ref(history) }}
-        where activity_date < {{ day }} {{ only_touched_customers() }}
+        where activity_date < {{ day }} {{ only_touched_customers(keyed=true) }}
         group by tenant_id, contact_id)
 {% endmacro %}
 
 {# The history rows the spine can meet: an incremental model's spine is the touched customers only, and an ASOF
    join sorts its whole right side, so the others' rows are left out before it (no filter in a full build). #}
 {% macro touched_history(history) %}
-    select * from {{ ref(history) }} where true {{ only_touched_customers() }}
+    select * from {{ ref(history) }} where true {{ only_touched_customers(keyed=true) }}
 {% endmacro %}

@@ -17,6 +17,7 @@
 select
     d.tenant_id,
     d.contact_id,
+    {{ customer_key('d') }} as customer_key,
     d.activity_date,
     {%- for name, kind in columns %}
     {%- set kept = 'coalesce(k.' ~ name ~ ', 0) + ' if continue_from is not none else '' %}
@@ -52,9 +53,10 @@ from (
 {% if continue_from is not none %}
 left join (
     -- each recomputed customer's last row kept (dated before its recompute_from): the totals to go on from
-    select tenant_id, contact_id, arg_max(columns(* exclude (tenant_id, contact_id, activity_date)), activity_date)
+    select tenant_id, contact_id,
+        arg_max(columns(* exclude (tenant_id, contact_id, customer_key, activity_date)), activity_date)
     from {{ continue_from }}
-    where {{ touched_customer_row() }}
+    where {{ touched_customer_row(keyed=true) }}
     group by all
 ) as k using (tenant_id, contact_id)
 {% endif %}

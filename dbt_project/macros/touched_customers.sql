@@ -17,10 +17,11 @@
     {% endif %}
 {% endmacro %}
 
-{# A filter for an input CTE (tenant_id and contact_id columns, optionally qualified): touched customers only. #}
-{% macro only_touched_customers(alias=none) %}
+{# A filter for an input CTE (tenant_id and contact_id columns, optionally qualified): touched customers only.
+   keyed: the input has a customer_key column (macro customer_key). #}
+{% macro only_touched_customers(alias=none, keyed=false) %}
     {%- if is_incremental() -%}
-    and {{ touched_customer_row(alias) }}
+    and {{ touched_customer_row(alias, keyed) }}
     {%- endif -%}
 {% endmacro %}
 
@@ -32,11 +33,27 @@
 {% endmacro %}
 
 {# The condition both use (and the generic test unique_combination): a row of a touched customer, optionally
-   qualified by `alias`. #}
-{% macro touched_customer_row(alias=none) %}
+   qualified by `alias`. keyed: the rows carry customer_key, which is matched first (see macro customer_key). #}
+{% macro touched_customer_row(alias=none, keyed=false) %}
     {%- set prefix = alias ~ '.' if alias else '' -%}
+    {%- if keyed %}({{ prefix }}customer_key in (select customer_key from {{ ref('int_touched_customers') }}) and {% endif -%}
     (({{ prefix }}tenant_id, {{ prefix }}contact_id) in (
         select tenant_id, contact_id from {{ ref('int_touched_customers') }}))
+    {%- if keyed %}){% endif -%}
+{%- endmacro %}
+
+{#
+    A customer's key: a 64-bit hash of (tenant_id, contact_id), stored in the big per-customer tables
+    (int_sales_invoices, int_invoice_settlements, the two daily histories) and in int_touched_customers. Finding a
+    few hundred touched customers' rows among millions by this one integer is ~5x faster than by the two strings (at
+    3M invoices 0.03 s instead of 0.13 s over int_sales_invoices): DuckDB pushes the integer semi join into the scan.
+    Always paired with the exact (tenant_id, contact_id) condition, so a collision costs time, never a row. The
+    stored keys must come from the same hash as today's: a DuckDB upgrade makes the next build a full rebuild
+    (ar_radar.warehouse.build.project_hash).
+#}
+{% macro customer_key(alias=none) -%}
+    {%- set prefix = alias ~ '.' if alias else '' -%}
+    hash({{ prefix }}tenant_id, {{ prefix }}contact_id)
 {%- endmacro %}
 
 {# A row of a touched customer dated on or after the customer's recompute_from. A correlated `exists`: only for small
@@ -64,12 +81,16 @@
     touched customers' invoices are found by a join on it, not by recomputed_day_row's correlated `exists`, which
     DuckDB plans as a join on every distinct (customer, date) of the table (at 3M invoices 0.4-0.5 s each for the
     delete and the select on a day that touched no customer; the join takes 0.02 s). Both tables hold one row per
-    invoice, with no null invoice_id (invoice_features_history's not_null test).
+    invoice, with no null invoice_id (invoice_features_history's not_null test). keyed: `relation` carries customer_key
+    (int_sales_invoices does), matched first.
 #}
-{% macro recomputed_invoice_row(alias, relation) %}
+{% macro recomputed_invoice_row(alias, relation, keyed=false) %}
     ({{ alias }}.tenant_id, {{ alias }}.invoice_id) in (
         select x.tenant_id, x.invoice_id from {{ relation }} as x
         inner join {{ ref('int_touched_customers') }} as t on {{ recomputed_day_match('t', 'x', 'invoice_date') }}
+        {%- if keyed %}
+        where x.customer_key in (select customer_key from {{ ref('int_touched_customers') }})
+        {%- endif %}
         {%- if run_value('changed_since') is not none %}
         union all
         select tenant_id, record_id from {{ ref('int_changed_xero_records') }}
@@ -93,9 +114,9 @@
     {% endif %}
 {% endmacro %}
 
-{% macro only_recomputed_invoices(alias, relation) %}
+{% macro only_recomputed_invoices(alias, relation, keyed=false) %}
     {%- if is_incremental() -%}
-    and {{ recomputed_invoice_row(alias, relation) }}
+    and {{ recomputed_invoice_row(alias, relation, keyed) }}
     {%- endif -%}
 {% endmacro %}
 

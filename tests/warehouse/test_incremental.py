@@ -13,7 +13,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 from ar_radar.extract.xero_dates import xero_date, xero_date_string
-from ar_radar.warehouse.build import build_models, build_warehouse
+from ar_radar.warehouse.build import build_models, build_warehouse, project_hash
 
 from tests.conftest import AS_OF, copy_of
 
@@ -660,6 +660,15 @@ def test_a_changed_dbt_project_rebuilds_staging_in_full(warehouse, tmp_path):
     assert build_warehouse(settings, AS_OF).full_refresh is False  # and now it is this one's
 
 
+def test_a_duckdb_upgrade_changes_the_project_hash(warehouse, monkeypatch):
+    """The customer keys kept from earlier builds are DuckDB hashes (dbt macro customer_key): another DuckDB may
+    hash differently, so its first build must be a full one (the test above: a changed hash rebuilds in full)."""
+    today = project_hash(warehouse)
+    assert project_hash(warehouse) == today
+    monkeypatch.setattr(duckdb, "__version__", "99.0.0")
+    assert project_hash(warehouse) != today
+
+
 def _last_build_nodes(con) -> set[str]:
     return {
         unique_id
@@ -687,7 +696,7 @@ def test_an_incremental_build_keeps_the_seeds_and_a_changed_seed_rebuilds_in_ful
     with (edited.dbt_project_dir / "seeds" / "reminder_opt_outs.csv").open("a", encoding="utf-8") as seed:
         seed.write("a-tenant,a-contact,asked by phone\n")
     summary = build_warehouse(edited, AS_OF)
-    assert (summary.full_refresh, summary.reason) == (True, "the dbt project changed since the last build")
+    assert (summary.full_refresh, summary.reason) == (True, "the dbt project or DuckDB changed since the last build")
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         assert "seed.ar_radar.reminder_opt_outs" in _last_build_nodes(con)
         assert con.execute("select xero_contact_id, note from reference.reminder_opt_outs").fetchall() == [
@@ -803,6 +812,12 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
     assert not _unique_test_fails(settings, "invoice_features_history", incremental)
     assert not _unique_test_fails(settings, "int_customer_daily_history", incremental)
     assert _unique_test_fails(settings, "int_customer_daily_history", full)
+    # a touched customer's row repeated: the incremental test, which finds those rows by customer_key, counts it
+    with duckdb.connect(str(settings.db_path)) as con:
+        con.execute(f"""
+            insert into intermediate.int_customer_daily_history
+            select * from intermediate.int_customer_daily_history where {touched} limit 1""")
+    assert _unique_test_fails(settings, "int_customer_daily_history", incremental)
     # int_invoice_settlements, recomputed by record, counts the keys among the settlements whose payment or invoice
     # changed a field they read since the last build (the invoice whose due date moved, in int_changed_xero_records):
     # a repeated key elsewhere only a full build counts

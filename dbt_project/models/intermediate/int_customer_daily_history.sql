@@ -21,13 +21,13 @@ with invoices as (
         days_paid_late
     from {{ ref('int_sales_invoices') }}
     -- An invoice without a customer has no customer history to join (the gate counts them).
-    where contact_id is not null {{ only_touched_customers() }}
+    where contact_id is not null {{ only_touched_customers(keyed=true) }}
 ),
 
 payments as (
     select tenant_id, contact_id, invoice_id, settled_on
     from {{ ref('int_invoice_settlements') }}
-    where kind = 'payment' and contact_id is not null {{ only_touched_customers() }}
+    where kind = 'payment' and contact_id is not null {{ only_touched_customers(keyed=true) }}
 ),
 
 payment_counts as (

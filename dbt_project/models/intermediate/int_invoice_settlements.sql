@@ -17,7 +17,7 @@
 -- Each row carries its invoice's dates, so fct_ar_monthly_metrics needs no join of ~3M settlements back to the
 -- invoices (~0.6 s of every build at a million invoices); a changed date touches the customer, as any invoice field.
 with invoices as (
-    select tenant_id, invoice_id, contact_id, currency_rate, invoice_date, due_date
+    select tenant_id, invoice_id, contact_id, customer_key, currency_rate, invoice_date, due_date
     from {{ ref('int_sales_invoices') }}
 ),
 
@@ -100,6 +100,7 @@ select
     s.tenant_id,
     s.invoice_id,
     i.contact_id,
+    i.customer_key,
     s.settlement_id,
     s.kind,
     s.source_id,

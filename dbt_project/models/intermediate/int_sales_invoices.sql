@@ -8,6 +8,7 @@
 -- Incremental: the invoices staged since the last build are taken away and selected again (macro delete_restaged).
 select
     *,
+    {{ customer_key() }} as customer_key,
     cast(total / nullif(currency_rate, 0) as decimal(18, 2)) as total_base,
     cast(amount_due / nullif(currency_rate, 0) as decimal(18, 2)) as amount_due_base,
     cast(case when status = 'PAID' then fully_paid_on_date - due_date end as integer) as days_paid_late

@@ -22,7 +22,7 @@
 -- depends_on: {{ ref('int_invoice_settlements') }}
 {% set since = run_value('changed_since') %}
 {% if since is none %}
-select tenant_id, contact_id, date '-infinity' as recompute_from
+select tenant_id, contact_id, date '-infinity' as recompute_from, {{ customer_key() }} as customer_key
 from (
     select tenant_id, contact_id from {{ ref('stg_xero__contacts') }}
     union
@@ -159,7 +159,8 @@ touched as (
     select tenant_id, contact_id, changed_from from dated_since_last_build
 )
 
-select tenant_id, contact_id, min(coalesce(changed_from, date 'infinity')) as recompute_from
+select tenant_id, contact_id, min(coalesce(changed_from, date 'infinity')) as recompute_from,
+    {{ customer_key() }} as customer_key
 from touched
 where contact_id is not null
 group by all

@@ -29,7 +29,7 @@ with invoices as (
     from {{ ref('int_sales_invoices') }} as i
     where invoice_date <= {{ as_of_date() }}
       and contact_id is not null  -- no customer, no history to learn from (the gate counts such invoices)
-      {{ only_recomputed_invoices('i', ref('int_sales_invoices')) }}
+      {{ only_recomputed_invoices('i', ref('int_sales_invoices'), keyed=true) }}
 ),
 
 history as (

@@ -8,8 +8,11 @@
   incremental build only the keys found among those rows are counted, still over the whole table, so a key
   repeated across a recomputed and a kept row is caught. At a million invoices this is most of the ~2 s these
   tests took on a day that touched no customer. A full build checks every key.
+  keyed (with 'touched_customers'): the model carries customer_key and `columns` hold tenant_id and contact_id, so a
+  key repeated with a recomputed row is all the customer's: only the touched customers' rows are counted, found by
+  their key (macro customer_key; at 3M invoices 0.1 s instead of 0.3 s over int_customer_daily_history).
 -#}
-{% test unique_combination(model, columns, recomputed=none) %}
+{% test unique_combination(model, columns, recomputed=none, keyed=false) %}
 {#- The refs outside the branch: dbt's parser, which does not render it, records the dependencies from here. -#}
 {%- if recomputed == 'touched_customers' -%}
     {%- do ref('int_touched_customers') -%}
@@ -21,10 +24,15 @@
 {%- elif recomputed is not none -%}
     {{ exceptions.raise_compiler_error("unique_combination: recomputed is touched_customers or restaged_settlements, not " ~ recomputed) }}
 {%- endif -%}
+{%- if keyed and (recomputed != 'touched_customers' or 'tenant_id' not in columns or 'contact_id' not in columns) -%}
+    {{ exceptions.raise_compiler_error("unique_combination: keyed needs recomputed touched_customers and columns with tenant_id and contact_id") }}
+{%- endif -%}
 {%- set key = columns | join(', ') -%}
 select {{ key }}, count(*) as n
 from {{ model }}
-{% if recomputed is not none and run_value('changed_since') is not none %}
+{% if keyed and run_value('changed_since') is not none %}
+where {{ touched_customer_row(keyed=true) }}
+{% elif recomputed is not none and run_value('changed_since') is not none %}
 where ({{ key }}) in (
     select {{ key }} from {{ model }}
     {% if recomputed == 'touched_customers' -%}

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
+
 from ar_radar import database
 from ar_radar.settings import Settings
 from ar_radar.threads import task_threads
@@ -138,8 +140,10 @@ def _nodes_or_failure(result: object, limit: int) -> tuple[list, str | None]:
 
 
 def project_hash(settings: Settings) -> str:
-    """A hash of everything in the dbt project that shapes its tables (models, macros, seeds, snapshots, config)."""
-    digest = hashlib.sha256()
+    """A hash of everything that shapes the warehouse's tables: the dbt project (models, macros, seeds, snapshots,
+    config) and DuckDB's version, whose hash() makes the stored customer keys (dbt macro customer_key): a kept row's
+    key must match one computed today."""
+    digest = hashlib.sha256(f"duckdb {duckdb.__version__}\0".encode())
     root = settings.dbt_project_dir
     files = [root / "dbt_project.yml"] + sorted(
         f for d in ("models", "macros", "seeds", "snapshots") for f in (root / d).rglob("*") if f.is_file()
@@ -214,7 +218,7 @@ def _full_refresh_reason(last: _LastBuild | None, project: str, as_of: date) -> 
     if last is None:
         return "no earlier build"
     if last.project_hash != project:
-        return "the dbt project changed since the last build"
+        return "the dbt project or DuckDB changed since the last build"
     if not last.finished:
         return "the last build did not finish"
     if last.raw_loaded_through is None:
@@ -232,8 +236,9 @@ def build_warehouse(settings: Settings, as_of: date, full_refresh: bool = False)
     change (``int_touched_customers.recompute_from``), and the monthly ledger only the organisations they touch,
     each from the first month they can change (``int_touched_organisations.recompute_from``; the run values
     ``changed_since`` and ``previous_as_of``). Everything is rebuilt from every raw version when
-    ``full_refresh`` is asked for, when the dbt project changed since the last build (a changed model must not
-    meet old rows), when the last build did not finish, or for an as_of_date before the last build's.
+    ``full_refresh`` is asked for, when the dbt project or DuckDB changed since the last build (a changed model
+    must not meet old rows, nor a stored customer key a new hash), when the last build did not finish, or for an
+    as_of_date before the last build's.
     ``ops.warehouse_builds`` keeps each build: when it started, how far it read raw, whether it finished. The seeds
     are loaded by full rebuilds only (a changed seed changes the project's hash).
 
