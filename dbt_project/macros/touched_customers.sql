@@ -36,7 +36,7 @@
    qualified by `alias`. keyed: the rows carry customer_key, which is matched first (see macro customer_key). #}
 {% macro touched_customer_row(alias=none, keyed=false) %}
     {%- set prefix = alias ~ '.' if alias else '' -%}
-    {%- if keyed %}({{ prefix }}customer_key in (select customer_key from {{ ref('int_touched_customers') }}) and {% endif -%}
+    {%- if keyed %}({{ touched_customer_key(alias) }} and {% endif -%}
     (({{ prefix }}tenant_id, {{ prefix }}contact_id) in (
         select tenant_id, contact_id from {{ ref('int_touched_customers') }}))
     {%- if keyed %}){% endif -%}
@@ -54,6 +54,13 @@
 {% macro customer_key(alias=none) -%}
     {%- set prefix = alias ~ '.' if alias else '' -%}
     hash({{ prefix }}tenant_id, {{ prefix }}contact_id)
+{%- endmacro %}
+
+{# The key's half of a keyed filter (touched_customer_row, recomputed_invoice_row): `alias`'s customer_key is a
+   touched customer's. #}
+{% macro touched_customer_key(alias=none) -%}
+    {%- set prefix = alias ~ '.' if alias else '' -%}
+    {{ prefix }}customer_key in (select customer_key from {{ ref('int_touched_customers') }})
 {%- endmacro %}
 
 {# A row of a touched customer dated on or after the customer's recompute_from. A correlated `exists`: only for small
@@ -89,7 +96,7 @@
         select x.tenant_id, x.invoice_id from {{ relation }} as x
         inner join {{ ref('int_touched_customers') }} as t on {{ recomputed_day_match('t', 'x', 'invoice_date') }}
         {%- if keyed %}
-        where x.customer_key in (select customer_key from {{ ref('int_touched_customers') }})
+        where {{ touched_customer_key('x') }}
         {%- endif %}
         {%- if run_value('changed_since') is not none %}
         union all
