@@ -24,6 +24,11 @@
     cast('{{ as_of_date_string() }}' as date)
 {%- endmacro %}
 
+{#- The last finished build's as_of_date (run value previous_as_of; set with changed_since), as SQL. -#}
+{% macro previous_as_of_date() -%}
+    cast('{{ run_value('previous_as_of') }}' as date)
+{%- endmacro %}
+
 {#- The day aging is computed for, as text (YYYY-MM-DD): run value as_of_date, default today (UTC). -#}
 {% macro as_of_date_string() -%}
     {{ return(run_value("as_of_date", run_started_at.strftime("%Y-%m-%d")) | string) }}

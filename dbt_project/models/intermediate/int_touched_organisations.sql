@@ -24,7 +24,7 @@ select distinct tenant_id, date '-infinity' as recompute_from
 from {{ ref('int_sales_invoices') }}
 {% else %}
 {% set since_ts = changed_since_ts() %}
-{% set previous_as_of = "cast('" ~ run_value('previous_as_of') ~ "' as date)" %}
+{% set previous_as_of = previous_as_of_date() %}
 {% set credit_fields = "'" ~ tojson({'Status': 'VARCHAR', 'Allocations': 'JSON'}) ~ "'" %}
 with invoice_versions as (
     {{ changed_invoice_versions() }}
