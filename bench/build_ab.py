@@ -39,12 +39,12 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])  # this bench's day changes, the same for both versions
 from ar_radar.settings import Settings
 from ar_radar.warehouse.build import build_warehouse
-from incremental_build import AS_OF, change
+from incremental_build import change, day_as_of
 folder, day = Path(sys.argv[2]), sys.argv[3]
 settings = replace(Settings.from_env(), data_dir=folder, db_path=folder / "ar_radar.duckdb")
 versions = change(settings.db_path, float(sys.argv[4]), day) if day != "full" else 0
 start = time.perf_counter()
-summary = build_warehouse(settings, AS_OF, full_refresh=day == "full")
+summary = build_warehouse(settings, day_as_of(day), full_refresh=day == "full")
 seconds = time.perf_counter() - start
 import duckdb
 with duckdb.connect(str(settings.db_path), read_only=True) as con:
@@ -95,8 +95,9 @@ def main() -> None:
         "--days",
         nargs="+",
         default=["paid", "amounts", "reference"],
-        choices=["paid", "amounts", "reference", "full"],
-        help="full: a full rebuild of the same data (the day's folder restored, dbt's parse reused)",
+        choices=["paid", "next", "amounts", "reference", "full"],
+        help="bench/incremental_build.py's days; full: a full rebuild of the same data (the day's folder restored, "
+        "dbt's parse reused)",
     )
     parser.add_argument("--changed-percent", type=float, default=1.0)
     parser.add_argument("--small", action="store_true", help="a 4,000-invoice smoke run")

@@ -12,8 +12,9 @@ Per size, on a copy of the cached synthetic raw tables (bench/scale_data.py), ea
 process with its own peak memory: ``full`` = ``build_warehouse(full_refresh=True)`` and a first gate that keeps
 its row verdicts (timed apart); then ``--days`` consecutive days on the same file, each loading a day of
 bench/incremental_build.py's ``--kind`` (default ``paid``: open invoices, as many as 1 % of the invoices, paid in
-full on the day by a new payment each, and 1 % of the contacts edited; ``amounts`` and ``reference`` change 1 % of
-the invoices, payments and contacts) and timing the incremental ``build_warehouse`` and the incremental gate.
+full on the day by a new payment each, and 1 % of the contacts edited; ``next``: the same, each day built for the
+next as_of_date, as the daily DAG does; ``amounts`` and ``reference`` change 1 % of the invoices, payments and
+contacts) and timing the incremental ``build_warehouse`` and the incremental gate.
 The gates store their results in the size's own copy of the GX project (bench/gx_project.py).
 """
 
@@ -36,7 +37,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from gx_project import gx_project  # noqa: E402
-from incremental_build import AS_OF, DAYS, _settings, change  # noqa: E402
+from incremental_build import AS_OF, DAYS, _settings, change, day_as_of  # noqa: E402
 
 
 def _day_percent(db: Path) -> float:
@@ -61,22 +62,25 @@ def child(folder: Path, step: str) -> None:
     from ar_radar.warehouse.build import build_warehouse
 
     settings = _settings(folder)
+    kind = os.environ.get("BENCH_DAY_KIND", "paid")
+    # `next` days move on a day each (day-0 is the morning after the full build), the others stay on AS_OF
+    as_of = AS_OF if step == "full" else day_as_of(kind, int(step.removeprefix("day-")) + 1)
     if step != "full":
-        added = change(settings.db_path, _day_percent(settings.db_path), os.environ.get("BENCH_DAY_KIND", "paid"))
+        added = change(settings.db_path, _day_percent(settings.db_path), kind)
         with duckdb.connect(str(settings.db_path)) as con:  # the next day's versions must not look like today's
             con.execute("update raw.xero_invoices set run_id = 'bench-' || loaded_at where run_id = 'bench-day'")
             con.execute("update raw.xero_payments set run_id = 'bench-' || loaded_at where run_id = 'bench-day'")
             con.execute("update raw.xero_contacts set run_id = 'bench-' || loaded_at where run_id = 'bench-day'")
     reset_peak()  # from here on: the build's own peak, then the gate's
     start = time.perf_counter()
-    summary = build_warehouse(settings, AS_OF, full_refresh=step == "full")
+    summary = build_warehouse(settings, as_of, full_refresh=step == "full")
     build_seconds = time.perf_counter() - start
     build_peak = peak_mib()
     reset_peak()
     assert summary.full_refresh == (step == "full"), summary.reason
     start = time.perf_counter()
     run_id = f"bench-{time.time_ns()}"
-    report = validate(settings.db_path, gx_project(folder), run_id, AS_OF)
+    report = validate(settings.db_path, gx_project(folder), run_id, as_of)
     incremental.remember(settings.db_path, run_id, report.row_states, report.raw_counts)
     gate_seconds = time.perf_counter() - start
     gate_peak = peak_mib()

@@ -10,8 +10,11 @@ of ``--changed-percent`` of the invoices, payments and contacts (a random sample
 depends on), ``amounts`` changes the invoices' AmountDue and the payments' Amount (the aging and the settlements
 read them, no customer model does), ``paid`` pays open invoices, as many as ``--changed-percent`` of the invoices,
 in full on the day by a new payment each (a day's ordinary change: each touches its customer's history from that day
-on); ``full`` runs ``build_warehouse(full_refresh=True)`` on the same data. Wall time, the child's own peak memory,
-how many customers the incremental build recomputed, and whether dbt reused its saved parse.
+on); ``next`` is the ``paid`` day built for the next as_of_date, as the daily DAG builds it the morning after (the
+same payments, dated AS_OF; what fell overdue, was dated or was paid on AS_OF counts as well, and every customer's
+features move on a day); ``full`` runs ``build_warehouse(full_refresh=True)`` on the same data. Wall time, the
+child's own peak memory, how many customers the incremental build recomputed, and whether dbt reused its saved
+parse.
 
 Every build runs at the same path (the copy is put back in one folder): the DuckDB path is part of dbt's profile,
 and a profile that changed makes dbt parse the whole project again (~3-4 s), which a pipeline host, whose path
@@ -30,7 +33,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from ar_radar.extract.xero_dates import xero_date
@@ -59,7 +62,7 @@ PATCHES = {
         "xero_contacts": UNREAD_EDIT["xero_contacts"],
     },
 }
-DAYS = (*PATCHES, "paid")
+DAYS = (*PATCHES, "paid", "next")
 
 # The `paid` day: open invoices, as many as `percent` of all invoices, paid in full on AS_OF, each by a new payment.
 PAID_INVOICES = """
@@ -86,10 +89,16 @@ PAID_VERSIONS = {
 }
 
 
+def day_as_of(kind: str, days_after: int = 1) -> date:
+    """The as_of_date a day's build runs for: the base's, or for ``next`` ``days_after`` days later."""
+    return AS_OF + timedelta(days=days_after) if kind == "next" else AS_OF
+
+
 def change(db: Path, percent: float, kind: str = "reference") -> int:
     """New versions of ``percent`` of each stream's records, as a day's extract would load them."""
     import duckdb
 
+    kind = "paid" if kind == "next" else kind
     added = 0
     with duckdb.connect(str(db)) as con:
         if kind == "paid":
@@ -116,7 +125,7 @@ def child(folder: Path, step: str) -> None:
     percent = float(os.environ["BENCH_CHANGED_PERCENT"])
     added = change(settings.db_path, percent, step) if step != "full" else 0
     start = time.perf_counter()
-    summary = build_warehouse(settings, AS_OF, full_refresh=step == "full")
+    summary = build_warehouse(settings, day_as_of(step), full_refresh=step == "full")
     seconds = time.perf_counter() - start
     assert summary.full_refresh == (step == "full"), summary.reason
     log = (settings.data_dir / "dbt" / "logs" / "dbt.log").read_text(encoding="utf-8")
