@@ -5,6 +5,14 @@
     int_touched_customers (the ref below sits inside is_incremental(), which dbt's parser does not see).
 -#}
 
+{# Before an incremental model keyed by customer computes its touched customers again: take away their rows (a
+   customer no longer in the model must go too). #}
+{% macro delete_touched_customers() %}
+    {% if is_incremental() %}
+    delete from {{ this }} as kept where {{ touched_customer_row('kept', keyed=true) }}
+    {% endif %}
+{% endmacro %}
+
 {# Before the model's new rows are appended: take away the touched customers' rows dated (`date_column`) on or after
    their recompute_from. A join (delete ... using), not recomputed_day_row's `exists`: DuckDB plans a correlated
    `exists` with an inequality as a join on every distinct key of the table (at 3M invoices 1.8 s to delete a few
