@@ -1,6 +1,6 @@
 """Benchmark: two versions of the project's daily build, interleaved in the same hour, on the same raw data.
 
-    .venv/bin/python bench/build_ab.py A_REV B_REV [--repeat 2] [--days paid amounts reference full] [--small]
+    .venv/bin/python bench/build_ab.py A_REV B_REV [--repeat 2] [--days paid next amounts reference full] [--small]
         [--invoices 1000000] [--changed-percent 1] [--nodes MODEL ...]
 
 This machine drifts by more than some changes move (the same full rebuild took 77-91 s on one day), so figures
