@@ -79,7 +79,6 @@
     select * from {{ ref(history) }} where true {{ only_touched_customers(keyed=true) }}
 {% endmacro %}
 
-
 {# Each customer's last row of the history model `history` (one row per customer and activity date) dated before
    `before`, among the rows meeting `filter` (SQL conditions, `and ...`; '' for all), as a struct column named `alias`
    (the whole row). All rows (a full build): found by its row id and then read whole, as an arg_max of every column
@@ -111,4 +110,3 @@
     where kind = 'payment' and {{ condition }}
     group by tenant_id, contact_id
 {% endmacro %}
-

@@ -18,6 +18,7 @@
 -- look-up in the whole history.
 {% set today, recent = as_of_date(), var('recent_activity_days') %}
 {% set incremental = is_incremental() %}
+{% set touched = 'and ' ~ touched_customer_row(keyed=true) if incremental else '' %}
 {#- Without previous_as_of (a partial build) every customer is touched: no one else to move on. -#}
 {% set since = previous_as_of_date() if incremental and run_value('previous_as_of') is not none else none %}
 with customers as (
@@ -25,12 +26,11 @@ with customers as (
     from {{ ref('int_sales_invoices') }}
     where invoice_date <= {{ today }}
       and contact_id is not null  -- no customer, no customer features (the gate counts such invoices)
-      {{ 'and ' ~ touched_customer_row(keyed=true) if incremental }}
+      {{ touched }}
 ),
 
 looked_up as (
     -- every customer in a full build, the touched ones (in the whole history) in an incremental one
-    {% set touched = 'and ' ~ touched_customer_row(keyed=true) if incremental else '' %}
     select s.tenant_id, s.contact_id, s.customer_key, h.h, c.c, w.w, p.p
     from customers as s
     left join ({{ last_history_rows('int_customer_daily_history', 'h', today, touched) }}) as h
