@@ -11,7 +11,7 @@
 -- Xero side is int_customer_daily_history: CRM activity falls on ~8 % of the days, so a table of its own keeps
 -- these 12 running sums off the other days' rows. Incremental like it (the customers in int_touched_customers from
 -- their recompute_from on: the whole customer when its match or CRM records changed; a Xero change moves none of
--- these rows, but recomputing them from the same day keeps one rule); read through macro customer_history_as_of.
+-- these rows, but recomputing them from the same day keeps one rule); read as int_customer_daily_history is.
 with matched as (
     select tenant_id, contact_id, hubspot_company_id as company_id
     from {{ ref('int_customer_matches') }}

@@ -12,10 +12,10 @@
 -- invoices ~0.45 s per sum in a full build). Incremental: a build recomputes only the customers in
 -- int_touched_customers, from their recompute_from day on (those rows go first, macro delete_recomputed_days;
 -- the totals go on from the last row kept, macro daily_running_totals). The point-in-time features
--- of a customer on day D are the last row of each table dated before D (macro customer_history_as_of):
--- training rows and today's scores read both tables through that one macro. Single payments are not rows here
--- (the macro finds the last one in int_invoice_settlements): they are most of the days, and only their date is
--- a feature.
+-- of a customer on day D are the last row of each table dated before D (macro customer_history_features, over
+-- customer_history_as_of's ASOF joins for training and int_customer_history_before_today for today's scores).
+-- Single payments are not rows here (the last one is found in int_invoice_settlements): they are most of the
+-- days, and only their date is a feature.
 with invoices as (
     select tenant_id, contact_id, invoice_id, invoice_date, due_date, total_base, fully_paid_on_date,
         days_paid_late
