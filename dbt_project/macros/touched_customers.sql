@@ -43,15 +43,10 @@
 {# The condition both use (and the generic test unique_combination): a row of a touched customer, optionally
    qualified by `alias`. keyed: the rows carry customer_key, which is matched first (see macro customer_key). #}
 {% macro touched_customer_row(alias=none, keyed=false) %}
-    {{- customer_in(ref('int_touched_customers'), alias, keyed) -}}
-{%- endmacro %}
-
-{# A row (optionally qualified by `alias`) of a customer listed in `customers`, a relation or CTE with tenant_id,
-   contact_id and customer_key. keyed: the rows carry customer_key too, matched first. #}
-{% macro customer_in(customers, alias=none, keyed=false) %}
     {%- set prefix = alias ~ '.' if alias else '' -%}
-    {%- if keyed %}({{ customer_key_in(customers, alias) }} and {% endif -%}
-    (({{ prefix }}tenant_id, {{ prefix }}contact_id) in (select tenant_id, contact_id from {{ customers }}))
+    {%- if keyed %}({{ touched_customer_key(alias) }} and {% endif -%}
+    (({{ prefix }}tenant_id, {{ prefix }}contact_id) in (
+        select tenant_id, contact_id from {{ ref('int_touched_customers') }}))
     {%- if keyed %}){% endif -%}
 {%- endmacro %}
 
@@ -69,11 +64,11 @@
     hash({{ prefix }}tenant_id, {{ prefix }}contact_id)
 {%- endmacro %}
 
-{# The key's half of a keyed filter (customer_in, recomputed_invoice_row): `alias`'s customer_key is one of
-   `customers`'. #}
-{% macro customer_key_in(customers, alias=none) -%}
+{# The key's half of a keyed filter (touched_customer_row, recomputed_invoice_row): `alias`'s customer_key is a
+   touched customer's. #}
+{% macro touched_customer_key(alias=none) -%}
     {%- set prefix = alias ~ '.' if alias else '' -%}
-    {{ prefix }}customer_key in (select customer_key from {{ customers }})
+    {{ prefix }}customer_key in (select customer_key from {{ ref('int_touched_customers') }})
 {%- endmacro %}
 
 {# A row of a touched customer dated on or after the customer's recompute_from. A correlated `exists`: only for small
@@ -109,7 +104,7 @@
         select x.tenant_id, x.invoice_id from {{ relation }} as x
         inner join {{ ref('int_touched_customers') }} as t on {{ recomputed_day_match('t', 'x', 'invoice_date') }}
         {%- if keyed %}
-        where {{ customer_key_in(ref('int_touched_customers'), 'x') }}
+        where {{ touched_customer_key('x') }}
         {%- endif %}
         {%- if run_value('changed_since') is not none %}
         union all
