@@ -39,6 +39,9 @@ payment_counts as (
 paid_invoices as (
     select
         i.*,
+        -- An invoice paid before its own date (a payment dated earlier) counts as paid when it is issued: never paid
+        -- before issued, so no day has more invoices paid than issued.
+        greatest(i.fully_paid_on_date, i.invoice_date) as counted_paid_on,
         greatest(i.days_paid_late, 0) as days_late,
         coalesce(pc.payment_count, 0) > 1 as paid_in_instalments,
         -- Mean lateness of this and the two invoices paid before it: the recent trend.
@@ -47,7 +50,7 @@ paid_invoices as (
             rows between 2 preceding and current row
         ) as recent_avg_days_late,
         row_number() over (
-            partition by i.tenant_id, i.contact_id, i.fully_paid_on_date order by i.invoice_id desc
+            partition by i.tenant_id, i.contact_id, greatest(i.fully_paid_on_date, i.invoice_date) order by i.invoice_id desc
         ) as nth_from_last_of_day
     from invoices as i
     left join payment_counts as pc using (tenant_id, invoice_id)
@@ -62,8 +65,8 @@ issued_daily as (
 ),
 
 overdue_daily as (
-    -- An invoice unpaid at the end of its due date became overdue that day.
-    select tenant_id, contact_id, due_date as activity_date, count(*) as invoices_fell_overdue
+    -- An invoice unpaid at the end of its due date (plus var grace_days) fell overdue that day.
+    select tenant_id, contact_id, {{ overdue_from('due_date') }} as activity_date, count(*) as invoices_fell_overdue
     from invoices
     where {{ falls_overdue('fully_paid_on_date', 'due_date') }}
     group by all
@@ -73,7 +76,7 @@ paid_daily as (
     select
         tenant_id,
         contact_id,
-        fully_paid_on_date as activity_date,
+        counted_paid_on as activity_date,
         count(*) as invoices_paid,
         -- Late = paid more than var grace_days after the due date (the model's label uses the same var).
         count(*) filter (where days_late > {{ var('grace_days') }}) as invoices_paid_late,
