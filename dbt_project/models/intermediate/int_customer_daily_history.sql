@@ -18,7 +18,10 @@
 -- days, and only their date is a feature.
 with invoices as (
     select tenant_id, contact_id, invoice_id, invoice_date, due_date, total_base, fully_paid_on_date,
-        days_paid_late
+        days_paid_late,
+        -- An invoice paid before its own date (a payment dated earlier) counts as paid when it is issued: never paid
+        -- before issued, so no day has more invoices paid than issued.
+        greatest(fully_paid_on_date, invoice_date) as counted_paid_on
     from {{ ref('int_sales_invoices') }}
     -- An invoice without a customer has no customer history to join (the gate counts them).
     where contact_id is not null {{ only_touched_customers(keyed=true) }}
@@ -39,9 +42,6 @@ payment_counts as (
 paid_invoices as (
     select
         i.*,
-        -- An invoice paid before its own date (a payment dated earlier) counts as paid when it is issued: never paid
-        -- before issued, so no day has more invoices paid than issued.
-        greatest(i.fully_paid_on_date, i.invoice_date) as counted_paid_on,
         greatest(i.days_paid_late, 0) as days_late,
         coalesce(pc.payment_count, 0) > 1 as paid_in_instalments,
         -- Mean lateness of this and the two invoices paid before it: the recent trend.
@@ -50,7 +50,7 @@ paid_invoices as (
             rows between 2 preceding and current row
         ) as recent_avg_days_late,
         row_number() over (
-            partition by i.tenant_id, i.contact_id, greatest(i.fully_paid_on_date, i.invoice_date) order by i.invoice_id desc
+            partition by i.tenant_id, i.contact_id, i.counted_paid_on order by i.invoice_id desc
         ) as nth_from_last_of_day
     from invoices as i
     left join payment_counts as pc using (tenant_id, invoice_id)
