@@ -8,12 +8,12 @@
 {#- An invoice falls overdue if it is not fully paid by the end of its due date plus var grace_days (default 0), the
     same grace that makes a payment late: an invoice paid late is one that fell overdue, so the overdue count (those
     fallen overdue less those paid late) never keeps an invoice paid within the grace (int_customer_daily_history's
-    overdue rows, dated by overdue_from; int_touched_customers compares it between an invoice's two versions). -#}
+    overdue rows, dated by its grace_end; int_touched_customers compares it between an invoice's two versions). -#}
 {% macro falls_overdue(fully_paid_on, due_on) -%}
-    ({{ fully_paid_on }} is null or {{ fully_paid_on }} > {{ overdue_from(due_on) }})
+    ({{ fully_paid_on }} is null or {{ fully_paid_on }} > {{ grace_end(due_on) }})
 {%- endmacro %}
 
 {#- The last day an invoice can be paid without falling overdue: its due date plus var grace_days. -#}
-{% macro overdue_from(due_on) -%}
+{% macro grace_end(due_on) -%}
     {{ due_on }}{{ ' + ' ~ var('grace_days') if var('grace_days') != 0 }}
 {%- endmacro %}

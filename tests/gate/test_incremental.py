@@ -29,8 +29,8 @@ def _change(con, table, patch, tag, limit=2, offset=0, where=SALES):
     con.execute(NEW_VERSION.format(table=table, patch=patch, tag=tag, limit=limit, offset=offset, where=where))
 
 
-def _gate(settings, run_id, full=False):
-    report = validate(settings.db_path, settings.gx_root, run_id, AS_OF, full=full)
+def _gate(settings, run_id, full=False, day=AS_OF):
+    report = validate(settings.db_path, settings.gx_root, run_id, day, full=full)
     incremental.remember(settings.db_path, run_id, report.row_states, report.raw_counts)
     return report
 

@@ -65,6 +65,15 @@ def _rows_differing(con, table: str) -> tuple[int, int]:  # noqa: ANN001
     return only_here, only_there
 
 
+def _tables_differing(con, full) -> dict[str, tuple[int, int]]:  # noqa: ANN001
+    """Every model table (MODELS) of this warehouse whose rows differ from `full`'s (attached as full_build), with
+    _rows_differing's counts."""
+    con.execute(f"attach '{full.db_path}' as full_build (read_only)")
+    tables = [t for (t,) in con.execute(MODELS).fetchall()]
+    assert len(tables) >= 25
+    return {table: rows for table in tables if any(rows := _rows_differing(con, table))}
+
+
 def _day_two(con):
     open_ = "payload->>'Type' = 'ACCREC' and payload->>'Status' = 'AUTHORISED'"
     paid = """json_merge_patch(payload, '{"Status": "PAID", "AmountDue": 0}')"""
@@ -307,10 +316,7 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
             "(select count(distinct (tenant_id, contact_id)) from intermediate.int_sales_invoices)"
         ).fetchall()
         assert touched == 2 and customers > 50  # the invoice dated ahead's, the payment's
-        con.execute(f"attach '{full.db_path}' as full_build (read_only)")
-        tables = [t for (t,) in con.execute(MODELS).fetchall()]
-        assert len(tables) >= 25
-        differing = {table: rows for table in tables if any(rows := _rows_differing(con, table))}
+        differing = _tables_differing(con, full)
     assert differing == {}
 
 

@@ -12,18 +12,16 @@ import os
 import random
 import shutil
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date, timedelta
 
 import duckdb
 import pytest
-from ar_radar.gate import incremental
 from ar_radar.gate.validate import validate
 from ar_radar.warehouse.build import build_warehouse
 
 from tests.conftest import AS_OF, copy_of
-from tests.gate.test_incremental import _results
-from tests.warehouse.test_incremental import MODELS, _rows_differing
+from tests.gate.test_incremental import _gate, _results
+from tests.warehouse.test_incremental import _full_rebuild_beside, _tables_differing
 
 pytestmark = pytest.mark.pipeline
 
@@ -331,14 +329,9 @@ CHANGES: list[Callable[[Day, int], None]] = [
 
 def _differing_from_full_rebuild(settings, folder, day) -> dict[str, tuple[int, int]]:  # noqa: ANN001
     folder.mkdir()
-    shutil.copy(settings.db_path, folder / "ar_radar.duckdb")
-    full = replace(settings, data_dir=folder, db_path=folder / "ar_radar.duckdb")
-    assert build_warehouse(full, day, full_refresh=True).full_refresh is True
+    full = _full_rebuild_beside(settings, folder, day)
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
-        con.execute(f"attach '{full.db_path}' as full_build (read_only)")
-        tables = [t for (t,) in con.execute(MODELS).fetchall()]
-        assert len(tables) >= 25
-        differing = {table: rows for table in tables if any(rows := _rows_differing(con, table))}
+        differing = _tables_differing(con, full)
     shutil.rmtree(folder)
     return differing
 
@@ -346,8 +339,7 @@ def _differing_from_full_rebuild(settings, folder, day) -> dict[str, tuple[int, 
 def _gate_differs_from_a_full_validation(settings, day, run_id) -> list[dict]:  # noqa: ANN001
     """The daily gate (changed rows only, its verdicts kept for the next day) against a full validation of the same
     warehouse: the checks whose results differ."""
-    daily = validate(settings.db_path, settings.gx_root, run_id, day)
-    incremental.remember(settings.db_path, run_id, daily.row_states, daily.raw_counts)
+    daily = _gate(settings, run_id, day=day)
     assert {s.since is not None for s in daily.row_states} == {True}  # it did read only the changed rows
     full = validate(settings.db_path, settings.gx_root, f"{run_id}-full", day, full=True)
     return [a for a, b in zip(_results(daily), _results(full), strict=True) if a != b]
@@ -358,8 +350,7 @@ def test_random_days_equal_a_full_rebuild_after_every_day(warehouse, tmp_path, s
     rng = random.Random(seed)
     settings = copy_of(warehouse, tmp_path / "incremental")
     day = AS_OF
-    first = validate(settings.db_path, settings.gx_root, "day-0", day)  # keeps the verdicts the next days start from
-    incremental.remember(settings.db_path, "day-0", first.row_states, first.raw_counts)
+    _gate(settings, "day-0", day=day)  # keeps the verdicts the next days start from
     for index in range(1, DAYS + 1):
         day += timedelta(days=rng.choice(STEPS))
         with duckdb.connect(str(settings.db_path)) as con:

@@ -66,7 +66,7 @@ issued_daily as (
 
 overdue_daily as (
     -- An invoice unpaid at the end of its due date (plus var grace_days) fell overdue that day.
-    select tenant_id, contact_id, {{ overdue_from('due_date') }} as activity_date, count(*) as invoices_fell_overdue
+    select tenant_id, contact_id, {{ grace_end('due_date') }} as activity_date, count(*) as invoices_fell_overdue
     from invoices
     where {{ falls_overdue('fully_paid_on_date', 'due_date') }}
     group by all
