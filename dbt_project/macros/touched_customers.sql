@@ -134,15 +134,3 @@
     and {{ recomputed_invoice_row(alias, relation, keyed) }}
     {%- endif -%}
 {% endmacro %}
-
-{#
-    int_customer_matches' pre-hook: before an incremental build replaces the matches, keep the last build's in
-    int_customer_matches_before, so int_touched_customers can see whose HubSpot match changed.
-#}
-{% macro keep_previous_customer_matches() %}
-    {% if run_value('changed_since') is not none
-        and adapter.get_relation(this.database, this.schema, this.identifier) is not none %}
-    create or replace table {{ this.schema }}.int_customer_matches_before as
-    select tenant_id, contact_id, hubspot_company_id from {{ this }}
-    {% endif %}
-{% endmacro %}

@@ -169,7 +169,7 @@ MODELS = """
     select table_schema || '.' || table_name from information_schema.tables
     where table_schema in ('staging', 'intermediate', 'marts', 'snapshots') and table_type = 'BASE TABLE'
       and table_name not in ('int_touched_customers', 'int_touched_organisations', 'int_changed_xero_records',
-                             'int_customer_matches_before')
+                             'int_customer_matches_rematched')
     order by 1
 """
 LATER = AS_OF + timedelta(days=9)  # the last day runs later: invoices dated or paid since count as touched
@@ -656,6 +656,87 @@ def test_repeat_late_payers_are_counted_again_for_touched_customers_and_for_ever
         con.execute(f"attach '{full.db_path}' as full_build (read_only)")
         for table in ("intermediate.int_repeat_late_payers", "marts.customer_repeat_late_payers"):
             assert _rows_differing(con, table) == (0, 0), table
+
+
+def _match(con, contact_id: str) -> tuple[str, str | None]:  # noqa: ANN001
+    return con.execute(
+        "select match_rule, hubspot_company_id from intermediate.int_customer_matches where contact_id = ?",
+        [contact_id],
+    ).fetchone()
+
+
+def test_matches_are_made_again_for_the_contacts_a_change_can_reach(warehouse, tmp_path):
+    """int_customer_matches is incremental by contact: a change matches again the contacts whose keys the changed
+    record had in the last build's version or has now, and a restaged contact; every other contact keeps its row.
+    Each change below moves one contact's match (each fails when its rule is left out), a sentinel no change reaches
+    is kept, and the whole warehouse then equals a full rebuild."""
+    settings = copy_of(warehouse, tmp_path / "incremental")
+    one = "select contact_id, {} from intermediate.int_customer_matches join staging.stg_xero__contacts as c using "
+    one += "(tenant_id, contact_id) where match_rule = '{}' {} order by contact_id limit 1"
+    with duckdb.connect(str(settings.db_path)) as con:
+        # a company's domain moves away: the contact it matched by domain (the last build's version) loses it
+        by_domain, company = con.execute(one.format("hubspot_company_id", "email_domain", "")).fetchone()
+        moved = "json_merge_patch(payload, json_object('properties', json_object('domain', 'moved.example')))"
+        _versions(con, "hubspot_companies", f"record_id = '{company}'", moved, "domain-moved", 1)
+        # another company renamed to an unmatched contact's name: that contact gains it (the new version)
+        named, name = con.execute(one.format("c.contact_name", "unmatched", "and name_key <> ''")).fetchone()
+        renamed = f"json_merge_patch(payload, json_object('properties', json_object('name', '{name} Limited')))"
+        other_company = f"record_id <> '{company}' and record_id not in (select company_id from " + (
+            "staging.stg_hubspot__companies where name_key = (select name_key from staging.stg_xero__contacts "
+            f"where contact_id = '{named}'))"
+        )
+        _versions(con, "hubspot_companies", other_company, renamed, "renamed", 1)
+        # a HubSpot contact given (in upper case) another unmatched contact's email: that contact gains its company
+        emailed, email = con.execute(
+            one.format("email", "unmatched", f"and email is not null and contact_id <> '{named}'")
+        ).fetchone()
+        given = f"json_merge_patch(payload, json_object('properties', json_object('email', '{email.upper()}')))"
+        _versions(
+            con,
+            "hubspot_contacts",
+            "record_id = (select min(record_id) from raw.hubspot_contacts_current)",
+            given,
+            "email-given",
+            1,
+        )
+        # a HubSpot contact's email changed: the contact it matched by that email (the last build's version) loses it
+        by_email, old_email = con.execute(one.format("email", "contact_email", "")).fetchone()
+        gone = "json_merge_patch(payload, json_object('properties', json_object('email', 'gone@nowhere.example')))"
+        _versions(con, "hubspot_contacts", f"(payload->'properties'->>'email') = '{old_email}'", gone, "email-gone", 1)
+        # a Xero contact's own new version: its email now a public mailbox, so it loses its domain match
+        restaged, _ = con.execute(one.format("email", "email_domain", f"and contact_id <> '{by_domain}'")).fetchone()
+        mailbox = "json_merge_patch(payload, json_object('EmailAddress', 'someone@gmail.com'))"
+        _versions(con, "xero_contacts", f"record_id = '{restaged}'", mailbox, "mailbox", 1)
+        before = {c: _match(con, c) for c in (by_domain, named, emailed, by_email, restaged)}
+        # a sentinel in a contact none of these reaches (another domain, name and email): it must be left alone
+        sentinel = con.execute(f"""
+            select contact_id from intermediate.int_customer_matches join staging.stg_xero__contacts as c
+                using (tenant_id, contact_id)
+            where match_rule = 'email_domain' and hubspot_company_id <> '{company}'
+              and contact_id not in ('{by_domain}', '{restaged}')
+              and c.name_key <> (select name_key from staging.stg_xero__contacts where contact_id = '{named}')
+            order by contact_id limit 1""").fetchone()[0]
+        sentinel_set = "update intermediate.int_customer_matches set candidate_company_ids = ? where contact_id = ?"
+        con.execute(sentinel_set, [["sentinel"], sentinel])
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    with duckdb.connect(str(settings.db_path)) as con:
+        after = {c: _match(con, c) for c in before}
+        kept = con.execute(
+            "select candidate_company_ids from intermediate.int_customer_matches where contact_id = ?", [sentinel]
+        ).fetchone()
+        assert kept == (["sentinel"],)
+        con.execute(sentinel_set, [None, sentinel])
+        [(rematched,)] = con.execute("select count(*) from intermediate.int_customer_matches_rematched").fetchall()
+    assert before[by_domain][0] == "email_domain" and after[by_domain][0] != "email_domain"
+    assert before[named][0] == "unmatched" and after[named][0] == "normalised_name"
+    assert before[emailed][0] == "unmatched" and after[emailed][0] == "contact_email"
+    assert before[by_email][0] == "contact_email" and after[by_email][0] != "contact_email"
+    assert before[restaged][0] == "email_domain" and after[restaged][0] != "email_domain"
+    total = len(before) + 1
+    assert total <= rematched < 30  # the contacts reached, not all 120
+    full = _full_rebuild_beside(settings, tmp_path, AS_OF)
+    with duckdb.connect(str(settings.db_path)) as con:
+        assert _tables_differing(con, full) == {}
 
 
 def test_a_changed_dbt_project_rebuilds_staging_in_full(warehouse, tmp_path):

@@ -1,6 +1,7 @@
 """Seeded random days: each day a random mix of the changes Xero and HubSpot send (invoices paid, corrected, re-dated,
 voided, moved to another customer or new; payments amended, re-dated, deleted or moved; credits re-allocated; older
-versions loaded late; contacts, companies, notes, tickets and deals edited), with as_of_date moving on by a random
+versions loaded late; contacts, companies, notes, tickets and deals edited; companies and HubSpot contacts given a
+Xero contact's name, domain or email, and the reverse), with as_of_date moving on by a random
 step (the same day, the next, or across a month end). After every day the incremental build must equal a full rebuild
 of the same raw data, table by table, and the incremental data-health gate must give the results of a full
 validation. The hand-written days (test_incremental.py here, tests/gate/test_incremental.py) pin each rule; these
@@ -245,6 +246,41 @@ class Day:
         email = "json_object('properties', json_object('email', 'x-{tag}@example.org'))"
         self.versions("hubspot_contacts", "true", email, "hc", n)
 
+    # Changes that give a Xero contact a match or a second candidate (the ones above take matches away).
+    def companies_take_a_customers_name(self, n: int) -> None:
+        """A company renamed to a Xero contact's name, with a suffix the normalised name ignores."""
+        name = """(select min(c.payload->>'Name') || ' Ltd' from raw.xero_contacts_current as c
+            where hash(c.record_id, r.record_id, '{tag}') % 23 = 0)"""
+        self.versions(
+            "hubspot_companies", "true", f"json_object('properties', json_object('name', {name}))", "cname", n
+        )
+
+    def companies_take_another_domain(self, n: int) -> None:
+        """A company given another company's domain (two candidates) or a Xero contact's email domain."""
+        other = self.rng.choice(
+            [
+                """(select min(o.payload->'properties'->>'domain') from raw.hubspot_companies_current as o
+                    where hash(o.record_id, r.record_id, '{tag}') % 23 = 0)""",
+                """(select min(split_part(c.payload->>'EmailAddress', '@', 2)) from raw.xero_contacts_current as c
+                    where hash(c.record_id, r.record_id, '{tag}') % 23 = 0)""",
+            ]
+        )
+        self.versions(
+            "hubspot_companies", "true", f"json_object('properties', json_object('domain', {other}))", "cdom", n
+        )
+
+    def hubspot_contacts_take_a_customers_email(self, n: int) -> None:
+        """A HubSpot contact given a Xero contact's email (the contact-email rule, which comes first)."""
+        email = """(select min(upper(c.payload->>'EmailAddress')) from raw.xero_contacts_current as c
+            where hash(c.record_id, r.record_id, '{tag}') % 23 = 0)"""
+        self.versions("hubspot_contacts", "true", f"json_object('properties', json_object('email', {email}))", "hcx", n)
+
+    def contacts_take_a_hubspot_email(self, n: int) -> None:
+        """A Xero contact given a HubSpot contact's email."""
+        email = """(select min(h.payload->'properties'->>'email') from raw.hubspot_contacts_current as h
+            where hash(h.record_id, r.record_id, '{tag}') % 23 = 0)"""
+        self.versions("xero_contacts", "true", f"json_object('EmailAddress', {email})", "xch", n)
+
     def notes_edited(self, n: int) -> None:
         body = self.rng.choice(
             [
@@ -320,6 +356,10 @@ CHANGES: list[Callable[[Day, int], None]] = [
     Day.contacts_edited,
     Day.companies_renamed,
     Day.hubspot_contacts_edited,
+    Day.companies_take_a_customers_name,
+    Day.companies_take_another_domain,
+    Day.hubspot_contacts_take_a_customers_email,
+    Day.contacts_take_a_hubspot_email,
     Day.notes_edited,
     Day.notes_new,
     Day.tickets_edited,

@@ -128,10 +128,12 @@ changed_companies as (
 ),
 
 match_changes as (
-    select coalesce(n.tenant_id, o.tenant_id) as tenant_id, coalesce(n.contact_id, o.contact_id) as contact_id
-    from {{ ref('int_customer_matches') }} as n
-    full join {{ ref('int_customer_matches').schema }}.int_customer_matches_before as o using (tenant_id, contact_id)
-    where n.hubspot_company_id is distinct from o.hubspot_company_id
+    -- The contacts int_customer_matches matched again (its pre-hook keeps them with their last match) whose company
+    -- changed; every other contact kept its row.
+    select r.tenant_id, r.contact_id
+    from {{ ref('int_customer_matches').schema }}.int_customer_matches_rematched as r
+    left join {{ ref('int_customer_matches') }} as n using (tenant_id, contact_id)
+    where n.hubspot_company_id is distinct from r.previous_hubspot_company_id
 ),
 
 dated_since_last_build as (

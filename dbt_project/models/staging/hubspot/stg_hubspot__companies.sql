@@ -6,8 +6,9 @@ with source as (
 select
     tenant_id as portal_id,
     record_id as company_id,
-    payload -> 'properties' ->> 'name' as company_name,
-    lower(nullif(trim(payload -> 'properties' ->> 'domain'), '')) as domain,
+    {{ hubspot_company_name('payload') }} as company_name,
+    {{ hubspot_company_domain('payload') }} as domain,
+    {{ normalise_company_name(hubspot_company_name('payload')) }} as name_key,
     payload -> 'properties' ->> 'lifecyclestage' as lifecycle_stage,
     nullif(trim(payload -> 'properties' ->> 'country'), '') as country,
     upper(nullif(trim(payload -> 'properties' ->> 'ar_radar_relationship_tier'), '')) as relationship_tier,

@@ -6,7 +6,7 @@ with source as (
 select
     tenant_id as portal_id,
     record_id as contact_id,
-    lower(nullif(trim(payload -> 'properties' ->> 'email'), '')) as email,
+    {{ hubspot_contact_email('payload') }} as email,
     payload -> 'properties' ->> 'firstname' as first_name,
     payload -> 'properties' ->> 'lastname' as last_name,
     -- HubSpot's preferred language: a code such as 'fr' or 'pt-br'

@@ -7,7 +7,9 @@ select
     tenant_id,
     record_id as contact_id,
     payload ->> 'Name' as contact_name,
-    lower(nullif(trim(payload ->> 'EmailAddress'), '')) as email,
+    {{ xero_contact_email('payload') }} as email,
+    {{ email_domain(xero_contact_email('payload')) }} as email_domain,
+    {{ normalise_company_name("payload ->> 'Name'") }} as name_key,
     -- Contact persons the business copies on invoice emails (IncludeInEmails): reminders go to them too.
     list_transform(
         list_filter(
