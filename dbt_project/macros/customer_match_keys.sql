@@ -5,7 +5,7 @@
     rematched_customers).
 -#}
 
-{#- lower case, punctuation out, legal suffixes (ltd, limited, llp, plc, inc, co, group) out. -#}
+{#- lower case, punctuation out, legal suffixes (ltd, limited, llp, plc, inc, co, group, holdings) out. -#}
 {% macro normalise_company_name(expr) -%}
     trim(regexp_replace(
         regexp_replace(lower(coalesce({{ expr }}, '')), '[^a-z0-9 ]', ' ', 'g'),

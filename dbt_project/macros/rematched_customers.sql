@@ -14,7 +14,8 @@
     decide), so the keys decide, not the last match.
     Without changed_since (a partial build by selection) every contact is matched again.
     The pre-hooks keep the contacts matched again, with their last match, in int_customer_matches_rematched (which
-    int_touched_customers compares with the new matches: whose HubSpot company changed), then take their rows away.
+    int_touched_customers compares with the new matches: whose HubSpot company changed), then take their rows away;
+    a full build keeps every contact there, as changed.
 -#}
 
 {#- Where the pre-hook keeps them: beside the model, not a dbt node (it describes one build). -#}
@@ -23,9 +24,15 @@
 {%- endmacro %}
 
 {% macro rematch_customers() %}
-    {% if is_incremental() %}
-    create or replace table {{ rematched_customers_relation() }} as {{ rematched_customers() }}
-    {% endif %}
+    create or replace table {{ rematched_customers_relation() }} as
+    {% if is_incremental() -%}
+    {{ rematched_customers() }}
+    {%- else -%}
+    -- Matched in full: whose company changed is not known, so every contact counts as changed (read only if
+    -- int_touched_customers is incremental while this model was rebuilt alone, e.g. after its table was dropped).
+    select tenant_id, contact_id, '(matched in full)' as previous_hubspot_company_id
+    from {{ ref('stg_xero__contacts') }}
+    {%- endif %}
 {% endmacro %}
 
 {% macro delete_rematched_customers() %}

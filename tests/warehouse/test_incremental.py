@@ -739,6 +739,23 @@ def test_matches_are_made_again_for_the_contacts_a_change_can_reach(warehouse, t
         assert _tables_differing(con, full) == {}
 
 
+def test_matches_rebuilt_alone_in_full_touch_every_matched_customer(warehouse, tmp_path):
+    """If the matches are rebuilt in full inside an incremental build (their table was dropped), whose company changed
+    is not known: every customer with a HubSpot company is recomputed whole, rather than none."""
+    settings = copy_of(warehouse, tmp_path)
+    with duckdb.connect(str(settings.db_path)) as con:
+        con.execute("drop table intermediate.int_customer_matches")
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    with duckdb.connect(str(settings.db_path)) as con:
+        [(matched, touched)] = con.execute("""
+            select (select count(*) from intermediate.int_customer_matches where hubspot_company_id is not null),
+                   (select count(*) from intermediate.int_touched_customers
+                    where recompute_from = '-infinity' and (tenant_id, contact_id) in (
+                        select tenant_id, contact_id from intermediate.int_customer_matches
+                        where hubspot_company_id is not null))""").fetchall()
+    assert matched == touched > 0
+
+
 def test_a_changed_dbt_project_rebuilds_staging_in_full(warehouse, tmp_path):
     settings = copy_of(warehouse, tmp_path)
     with duckdb.connect(str(settings.db_path)) as con:
