@@ -18,13 +18,19 @@
     a full build keeps every contact there, as changed.
 -#}
 
-{#- Where the pre-hook keeps them: beside the model, not a dbt node (it describes one build). -#}
-{% macro rematched_customers_relation() -%}
-    {{ this.schema }}.int_customer_matches_rematched
+{#- Where the pre-hook keeps them: beside `matches` (int_customer_matches: `this` in the model, its ref elsewhere), not
+    a dbt node (it describes one build). -#}
+{% macro rematched_customers_relation(matches) -%}
+    {{ matches.schema }}.int_customer_matches_rematched
+{%- endmacro %}
+
+{#- A row of a contact matched again (the model's delete, and its select's contacts). -#}
+{% macro rematched_customer_row() -%}
+    (tenant_id, contact_id) in (select tenant_id, contact_id from {{ rematched_customers_relation(this) }})
 {%- endmacro %}
 
 {% macro rematch_customers() %}
-    create or replace table {{ rematched_customers_relation() }} as
+    create or replace table {{ rematched_customers_relation(this) }} as
     {% if is_incremental() -%}
     {{ rematched_customers() }}
     {%- else -%}
@@ -37,8 +43,7 @@
 
 {% macro delete_rematched_customers() %}
     {% if is_incremental() %}
-    delete from {{ this }}
-    where (tenant_id, contact_id) in (select tenant_id, contact_id from {{ rematched_customers_relation() }})
+    delete from {{ this }} where {{ rematched_customer_row() }}
     {% endif %}
 {% endmacro %}
 

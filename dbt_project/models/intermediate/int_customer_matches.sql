@@ -19,7 +19,7 @@ with contacts as (
     select tenant_id, contact_id, contact_name, email, email_domain, name_key
     from {{ ref('stg_xero__contacts') }}
     {% if is_incremental() -%}
-    where (tenant_id, contact_id) in (select tenant_id, contact_id from {{ rematched_customers_relation() }})
+    where {{ rematched_customer_row() }}
     {%- endif %}
 ),
 

@@ -131,7 +131,7 @@ match_changes as (
     -- The contacts int_customer_matches matched again (its pre-hook keeps them with their last match) whose company
     -- changed; every other contact kept its row.
     select r.tenant_id, r.contact_id
-    from {{ ref('int_customer_matches').schema }}.int_customer_matches_rematched as r
+    from {{ rematched_customers_relation(ref('int_customer_matches')) }} as r
     left join {{ ref('int_customer_matches') }} as n using (tenant_id, contact_id)
     where n.hubspot_company_id is distinct from r.previous_hubspot_company_id
 ),
