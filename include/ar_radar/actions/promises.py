@@ -2,7 +2,7 @@
 
 A note promises when it says so (``_PROMISE``) and names when: a date, a weekday or a relative phrase, read by
 ``dateparser`` against the day the note was logged (a weekday is the next one after that day). The warehouse keeps
-them in ``intermediate.int_payment_promises`` (a dbt Python model calling ``find_promise``); the queue and the
+them in ``intermediate.int_payment_promises`` (read by dbt's Python model ``int_crm_texts``); the queue and the
 drafts judge each one against the run's day with ``status``: a promise holds the chasing of its invoices until the
 promised day plus ``PROMISE_GRACE_DAYS``; after that it is broken and the next reminder is firmer.
 """
