@@ -874,7 +874,8 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
     """On an incremental build the customer models' unique tests count only the keys found among the touched
     customers' rows (the others' rows are the last build's), over the whole table: a key a touched customer
     repeats from an untouched one still fails it; a full build's test counts every key. The settlements' test
-    counts the keys of the settlements recomputed (their payment or invoice changed since), likewise."""
+    counts the keys on the invoices the recomputed settlements are on (an invoice, payment or credit changed since):
+    a repeat of the changed invoice's, the payment's or the credit note's row fails it."""
     from ar_radar.warehouse.build import RunValues
 
     settings = copy_of(warehouse, tmp_path)
@@ -888,6 +889,18 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
         # and a payment's amount corrected: its settlement is recomputed too
         paying = "record_id in (select source_id from intermediate.int_invoice_settlements where kind = 'payment')"
         _versions(con, "xero_payments", paying, AMOUNT_CORRECTED, "amount", 1)
+        # and a credit note allocated to an invoice re-sent: its allocations' settlements are recomputed
+        crediting = (
+            "record_id in (select source_id from intermediate.int_invoice_settlements where kind = 'credit_note')"
+        )
+        _versions(
+            con,
+            "xero_credit_notes",
+            crediting,
+            """json_merge_patch(payload, '{"Reference": "re-sent"}')""",
+            "credit",
+            1,
+        )
     assert build_warehouse(settings, AS_OF).full_refresh is False
     with duckdb.connect(str(settings.db_path)) as con:
         [(since,)] = con.execute("select max(raw_loaded_through) from ops.warehouse_builds").fetchall()
@@ -961,4 +974,21 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
             f"where kind = 'payment' and source_id in ({changed.format('payments')}) limit 1)"
         )
         assert con.execute(copy_payment).fetchone() == (1,)
+    assert _unique_test_fails(settings, "int_invoice_settlements", incremental)
+    # and a repeated row of the re-sent credit note's allocation (on an invoice no payment or change of the day has)
+    with duckdb.connect(str(settings.db_path)) as con:
+        con.execute(
+            f"create temp table single as select distinct * from intermediate.int_invoice_settlements where {repeated}"
+        )
+        con.execute(f"delete from intermediate.int_invoice_settlements where {repeated}")
+        con.execute("insert into intermediate.int_invoice_settlements from single")
+        copy_credit = f"""
+            insert into intermediate.int_invoice_settlements (from intermediate.int_invoice_settlements
+            where kind = 'credit_note' and source_id in (
+                select record_id from raw.xero_credit_notes where record_hash like '%-credit')
+              and invoice_id not in (select invoice_id from intermediate.int_invoice_settlements
+                where kind = 'payment' and source_id in ({changed.format("payments")}))
+              and invoice_id not in ({changed.format("invoices")})
+            limit 1)"""
+        assert con.execute(copy_credit).fetchone() == (1,)
     assert _unique_test_fails(settings, "int_invoice_settlements", incremental)

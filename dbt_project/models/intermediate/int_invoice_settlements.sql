@@ -59,7 +59,7 @@ allocations as not materialized (
 allocated as not materialized (
     select
         tenant_id,
-        allocation -> 'Invoice' ->> 'InvoiceID' as invoice_id,
+        {{ allocation_invoice_id('allocation') }} as invoice_id,
         coalesce(allocation ->> 'AllocationID', source_id || '#' || position) as settlement_id,
         kind,
         source_id,

@@ -109,7 +109,7 @@ credit_changes as (
     union all
     select i.tenant_id, i.contact_id, coalesce(a.allocated_on, date '-infinity')
     from (
-        select c.tenant_id, a.allocation -> 'Invoice' ->> 'InvoiceID' as invoice_id,
+        select c.tenant_id, {{ allocation_invoice_id('a.allocation') }} as invoice_id,
             {{ xero_date('a.allocation', 'Date') }} as allocated_on
         from credits as c, unnest(cast(coalesce(c.payload -> 'Allocations', '[]') as json[])) as a (allocation)
     ) as a
