@@ -6,7 +6,7 @@
     the --vars stay the same (partial parsing); a --vars value that changes every day made it parse the whole
     project on every build, ~3 s of each. A --vars value still wins (a hand run; a unit test's overrides).
     Returns `default` when neither is set: every customer counts as touched without changed_since.
-    dbt's Python models read changed_since with ar_radar.warehouse.build.changed_since_for_python_models.
+    (dbt's Python model int_crm_texts needs none: it reads the texts staged after its own newest one.)
 -#}
 {% macro run_value(name, default=none) %}
     {%- set given = var(name, none) -%}

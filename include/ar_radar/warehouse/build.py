@@ -78,12 +78,6 @@ def _run_value_variable(name: str) -> str:
     return f"AR_RADAR_{name.upper()}"
 
 
-def changed_since_for_python_models() -> str | None:
-    """The run value changed_since as dbt's Python models read it (they cannot call macro run_value): None when the
-    build has none (a full rebuild, a partial build), so the model reads every record."""
-    return os.environ.get(_run_value_variable("changed_since")) or None
-
-
 @contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     """Set environment variables for a dbt invocation and restore them after: ``airflow dags test`` runs every
