@@ -74,14 +74,19 @@
     union all
     select tenant_id, {{ allocation_invoice_id('allocation') }}
     from (
-        select tenant_id, unnest(cast(coalesce(allocations, '[]') as json[])) as allocation
+        select tenant_id, unnest({{ allocation_list('allocations') }}) as allocation
         from {{ ref('stg_xero__' ~ entity) }}
         where raw_loaded_at > {{ since }}
     )
     {%- endfor %}
 {%- endmacro %}
 
-{# The invoice a credit's allocation (an element of its Allocations) settles. #}
+{# A credit's Allocations (a JSON array, or null) as a list of its allocations: empty without any. #}
+{% macro allocation_list(allocations) -%}
+    cast(coalesce({{ allocations }}, '[]') as json[])
+{%- endmacro %}
+
+{# The invoice a credit's allocation (an element of allocation_list) settles. #}
 {% macro allocation_invoice_id(allocation) -%}
     {{ allocation }} -> 'Invoice' ->> 'InvoiceID'
 {%- endmacro %}

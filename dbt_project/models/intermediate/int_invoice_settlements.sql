@@ -51,8 +51,8 @@ allocations as not materialized (
         kind,
         source_id,
         raw_loaded_at,
-        unnest(cast(coalesce(allocations, '[]') as json[])) as allocation,
-        generate_subscripts(cast(coalesce(allocations, '[]') as json[]), 1) as position
+        unnest({{ allocation_list('allocations') }}) as allocation,
+        generate_subscripts({{ allocation_list('allocations') }}, 1) as position
     from credit_sources
 ),
 

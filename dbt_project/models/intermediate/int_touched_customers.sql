@@ -111,7 +111,7 @@ credit_changes as (
     from (
         select c.tenant_id, {{ allocation_invoice_id('a.allocation') }} as invoice_id,
             {{ xero_date('a.allocation', 'Date') }} as allocated_on
-        from credits as c, unnest(cast(coalesce(c.payload -> 'Allocations', '[]') as json[])) as a (allocation)
+        from credits as c, unnest({{ allocation_list("c.payload -> 'Allocations'") }}) as a (allocation)
     ) as a
     inner join {{ ref('stg_xero__invoices') }} as i using (tenant_id, invoice_id)
 ),

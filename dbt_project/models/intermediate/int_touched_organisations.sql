@@ -89,8 +89,8 @@ credit_changes as (
     from ({{ relevantly_changed('xero', entity, credit_fields, since_ts) }})
         as c,
         unnest(
-            cast(coalesce(c.old_payload -> 'Allocations', '[]') as json[])
-            || cast(coalesce(c.new_payload -> 'Allocations', '[]') as json[])
+            {{ allocation_list("c.old_payload -> 'Allocations'") }}
+            || {{ allocation_list("c.new_payload -> 'Allocations'") }}
         ) as a (allocation)
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
