@@ -8,6 +8,12 @@ nearly flat while the full rebuild grows with the history.
 instead of 1 % of its records: the same day on a longer history, which is what "follows the day's changes, not
 the history" claims.
 
+``--customers N`` keeps the business the same at every size: N customers, each invoiced 10 times a year, so a
+size's invoices are a longer history (100,000 invoices of 10,000 customers: one year; 3,000,000: thirty), and the
+open invoices, customers and HubSpot records a morning scores and ages stay the same. Without it the customers grow
+with the invoices (20 each, over two years): a business 30 times larger, whose every-morning outputs (aging, today's
+features and scores) are 30 times larger too.
+
 Per size, on a copy of the cached synthetic raw tables (bench/scale_data.py), each step in a fresh child
 process with its own peak memory: ``full`` = ``build_warehouse(full_refresh=True)`` and a first gate that keeps
 its row verdicts (timed apart); then ``--days`` consecutive days on the same file, each loading a day of
@@ -113,6 +119,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--day-records", type=int, default=0, help="the same day at every size (0: 1 %% of it)")
     parser.add_argument("--kind", default="paid", choices=DAYS, help="bench/incremental_build.py's day")
+    parser.add_argument("--customers", type=int, default=0, help="the same customers at every size")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -127,7 +134,7 @@ def main() -> None:
 
     rows = []
     for invoices in args.sizes:
-        scale = Scale.of_invoices(invoices)
+        scale = Scale.of_history(invoices, args.customers) if args.customers else Scale.of_invoices(invoices)
         start = time.perf_counter()
         raw = cached_raw(scale=scale)
         print(f"{invoices:,} invoices: raw tables ready in {time.perf_counter() - start:.0f} s", flush=True)
@@ -139,6 +146,8 @@ def main() -> None:
         rows.append((invoices, full, days))
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"date: {time.strftime('%Y-%m-%d')}  days per size: {args.days}  changed per day: {day} ({args.kind})")
+    business = f"{args.customers:,} customers, history growing" if args.customers else "20 invoices a customer"
+    print(f"business: {business}")
     print(
         "invoices | full build s | full gate s | full peak MiB | day build s | day gate s | day peak MiB | "
         "versions per day | customers recomputed"

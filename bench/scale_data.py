@@ -39,6 +39,12 @@ class Scale:
         """The growth benchmarks' scale: 200 organisations, 20 invoices a customer."""
         return cls(invoices=invoices, customers=invoices // 20)
 
+    @classmethod
+    def of_history(cls, invoices: int, customers: int) -> Scale:
+        """The same business (``customers``, each invoiced 10 times a year) with a longer history: ``invoices`` over
+        as many years as that takes. Its open invoices, customers and HubSpot records are the same at any size."""
+        return cls(invoices=invoices, customers=customers, history_days=round(invoices / customers / 10 * 360))
+
 
 def _ms(expr: str) -> str:
     """Xero's /Date(ms+0000)/ for a DATE expression, with its DateString twin."""
@@ -291,10 +297,11 @@ def _hubspot(con: duckdb.DuckDBPyConnection, scale: Scale, meta: str) -> None:
 def cached_raw(small: bool = False, scale: Scale | None = None) -> Path:
     """The synthetic raw tables of this scale, generated once into bench/.cache (the benchmarks copy the file)."""
     scale = scale or (Scale.small() if small else Scale())
+    history = "" if scale.history_days == Scale.history_days else f"-{scale.history_days}d"
     raw = (
         Path(__file__).resolve().parent
         / ".cache"
-        / f"raw-{DATA_VERSION}-{scale.organisations}-{scale.customers}-{scale.invoices}.duckdb"
+        / f"raw-{DATA_VERSION}-{scale.organisations}-{scale.customers}-{scale.invoices}{history}.duckdb"
     )
     if not raw.exists():
         raw.parent.mkdir(exist_ok=True)
