@@ -31,12 +31,11 @@ with_begin as (
 ),
 
 countback as (
-    -- Countback DSO: walk back from the month m, eating each month's sales until the balance is used up. The sales
-    -- walked through from m back to month s, s included, are m.sales_to_date - s.sales_to_date + s.credit_sales:
-    -- month s counts whole while they are within ar_end, in part when they pass it in s, and otherwise not at all. Only
-    -- the months that count are joined. A running sum over every pair of a month and an earlier one (as before)
-    -- grew with the square of the history's months: 30 years of 200 organisations made 13M pairs, 7.4 s of every
-    -- daily build (BENCHMARKS.md, twentieth pass).
+    -- Countback DSO: walk back from month m, eating each month's sales until the balance is used up. The sales walked
+    -- through from m back to month s (s included) are m.sales_to_date - s.sales_to_date + s.credit_sales: month s
+    -- counts whole while they are within ar_end, in part when they pass it in s, otherwise not at all. Only the months
+    -- that count are joined: a running sum over every pair of a month and an earlier one grew with the square of the
+    -- history's months (30 years of 200 organisations: 13M pairs, 7.4 s of a daily build; BENCHMARKS.md).
     select
         m.tenant_id,
         m.month_start,
