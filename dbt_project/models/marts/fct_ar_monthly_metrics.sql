@@ -31,25 +31,27 @@ with_begin as (
 ),
 
 countback as (
-    -- Countback DSO: walk back from month m, eating each month's sales until the balance is used up. The sales walked
-    -- through from m back to month s (s included) are m.sales_to_date - s.sales_to_date + s.credit_sales: month s
-    -- counts whole while they are within ar_end, in part when they pass it in s, otherwise not at all. Only the months
-    -- that count are joined: a running sum over every pair of a month and an earlier one grew with the square of the
-    -- history's months (30 years of 200 organisations: 13M pairs, 7.4 s of a daily build; BENCHMARKS.md).
+    -- Countback DSO: walk back from month m, eating each month's sales until the balance is used up. Before reaching
+    -- month s the walk has passed the sales of the months after it (walked_before): month s counts whole while its
+    -- sales still fit in ar_end, in part when they pass it, otherwise not at all. Only the months that count are kept
+    -- (the filter runs inside the join): a running sum over every pair of a month and an earlier one grew with the
+    -- square of the history's months (30 years of 200 organisations: 13M pairs, 7.4 s of a daily build; BENCHMARKS.md).
     select
-        m.tenant_id,
-        m.month_start,
+        tenant_id,
+        month_start,
         sum(
             case
-                when m.sales_to_date - s.sales_to_date + s.credit_sales <= m.ar_end then s.days_in_period
-                else (m.ar_end - (m.sales_to_date - s.sales_to_date)) / s.credit_sales * s.days_in_period
+                when walked_before + credit_sales <= ar_end then days_in_period
+                else (ar_end - walked_before) / credit_sales * days_in_period
             end
         ) as dso_countback_days
-    from with_begin as m
-    inner join with_begin as s
-        on s.tenant_id = m.tenant_id and s.month_start <= m.month_start
-        and (m.sales_to_date - s.sales_to_date + s.credit_sales <= m.ar_end
-             or m.sales_to_date - s.sales_to_date < m.ar_end)
+    from (
+        select m.tenant_id, m.month_start, m.ar_end, s.days_in_period, s.credit_sales,
+            m.sales_to_date - s.sales_to_date as walked_before
+        from with_begin as m
+        inner join with_begin as s on s.tenant_id = m.tenant_id and s.month_start <= m.month_start
+    ) as walk
+    where walked_before + credit_sales <= ar_end or walked_before < ar_end
     group by all
 )
 
