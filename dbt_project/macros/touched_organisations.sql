@@ -1,8 +1,15 @@
 {#-
-    int_organisation_monthly_ledger is incremental by organisation and month: a build with changed_since recomputes
-    only the organisations in int_touched_organisations, from the month of their recompute_from on; every other row
-    is kept as it is. The model's CTE `recomputed` holds each one's first month recomputed (from_month).
+    int_organisation_monthly_ledger and fct_ar_monthly_metrics are incremental by organisation and month: a build
+    with changed_since recomputes only the organisations in int_touched_organisations, from the month of their
+    recompute_from on; every other row is kept as it is. The model's CTE `recomputed` holds each one's first month
+    recomputed (from_month).
 -#}
+
+{# The CTE `recomputed`: each organisation in int_touched_organisations with its first month recomputed. #}
+{% macro recomputed_organisations() %}
+    select tenant_id, cast(date_trunc('month', recompute_from) as date) as from_month
+    from {{ ref('int_touched_organisations') }}
+{% endmacro %}
 
 {# Before the new rows are appended: take away the recomputed months. #}
 {% macro delete_recomputed_months() %}
@@ -39,4 +46,19 @@
     {%- if is_incremental() -%}
     and {{ date_expr }} >= (select cast(min(from_month) - interval {{ months_before }} month as date) from recomputed)
     {%- endif -%}
+{% endmacro %}
+
+{# fct_ar_monthly_metrics' post-hook: its kept rows carry the organisation's base currency as it was when they were
+   computed; set each to the current one (null for an organisation no longer staged), as a full build has it. #}
+{% macro refresh_base_currency() %}
+    {% if is_incremental() %}
+    update {{ this }} as kept
+    set base_currency = org.base_currency
+    from (
+        select t.tenant_id, o.base_currency
+        from (select distinct tenant_id from {{ this }}) as t
+        left join {{ ref('stg_xero__organisations') }} as o using (tenant_id)
+    ) as org
+    where org.tenant_id = kept.tenant_id and kept.base_currency is distinct from org.base_currency
+    {% endif %}
 {% endmacro %}

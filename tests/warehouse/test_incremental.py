@@ -473,8 +473,9 @@ def _touched_organisations(settings) -> dict[str, date]:
 def test_each_change_recomputes_its_organisation_from_the_first_month_it_can_move(warehouse, tmp_path):
     """int_touched_organisations' recompute_from, rule by rule over four builds, and the months before it kept as
     they were (a sentinel): the expected days are read from staging before each change, by the rules in
-    int_touched_organisations.sql's header, not from the model. After the four builds the monthly ledger equals a
-    full rebuild of the same raw data."""
+    int_touched_organisations.sql's header, not from the model. fct_ar_monthly_metrics recomputes the same months
+    (a sentinel before them is kept too) and follows a new base currency in every month. After the four builds the
+    monthly ledger and the metrics equal a full rebuild of the same raw data."""
     settings = copy_of(warehouse, tmp_path / "incremental")
     with duckdb.connect(str(settings.db_path)) as con:
         [first, second] = [
@@ -539,6 +540,28 @@ def test_each_change_recomputes_its_organisation_from_the_first_month_it_can_mov
             "where tenant_id = ? and month_start = ?"
         )
         con.execute(sentinel, [-1, first, first_month])
+        metrics_sentinel = (
+            "update marts.fct_ar_monthly_metrics set repeat_late_payer_count = ? "
+            "where tenant_id = ? and month_start = ?"
+        )
+        [(repeat_late_payers,)] = con.execute(
+            "select repeat_late_payer_count from marts.fct_ar_monthly_metrics where tenant_id = ? and month_start = ?",
+            [first, first_month],
+        ).fetchall()
+        con.execute(metrics_sentinel, [-1, first, first_month])
+        # the second organisation now keeps its books in another currency: not a ledger event, every month shows it
+        [(old_currency,)] = con.execute(
+            "select base_currency from staging.stg_xero__organisations where tenant_id = ?", [second]
+        ).fetchall()
+        new_currency = "NZD" if old_currency != "NZD" else "AUD"
+        _versions(
+            con,
+            "xero_organisations",
+            f"tenant_id = '{second}'",
+            f"""json_merge_patch(payload, '{{"BaseCurrency": "{new_currency}"}}')""",
+            "org-currency",
+            1,
+        )
     assert build_warehouse(settings, AS_OF).full_refresh is False
     assert _touched_organisations(settings) == {first: total[1], second: amount[1]}
     with duckdb.connect(str(settings.db_path)) as con:
@@ -549,6 +572,16 @@ def test_each_change_recomputes_its_organisation_from_the_first_month_it_can_mov
         ).fetchall()
         assert kept == [(first_month, -1)]  # not recomputed
         con.execute(sentinel, [credit_sales, first, first_month])
+        kept = con.execute(
+            "select month_start from marts.fct_ar_monthly_metrics where tenant_id = ? and repeat_late_payer_count = -1",
+            [first],
+        ).fetchall()
+        assert kept == [(first_month,)]  # not recomputed either
+        con.execute(metrics_sentinel, [repeat_late_payers, first, first_month])
+        currencies = con.execute(
+            "select distinct base_currency from marts.fct_ar_monthly_metrics where tenant_id = ?", [second]
+        ).fetchall()
+        assert currencies == [(new_currency,)]
         # an invoice paid late, in a later month than its due date, has its due date moved 20 days later: from its
         # old due date (overdue, falling due), which is before its paid date (paid late or not)
         due = con.execute(
@@ -605,6 +638,7 @@ def test_each_change_recomputes_its_organisation_from_the_first_month_it_can_mov
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         con.execute(f"attach '{full.db_path}' as full_build (read_only)")
         assert _rows_differing(con, "intermediate.int_organisation_monthly_ledger") == (0, 0)
+        assert _rows_differing(con, "marts.fct_ar_monthly_metrics") == (0, 0)
 
 
 def test_repeat_late_payers_are_counted_again_for_touched_customers_and_for_everyone_in_a_new_month(

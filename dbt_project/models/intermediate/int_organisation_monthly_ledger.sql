@@ -19,8 +19,7 @@
 -- recompute_from on (macros delete_recomputed_months, from_recomputed_month); the earlier months are kept. Reading
 -- only those months' events is what makes it cheap: at 3M invoices the whole ledger reads ~24M events.
 with recomputed as (
-    select tenant_id, cast(date_trunc('month', recompute_from) as date) as from_month
-    from {{ ref('int_touched_organisations') }}
+    {{ recomputed_organisations() }}
 ),
 
 invoices as not materialized (

@@ -2,7 +2,24 @@
 -- of as_of_date (which is cut at as_of_date and flagged incomplete). Balances are rebuilt from dated
 -- events (int_organisation_monthly_ledger: invoices issued, payments and credit allocations), so past month ends
 -- are what they were then, not what the invoices look like today. Base currency at each invoice's own rate.
-with balances as (
+-- Incremental like the ledger it reads: a build recomputes the organisations in int_touched_organisations from the
+-- month of their recompute_from on (a month's row reads only the ledger's months up to it, and those before are
+-- kept); their balances and countback still run over all their months. Rebuilt whole, the table cost ~1 s of every
+-- daily build at 30 years of history (BENCHMARKS.md). The base currency is not a ledger event: the post-hook
+-- sets every kept row's to the organisation's current one.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_recomputed_months() }}",
+    post_hook="{{ refresh_base_currency() }}"
+) }}
+-- depends_on: {{ ref('int_touched_organisations') }}
+with recomputed as (
+    {{ recomputed_organisations() }}
+),
+
+balances as (
     select
         m.tenant_id,
         m.month_start,
@@ -16,7 +33,9 @@ with balances as (
         m.amount_falling_due,
         m.collected_within_7_days_of_due,
         m.repeat_late_payer_count
+        {{- recomputed_month_column('r') }}
     from {{ ref('int_organisation_monthly_ledger') }} as m
+    {{ recomputed_organisations_only('m', 'r') }}
     window w as (partition by m.tenant_id order by m.month_start rows between unbounded preceding and current row)
 ),
 
@@ -50,6 +69,7 @@ countback as (
             m.sales_to_date - s.sales_to_date as walked_before
         from with_begin as m
         inner join with_begin as s on s.tenant_id = m.tenant_id and s.month_start <= m.month_start
+        where true {{ from_recomputed_month('m.month_start', 'm.from_month') }}
     ) as walk
     where walked_before + credit_sales <= ar_end or walked_before < ar_end
     group by all
@@ -84,3 +104,4 @@ select
 from with_begin as b
 left join {{ ref('stg_xero__organisations') }} as org using (tenant_id)
 left join countback as c using (tenant_id, month_start)
+where true {{ from_recomputed_month('b.month_start', 'b.from_month') }}
