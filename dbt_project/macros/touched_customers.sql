@@ -96,10 +96,13 @@
     touched customers' invoices are found by a join on it, not by recomputed_day_row's correlated `exists`, which
     DuckDB plans as a join on every distinct (customer, date) of the table (at 3M invoices 0.4-0.5 s each for the
     delete and the select on a day that touched no customer; the join takes 0.02 s). Both tables hold one row per
-    invoice, with no null invoice_id (invoice_features_history's not_null test). keyed: `relation` carries customer_key
-    (int_sales_invoices does), matched first.
+    invoice, with no null invoice_id (invoice_features_history's not_null test). keyed: `relation` (and so `alias`)
+    carries customer_key (both tables do), matched first, inside and out: every invoice recomputed is a touched
+    customer's (an invoice moved to another customer: both), so only their rows meet the string keys (at 3M invoices /
+    30 years the select 0.64 -> 0.51 s, the same rows).
 #}
 {% macro recomputed_invoice_row(alias, relation, keyed=false) %}
+    {% if keyed %}{{ touched_customer_key(alias) }} and {% endif -%}
     ({{ alias }}.tenant_id, {{ alias }}.invoice_id) in (
         select x.tenant_id, x.invoice_id from {{ relation }} as x
         inner join {{ ref('int_touched_customers') }} as t on {{ recomputed_day_match('t', 'x', 'invoice_date') }}
@@ -125,7 +128,7 @@
 
 {% macro delete_recomputed_invoices() %}
     {% if is_incremental() %}
-    delete from {{ this }} as kept where {{ recomputed_invoice_row('kept', this) }}
+    delete from {{ this }} as kept where {{ recomputed_invoice_row('kept', this, keyed=true) }}
     {% endif %}
 {% endmacro %}
 

@@ -939,10 +939,11 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
     with duckdb.connect(str(settings.db_path)) as con:
         [(since,)] = con.execute("select max(raw_loaded_through) from ops.warehouse_builds").fetchall()
         touched = "(tenant_id, contact_id) in (select tenant_id, contact_id from intermediate.int_touched_customers)"
-        # an untouched customer's invoice appears again under a touched customer of its organisation
+        # an untouched customer's invoice appears again under a touched customer of its organisation (its customer
+        # key too: the model's rows carry the key of their customer, macro customer_key)
         con.execute("""
             insert into marts.invoice_features_history
-            select h.* replace (t.contact_id as contact_id)
+            select h.* replace (t.contact_id as contact_id, hash(h.tenant_id, t.contact_id) as customer_key)
             from marts.invoice_features_history as h
             inner join (select tenant_id, min(contact_id) as contact_id from intermediate.int_touched_customers
                         group by all) as t using (tenant_id)

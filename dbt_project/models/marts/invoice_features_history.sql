@@ -18,6 +18,7 @@ with invoices as (
         invoice_id,
         invoice_number,
         contact_id,
+        customer_key,
         invoice_date,
         due_date,
         currency_code,
