@@ -1,7 +1,7 @@
 """Benchmark: two versions of the project's daily build, interleaved in the same hour, on the same raw data.
 
     .venv/bin/python bench/build_ab.py A_REV B_REV [--repeat 2] [--days paid next amounts reference full] [--small]
-        [--invoices 1000000] [--changed-percent 1] [--nodes MODEL ...]
+        [--invoices 1000000] [--customers 10000] [--changed-percent 1] [--nodes MODEL ...]
 
 This machine drifts by more than some changes move (the same full rebuild took 77-91 s on one day), so figures
 from different hours of bench/incremental_build.py do not compare two commits fairly. This one checks out both
@@ -102,13 +102,17 @@ def main() -> None:
     parser.add_argument("--changed-percent", type=float, default=1.0)
     parser.add_argument("--small", action="store_true", help="a 4,000-invoice smoke run")
     parser.add_argument("--invoices", type=int, default=1_000_000, help="bench/daily_growth.py's scale of this size")
+    parser.add_argument(
+        "--customers", type=int, default=0, help="the same customers at any size: a longer history (Scale.of_history)"
+    )
     parser.add_argument("--nodes", nargs="*", default=[], help="models or tests whose seconds to print in every run")
     args = parser.parse_args()
 
     sys.path.insert(0, str(BENCH))
     from scale_data import Scale, cached_raw
 
-    raw = cached_raw(args.small, None if args.small else Scale.of_invoices(args.invoices))
+    scale = Scale.of_history(args.invoices, args.customers) if args.customers else Scale.of_invoices(args.invoices)
+    raw = cached_raw(args.small, None if args.small else scale)
     threads = os.environ.get("AR_RADAR_THREADS", "half the cores")
     print(f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, AR_RADAR_THREADS {threads}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -37,6 +37,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from ar_radar.extract.xero_dates import xero_date
+from ar_radar.raw.store import record_key_sql
 from peak_memory import peak_mib
 
 BENCH = Path(__file__).resolve().parent
@@ -77,14 +78,15 @@ PAID_VERSIONS = {
         select source, entity, tenant_id, record_id, updated_at, record_hash || '-bench', 'bench-day',
                extracted_at + interval 1 day,
                json_merge_patch(payload, json_object('Status', 'PAID', 'AmountDue', 0,
-                   'AmountPaid', payload->'Total', 'FullyPaidOnDate', '{_XERO_AS_OF}')), now()
+                   'AmountPaid', payload->'Total', 'FullyPaidOnDate', '{_XERO_AS_OF}')), now(), record_key
         from paid""",
     "xero_payments": f"""
         select 'xero', 'payments', tenant_id, record_id || '-paid', '{AS_OF}', record_hash || '-paid', 'bench-day',
                extracted_at + interval 1 day,
                json_object('PaymentID', record_id || '-paid', 'Date', '{_XERO_AS_OF}', 'Amount', payload->'AmountDue',
                    'CurrencyRate', payload->'CurrencyRate', 'PaymentType', 'ACCRECPAYMENT', 'Status', 'AUTHORISED',
-                   'Invoice', json_object('InvoiceID', record_id, 'Contact', payload->'Contact')), now()
+                   'Invoice', json_object('InvoiceID', record_id, 'Contact', payload->'Contact')), now(),
+               {record_key_sql(record_id="record_id || '-paid'")}
         from paid""",
 }
 
@@ -111,7 +113,7 @@ def change(db: Path, percent: float, kind: str = "reference") -> int:
                 con.execute(f"""
                     insert into raw.{table}
                     select source, entity, tenant_id, record_id, updated_at, record_hash || '-bench', 'bench-day',
-                           extracted_at + interval 1 day, json_merge_patch(payload, {patch}), now()
+                           extracted_at + interval 1 day, json_merge_patch(payload, {patch}), now(), record_key
                     from raw.{table}_current using sample {percent} percent (bernoulli, 7)""")
             added += con.execute(f"select count(*) from raw.{table} where run_id = 'bench-day'").fetchone()[0]
     return added

@@ -13,12 +13,13 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-from ar_radar.raw.store import ensure_raw_schema
+from ar_radar.raw.store import ensure_raw_schema, record_key_sql
 
 # Part of the cache files' names: a change to what generate() writes must not reuse a file written before it.
 # v2: organisations, UpdatedDateUTC on every stream, every HubSpot property AR Radar asks for, and HubSpot
 # companies for 9 in 10 customers of every organisation: a normal day's gate passes on this data.
-DATA_VERSION = "v2"
+# v3: every version's record_key (ar_radar.raw.store).
+DATA_VERSION = "v3"
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ def _date_string(expr: str) -> str:
 def generate(db_path: Path, scale: Scale) -> dict[str, int]:
     """Create ``db_path`` with every raw table filled at ``scale``; returns rows per table."""
     as_of = f"date '{scale.as_of.isoformat()}'"
-    meta = """'b' as run_id, now() as extracted_at, now() as loaded_at"""
+    # record_key from the record_id each insert names in its select list (no source table here has its own)
+    meta = f"""'b' as run_id, now() as extracted_at, now() as loaded_at, {record_key_sql()} as record_key"""
     with duckdb.connect(str(db_path)) as con:
         ensure_raw_schema(con)
         con.execute(f"""

@@ -130,7 +130,7 @@
             arg_max(rowid, {{ newest_version_order('rowid') }}) as new_row,
             arg_max(rowid, {{ newest_version_order('rowid') }}) filter (where loaded_at <= {{ since_ts }}) as old_row
         from {{ versions }}
-        where (tenant_id, record_id) in (select tenant_id, record_id from {{ versions }} where loaded_at > {{ since_ts }})
+        where rowid in ({{ versions_of_records_loaded_after(versions, since_ts) }}) and record_id is not null
         group by all
     ),
 

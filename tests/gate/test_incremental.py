@@ -19,7 +19,7 @@ pytestmark = pytest.mark.pipeline
 NEW_VERSION = """
     insert into raw.{table}
     select source, entity, tenant_id, record_id, updated_at, record_hash || '-{tag}', 'run-{tag}',
-           extracted_at + interval 1 day, json_merge_patch(payload, '{patch}'), now()
+           extracted_at + interval 1 day, json_merge_patch(payload, '{patch}'), now(), record_key
     from raw.{table}_current where {where} order by record_id limit {limit} offset {offset}
 """
 SALES = "payload->>'Type' = 'ACCREC'"

@@ -8,6 +8,7 @@ import pytest
 from ar_radar.gate import raw_record_counts
 from ar_radar.gate.suites import ChecksConfigError
 from ar_radar.gate.validate import validate
+from ar_radar.raw.store import record_key_sql
 
 from tests.conftest import AS_OF, copy_of
 
@@ -21,13 +22,14 @@ CONFIG = {
 VERSION = """
     insert into raw.{stream}
     select source, entity, tenant_id, {record_id}, updated_at, record_hash || '-{tag}', 'run-{tag}',
-           extracted_at + interval 1 day, payload, {loaded_at}
+           extracted_at + interval 1 day, payload, {loaded_at}, {record_key}
     from raw.{stream}_current order by record_id limit {limit}
 """
 
 
 def _add(con, stream, tag, record_id="record_id", limit=1, loaded_at="now()"):
-    con.execute(VERSION.format(stream=stream, tag=tag, record_id=record_id, limit=limit, loaded_at=loaded_at))
+    record_key = record_key_sql(record_id=record_id)  # the key of the record the version is of
+    con.execute(VERSION.format(**locals()))
 
 
 def _count(db, full=False):

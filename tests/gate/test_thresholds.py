@@ -24,7 +24,8 @@ def test_missing_required_field_is_a_warning_above_1_percent_and_critical_above_
             """
             insert into raw.xero_invoices
             select source, entity, tenant_id, record_id, updated_at, record_hash || '-nocontact', 'no-contact',
-                   extracted_at + interval 1 hour, json_merge_patch(payload, '{"Contact": {"ContactID": null}}'), now()
+                   extracted_at + interval 1 hour, json_merge_patch(payload, '{"Contact": {"ContactID": null}}'), now(),
+                   record_key
             from raw.xero_invoices_current
             where payload->>'Type' = 'ACCREC' and hash(record_id) % 1000 < ?""",
             [int(share * 1000)],

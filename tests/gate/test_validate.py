@@ -43,7 +43,7 @@ def damaged_build(warehouse, tmp_path_factory):
             """
             insert into raw.xero_invoices
             select source, entity, tenant_id, record_id, updated_at, record_hash || '-bad', 'bad-run',
-                   extracted_at + interval 1 hour, json_merge_patch(payload, '{"AmountDue": -5}'), now()
+                   extracted_at + interval 1 hour, json_merge_patch(payload, '{"AmountDue": -5}'), now(), record_key
             from raw.xero_invoices_current where record_id in (select unnest(?))""",
             [[p[0] for p in picked]],
         )

@@ -38,7 +38,7 @@ def new_versions(table: str, where: str, payload_sql: str, limit: int = 3) -> Ca
         con.execute(f"""
             insert into raw.{table}
             select source, entity, tenant_id, record_id, updated_at, record_hash || '-fault', 'fault-run',
-                   extracted_at + interval 1 hour, {payload_sql}, now()
+                   extracted_at + interval 1 hour, {payload_sql}, now(), record_key
             from raw.{table}_current where {where} order by record_id limit {limit}""")
 
     apply.rebuild = True

@@ -120,7 +120,7 @@ def test_snapshot_keeps_each_invoice_status_change(warehouse, tmp_path):
             insert into raw.xero_invoices
             select source, entity, tenant_id, record_id, updated_at, record_hash || '-paid', 'later-run',
                    extracted_at + interval 1 day, json_merge_patch(payload, '{"Status": "PAID", "AmountDue": 0}'),
-                   now()
+                   now(), record_key
             from raw.xero_invoices_current where record_id = ?""",
             [invoice_id],
         )

@@ -13,6 +13,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 from ar_radar.extract.xero_dates import xero_date, xero_date_string
+from ar_radar.raw.store import record_key_sql
 from ar_radar.warehouse.build import build_models, build_warehouse, project_hash
 
 from tests.conftest import AS_OF, copy_of
@@ -22,17 +23,14 @@ pytestmark = pytest.mark.pipeline
 NEW_VERSION = """
     insert into raw.{table}
     select source, entity, tenant_id, {record_id}, updated_at, record_hash || '-{tag}', 'run-{tag}',
-           extracted_at + interval '{shift}', {payload}, now()
+           extracted_at + interval '{shift}', {payload}, now(), {record_key}
     from raw.{table}_current where {where} order by record_id limit {limit}
 """
 
 
 def _versions(con, table, where, payload, tag, limit=5, shift="1 day", record_id="record_id"):
-    con.execute(
-        NEW_VERSION.format(
-            table=table, where=where, payload=payload, tag=tag, limit=limit, shift=shift, record_id=record_id
-        )
-    )
+    record_key = record_key_sql(record_id=record_id)  # the key of the record the version is of
+    con.execute(NEW_VERSION.format(**locals()))
 
 
 # The new versions several tests write: a corrected total, a corrected payment amount, a due date moved.
@@ -788,6 +786,44 @@ def test_matches_rebuilt_alone_in_full_touch_every_matched_customer(warehouse, t
                         select tenant_id, contact_id from intermediate.int_customer_matches
                         where hubspot_company_id is not null))""").fetchall()
     assert matched == touched > 0
+
+
+def test_records_sharing_a_record_key_stay_apart_and_equal_a_full_rebuild(warehouse, tmp_path):
+    """An incremental build finds a day's records by their raw record_key (macro versions_of_records_loaded_after),
+    which only narrows: two invoices given one key, as a collision of md5 halves would, stay two records; the one
+    without a new version keeps its staged row (raw_loaded_at too) and is not counted as changed; every model equals
+    a full rebuild."""
+    settings = copy_of(warehouse, tmp_path / "incremental")
+    with duckdb.connect(str(settings.db_path)) as con:
+        [(tenant, changed, shares)] = con.execute(
+            "select tenant_id, min(record_id), max(record_id) from raw.xero_invoices_current "
+            "where payload->>'Type' = 'ACCREC' group by tenant_id order by tenant_id limit 1"
+        ).fetchall()
+        con.execute(
+            "update raw.xero_invoices set record_key = (select any_value(record_key) from raw.xero_invoices "
+            "where tenant_id = $1 and record_id = $2) where tenant_id = $1 and record_id = $3",
+            [tenant, changed, shares],
+        )
+        staged = "select * from staging.stg_xero__invoices where tenant_id = ? and invoice_id = ?"
+        before = con.execute(staged, [tenant, shares]).fetchall()
+        _versions(con, "xero_invoices", ONE_RECORD.format(changed, tenant), TOTAL_CORRECTED, "shared-key", 1)
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    with duckdb.connect(str(settings.db_path)) as con:
+        assert con.execute(staged, [tenant, shares]).fetchall() == before
+        [(total,)] = con.execute(
+            "select total from staging.stg_xero__invoices where tenant_id = ? and invoice_id = ?", [tenant, changed]
+        ).fetchall()
+        [(raw_total,)] = con.execute(
+            "select payload->>'Total' from raw.xero_invoices where run_id = 'run-shared-key'"
+        ).fetchall()
+        assert total == Decimal(raw_total)
+        changed_records = con.execute(
+            "select tenant_id, stream, record_id from intermediate.int_changed_xero_records"
+        ).fetchall()
+        assert changed_records == [(tenant, "invoices", changed)]
+    full = _full_rebuild_beside(settings, tmp_path, AS_OF)
+    with duckdb.connect(str(settings.db_path)) as con:
+        assert _tables_differing(con, full) == {}
 
 
 def test_a_changed_dbt_project_rebuilds_staging_in_full(warehouse, tmp_path):

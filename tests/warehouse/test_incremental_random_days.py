@@ -18,6 +18,7 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 from ar_radar.gate.validate import validate
+from ar_radar.raw.store import record_key_sql
 from ar_radar.warehouse.build import build_warehouse
 
 from tests.conftest import AS_OF, copy_of
@@ -35,7 +36,7 @@ STEPS = (0, 1, 1, 2, 13, 33)  # days as_of_date moves between two builds
 NEW_VERSION = """
     insert into raw.{table}
     select source, entity, tenant_id, {record_id}, updated_at, record_hash || '-{tag}', 'run-{tag}',
-           extracted_at + interval '{shift}', {payload}, now()
+           extracted_at + interval '{shift}', {payload}, now(), {record_key}
     from raw.{table}_current as r where {where}
     order by hash(tenant_id, record_id, '{tag}') limit {limit}
 """
@@ -96,6 +97,7 @@ class Day:
                 limit=limit,
                 shift=shift,
                 record_id=record_id.format(tag=tag),
+                record_key=record_key_sql(record_id=record_id.format(tag=tag)),
             )
         )
         self.log.append(f"{kind} x{limit}")

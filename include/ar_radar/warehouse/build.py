@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from ar_radar import database
+from ar_radar.raw.store import add_missing_record_keys
 from ar_radar.settings import Settings
 from ar_radar.threads import task_threads
 
@@ -241,6 +242,7 @@ def build_warehouse(settings: Settings, as_of: date, full_refresh: bool = False)
     """
     current = project_hash(settings)
     with database.connect(settings.db_path, read_only=False) as con:
+        add_missing_record_keys(con)  # raw as the models read it, on a file last loaded by an older version
         database.ensure(con, "ops.warehouse_builds")
         last = _last_build(con)
         reason = "asked for" if full_refresh else _full_refresh_reason(last, current, as_of)
