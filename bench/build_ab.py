@@ -30,21 +30,19 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 
-# Run in the child, with the version's own package on the path (PYTHONPATH) and this bench's day changes.
+# Run in the child, with the version's own package on the path (PYTHONPATH). The day's changes were loaded before it
+# by this bench's own code (the parent's), the same for both versions whatever their raw layer's code.
 CHILD = """
 import json, sys, time
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-sys.path.insert(0, sys.argv[1])  # this bench's day changes, the same for both versions
 from ar_radar.settings import Settings
 from ar_radar.warehouse.build import build_warehouse
-from incremental_build import change, day_as_of
-folder, day = Path(sys.argv[2]), sys.argv[3]
+folder, day, as_of, versions = Path(sys.argv[1]), sys.argv[2], date.fromisoformat(sys.argv[3]), int(sys.argv[4])
 settings = replace(Settings.from_env(), data_dir=folder, db_path=folder / "ar_radar.duckdb")
-versions = change(settings.db_path, float(sys.argv[4]), day) if day != "full" else 0
 start = time.perf_counter()
-summary = build_warehouse(settings, day_as_of(day), full_refresh=day == "full")
+summary = build_warehouse(settings, as_of, full_refresh=day == "full")
 seconds = time.perf_counter() - start
 import duckdb
 with duckdb.connect(str(settings.db_path), read_only=True) as con:
@@ -61,9 +59,12 @@ print(json.dumps({"seconds": seconds, "full_refresh": summary.full_refresh, "tou
 
 
 def _build(checkout: Path, folder: Path, day: str, percent: float, nodes: list[str]) -> float:
+    from incremental_build import change, day_as_of
+
+    versions = change(folder / "ar_radar.duckdb", percent, day) if day != "full" else 0
     env = dict(os.environ, PYTHONPATH=str(checkout / "include"))
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(BENCH), str(folder), day, str(percent), ",".join(nodes)],
+        [sys.executable, "-c", CHILD, str(folder), day, day_as_of(day).isoformat(), str(versions), ",".join(nodes)],
         env=env,
         capture_output=True,
         text=True,
