@@ -61,7 +61,9 @@
     every version of each record they touch: a record that shares a key with a changed one is staged again from all
     its versions, the row it had (its raw_loaded_at too, so nothing downstream counts it as changed), and compared
     with itself by int_changed_xero_records (no change). A shared key costs time, never a row
-    (tests/warehouse/test_incremental.py). -#}
+    (tests/warehouse/test_incremental.py). The same property lets stg_xero__invoices and stg_xero__payments delete
+    their restaged rows by record_key alone (their unique_key): every staged row with a key found is of a record
+    staged again. -#}
 {% macro versions_of_records_loaded_after(raw_versions, since) %}
     select rowid from {{ raw_versions }}
     where record_key in (select record_key from {{ raw_versions }} where loaded_at > {{ since }})

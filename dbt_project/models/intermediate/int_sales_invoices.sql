@@ -7,7 +7,7 @@
 -- Sales invoices that count for AR: ACCREC, not draft, not voided or deleted, with base-currency amounts.
 -- Incremental: the invoices staged since the last build are taken away and selected again (macro delete_restaged).
 select
-    *,
+    * exclude (record_key),  -- staging's delete key, not an invoice field
     {{ customer_key() }} as customer_key,
     cast(total / nullif(currency_rate, 0) as decimal(18, 2)) as total_base,
     cast(amount_due / nullif(currency_rate, 0) as decimal(18, 2)) as amount_due_base,
