@@ -5,10 +5,11 @@ id and content hash are skipped), so loading the same landing files twice change
 ``raw.<source>_<entity>_current`` is the latest version of each record.
 
 Each version carries ``record_key``, a 64-bit key of its (tenant_id, record_id): an incremental warehouse build finds
-the versions of the day's records among years of them by this integer before comparing the strings (at 3M invoices
-0.25 s -> 0.04 s a scan of the payments). The key only narrows: the strings decide, so two records sharing a key
-cost time, never a wrong row. md5, not DuckDB's ``hash()``: the key must stay the same across DuckDB versions, since
-versions loaded years apart are compared by it.
+the versions of the day's records among years of them by this integer, not their strings (at 3M invoices 0.25 s ->
+0.04 s a scan of the payments). Being a function of the ids, a key selects every version of each record it matches,
+so two records sharing one cost time, never a wrong row (dbt macro versions_of_records_loaded_after). md5, not
+DuckDB's ``hash()``: the key must stay the same across DuckDB versions, since versions loaded years apart are
+compared by it.
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ def raw_table(source: str, entity: str) -> str:
 
 def record_key_sql(tenant_id: str = "tenant_id", record_id: str = "record_id") -> str:
     """SQL for a version's ``record_key`` from SQL expressions of its tenant and record ids (the only definition:
-    the warehouse compares stored keys, it never computes one). chr(0) cannot occur in either id, so no two id
-    pairs make the same string; a missing record_id (counted as missing_id) gets a key of its own."""
+    the warehouse compares stored keys, it never computes one). chr(0) separates the two ids; the versions without a
+    record_id (counted as missing_id) share their tenant's one key."""
     return f"md5_number_upper({tenant_id} || chr(0) || coalesce({record_id}, chr(0)))"
 
 
