@@ -130,6 +130,15 @@ def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(count)
 
 
+def has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    schema, name = table.split(".")
+    [(count,)] = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND column_name = ?",
+        [schema, name, column],
+    ).fetchall()
+    return bool(count)
+
+
 def ensure(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
     """Create the named tables (of TABLES) if missing and add columns newer than them (a writer's first step)."""
     for table in tables:

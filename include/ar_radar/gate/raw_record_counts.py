@@ -4,9 +4,12 @@ judges (every current raw record reaches staging).
 Counting the distinct (tenant_id, record_id) of every raw version is a hash aggregation of the stream's whole
 history, which only grows: at 3M invoices 1.2-1.5 s for the 9M payment versions, every gate. Raw is append-only, so
 a run adds to the last run's count the records whose first version was loaded since: the day's keys that no older
-version has (a join built on the day's keys). It counts afresh when there is no earlier count, when a full
-validation is asked for, when the stream's raw table changed in checks.yml, or when the versions loaded up to the
-last count are not as many as were counted (a version deleted, or loaded with an earlier time; a deletion and a
+version has. The older versions are first narrowed to those sharing a day's record's ``record_key`` (one integer
+column; a key is a function of the ids, so every older version of a day's record is among them), then compared by
+the ids (a collision costs time, never a record): at 3M invoices 0.31 -> 0.06 s for the payments. It counts afresh
+when there is no earlier count, when a full validation is asked for, when the stream's raw table changed in
+checks.yml, when the raw table has no record_key yet (written before it existed), or when the versions loaded up to
+the last count are not as many as were counted (a version deleted, or loaded with an earlier time; a deletion and a
 back-dated load of as many versions between two runs would go unseen until the next full count: raw is never
 edited by the pipeline).
 """
@@ -65,15 +68,17 @@ def count(con: duckdb.DuckDBPyConnection, config: dict, full: bool = False) -> t
                 from {raw}""",
             {"since": prior.counted_through if prior else None},
         ).fetchall()
-        reason = _full_count_reason(raw, prior, full, unloaded, counted_before)
+        keyed = database.has_column(con, raw, "record_key")
+        reason = _full_count_reason(raw, prior, full, unloaded, counted_before, keyed)
         if reason is None:
             [(new,)] = con.execute(
-                f"""select count(*) from (
-                        select distinct tenant_id, record_id from {raw} where loaded_at > $since) as n
+                f"""with n as (select distinct tenant_id, record_id, record_key from {raw} where loaded_at > $since)
+                    select count(*) from n
                     where not exists (
-                        select 1 from {raw} as o
-                        where o.loaded_at <= $since
-                          and o.tenant_id = n.tenant_id and o.record_id is not distinct from n.record_id)""",
+                        select 1 from (
+                            select tenant_id, record_id from {raw}
+                            where loaded_at <= $since and record_key in (select record_key from n)) as o
+                        where o.tenant_id = n.tenant_id and o.record_id is not distinct from n.record_id)""",
                 {"since": prior.counted_through},
             ).fetchall()
             records = prior.records + new
@@ -97,11 +102,15 @@ def _kept(con: duckdb.DuckDBPyConnection) -> dict[str, RawCount]:
     return {r[0]: RawCount(*r, how="kept") for r in found}
 
 
-def _full_count_reason(raw: str, prior: RawCount | None, full: bool, unloaded: int, counted_before: int) -> str | None:
+def _full_count_reason(
+    raw: str, prior: RawCount | None, full: bool, unloaded: int, counted_before: int, keyed: bool
+) -> str | None:
     """Why this stream must be counted afresh (None: it may be counted on). ``counted_before``: its versions loaded
-    up to the last count's ``counted_through``, now."""
+    up to the last count's ``counted_through``, now; ``keyed``: the raw table has record_key."""
     if full:
         return "a full validation was asked for"
+    if not keyed:  # written before record_key existed: the next load or warehouse build adds it (raw.store)
+        return "the raw table has no record_key yet"
     if prior is None or prior.counted_through is None:
         return "no earlier run kept a count"
     if prior.raw_table != raw:
