@@ -18,11 +18,16 @@
 -- Incremental: a build recomputes only the organisations in int_touched_organisations, from the month of their
 -- recompute_from on (macros delete_recomputed_months, from_recomputed_month); the earlier months are kept. Reading
 -- only those months' events is what makes it cheap: at 3M invoices the whole ledger reads ~24M events.
+-- The two inputs below are read three times each by the ledger's branches. A full build streams every invoice and
+-- settlement through each read (not materialized: holding ~3M invoices and ~9M settlements would cost memory); an
+-- incremental build keeps the few recomputed months' rows once (materialized: at 3M invoices / 30 years the node
+-- 0.60 -> 0.34 s, six filtered scans of the whole tables become two).
+{% set inputs = 'materialized' if is_incremental() else 'not materialized' %}
 with recomputed as (
     {{ recomputed_organisations() }}
 ),
 
-invoices as not materialized (
+invoices as {{ inputs }} (
     select i.tenant_id, i.invoice_date, i.due_date,
         cast(i.total / nullif(i.currency_rate, 0) as decimal(38, 10)) as total_base
         {{- recomputed_month_column('r') }}
@@ -32,7 +37,7 @@ invoices as not materialized (
         {{ from_first_recomputed_month('greatest(i.invoice_date, i.due_date + 1)') }}
 ),
 
-settlements as not materialized (
+settlements as {{ inputs }} (
     -- Of the invoices above: each settlement carries its invoice's dates (no join back to the invoices).
     select s.tenant_id, s.kind, s.settled_on, cast(s.amount_base as decimal(38, 10)) as amount_base, s.due_date
         {{- recomputed_month_column('r') }}
