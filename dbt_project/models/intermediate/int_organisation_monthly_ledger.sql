@@ -20,8 +20,9 @@
 -- only those months' events is what makes it cheap: at 3M invoices the whole ledger reads ~24M events.
 -- The two inputs below are read three times each by the ledger's branches. A full build streams every invoice and
 -- settlement through each read (not materialized: holding ~3M invoices and ~9M settlements would cost memory); an
--- incremental build keeps the few recomputed months' rows once (materialized: at 3M invoices / 30 years the node
--- 0.60 -> 0.34 s, six filtered scans of the whole tables become two).
+-- incremental build keeps the recomputed months' rows once (materialized: at 3M invoices / 30 years the select
+-- 0.60 -> 0.34 s, six filtered scans of the whole tables become two; a day reaching back over the whole history holds
+-- nearly every row, +0.15 s at 1M invoices / 2 years: BENCHMARKS.md, twenty-third pass).
 {% set inputs = 'materialized' if is_incremental() else 'not materialized' %}
 with recomputed as (
     {{ recomputed_organisations() }}
