@@ -173,7 +173,9 @@ def whole_table_metrics(con: duckdb.DuckDBPyConnection, query: str, table: Check
         cfg = expectation.configuration.kwargs
         k = kind(expectation)
         if k == "row":
-            selects.append(f"count(*) filter (where {_q(cfg['column'])} is null) as e{i}")
+            # count(*) - count(column), not a filtered count: DuckDB answers count(column) from the column's
+            # statistics where it can (9.3M payments at 3M invoices: 0.19 s -> 0.001 s for three columns)
+            selects.append(f"count(*) - count({_q(cfg['column'])}) as e{i}")
         elif k in ("pair", "unique"):
             selects.append(f"count(*) filter (where not ({_ignored_rows(expectation)})) as e{i}")
     [row] = con.execute(f"select {', '.join(selects)} from ({query})").fetchall()
