@@ -103,6 +103,10 @@ def test_one_report_per_organisation_with_the_warehouses_figures_and_nothing_twi
         assert listed == [(c, _money(currency, a)) for c, a in tops[tenant]]
         count, amount = expected[tenant]
         assert f"Expected in this week: {_money(currency, amount)} ({count} invoices)" in text
+        # the months' DSO, countback, CEI and % overdue: numbers, or n/a where a ratio has no base (never "None")
+        months = re.findall(r"^  \w{3} \d{4}: (.+)$", text, re.M)
+        number = r"(n/a|-?[\d,]+\.\d)"
+        assert months and all(re.fullmatch(rf"{number}(, {number}){{3}}", m) for m in months), months
         # the charts: inline PNGs by Content-ID, each referenced by the HTML with alt text
         images = {
             p["Content-ID"].strip("<>"): p.get_content()
