@@ -2,11 +2,14 @@
 invoices per customer, ~3 payments per invoice), the cost of a day with 1 % of the records changed should stay
 nearly flat while the full rebuild grows with the history.
 
-    .venv/bin/python bench/daily_growth.py [--sizes 100000 1000000 3000000] [--days 2] [--day-records N]
+    .venv/bin/python bench/daily_growth.py [--sizes 100000 1000000 3000000] [--days 2] [--day-records N [N ...]]
 
-``--day-records N`` makes every size's day the same size (about N new versions, the same share of each stream)
-instead of 1 % of its records: the same day on a longer history, which is what "follows the day's changes, not
-the history" claims.
+``--day-records N`` makes every size's day the same size instead of 1 % of its records: it changes the share N /
+(invoices + payments + contacts) of them (about N new versions for the ``amounts`` and ``reference`` kinds, about
+half as many for ``paid``, which pays that share of the invoices with one new payment each and edits that share of
+the contacts): the same day on a longer history, which is what "follows the day's changes, not the history" claims.
+Several values run ``--days`` days of each, one after another on the size's copy: at one history, the cost as a
+function of the day's changes (``--sizes 1000000 --day-records 1000 10000 100000 400000``).
 
 ``--customers N`` keeps the business the same at every size: N customers, each invoiced 10 times a year, so a
 size's invoices are a longer history (100,000 invoices of 10,000 customers: one year; 3,000,000: thirty), and the
@@ -117,7 +120,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 3_000_000])
     parser.add_argument("--days", type=int, default=2)
-    parser.add_argument("--day-records", type=int, default=0, help="the same day at every size (0: 1 %% of it)")
+    parser.add_argument(
+        "--day-records", type=int, nargs="+", default=[0], help="the same day at every size (0: 1 %% of it)"
+    )
     parser.add_argument("--kind", default="paid", choices=DAYS, help="bench/incremental_build.py's day")
     parser.add_argument("--customers", type=int, default=0, help="the same customers at every size")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -129,8 +134,8 @@ def main() -> None:
 
     from scale_data import Scale, cached_raw, run_child
 
-    os.environ["BENCH_DAY_RECORDS"] = str(args.day_records)
-    day = f"about {args.day_records:,} new versions" if args.day_records else "1 %"
+    def day(records: int) -> str:
+        return f"{records:,} asked" if records else "1 %"
 
     rows = []
     for invoices in args.sizes:
@@ -142,30 +147,43 @@ def main() -> None:
             folder = Path(tmp)
             shutil.copy(raw, folder / "ar_radar.duckdb")
             full = run_child(__file__, folder, "full")
-            days = [run_child(__file__, folder, f"day-{n}") for n in range(args.days)]
-        rows.append((invoices, full, days))
+            number = 0  # the days follow one another on the file (`next` days move on a day each)
+            for records in args.day_records:
+                os.environ["BENCH_DAY_RECORDS"] = str(records)
+                days = []
+                for _ in range(args.days):
+                    days.append(run_child(__file__, folder, f"day-{number}"))
+                    number += 1
+                rows.append((invoices, full, records, days))
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"date: {time.strftime('%Y-%m-%d')}  days per size: {args.days}  changed per day: {day} ({args.kind})")
+    print(
+        f"date: {time.strftime('%Y-%m-%d')}  days per size: {args.days}  "
+        f"changed per day: {', '.join(day(r) for r in args.day_records)} ({args.kind})  "
+        f"threads: {os.environ.get('AR_RADAR_THREADS', 'default')}"
+    )
     business = f"{args.customers:,} customers, history growing" if args.customers else "20 invoices a customer"
     print(f"business: {business}")
     print(
-        "invoices | full build s | full gate s | full peak MiB | day build s | day gate s | day peak MiB | "
+        "invoices | full build s | full gate s | full peak MiB | day | day build s | day gate s | day peak MiB | "
         "versions per day | customers recomputed"
     )
-    for invoices, full, days in rows:
+    for invoices, full, records, days in rows:
         build = statistics.median(d["build_seconds"] for d in days)
         gate = statistics.median(d["gate_seconds"] for d in days)
         peak = max(d["peak_mib"] for d in days)
         print(
             f"{invoices:,} | {full['build_seconds']:.1f} | {full['gate_seconds']:.1f} | {full['peak_mib']:.0f} | "
-            f"{build:.1f} | {gate:.1f} | {peak:.0f} | {days[-1]['versions_added']:,} | "
+            f"{day(records)} | {build:.1f} | {gate:.1f} | {peak:.0f} | {days[-1]['versions_added']:,} | "
             f"{days[-1]['touched']:,} of {days[-1]['customers']:,}"
         )
     print("peaks of each step (MiB): full build / full gate / day builds / day gates")
-    for invoices, full, days in rows:
+    for invoices, full, records, days in rows:
         builds = " ".join(f"{d['build_peak_mib']:.0f}" for d in days)
         gates = " ".join(f"{d['gate_peak_mib']:.0f}" for d in days)
-        print(f"{invoices:,} | {full['build_peak_mib']:.0f} | {full['gate_peak_mib']:.0f} | {builds} | {gates}")
+        print(
+            f"{invoices:,} ({day(records)}) | {full['build_peak_mib']:.0f} | {full['gate_peak_mib']:.0f} | "
+            f"{builds} | {gates}"
+        )
 
 
 if __name__ == "__main__":

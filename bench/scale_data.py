@@ -317,9 +317,9 @@ def run_child(script: str, folder: Path, step: str) -> dict:
     import subprocess
     import sys
 
-    out = subprocess.run(
-        [sys.executable, script, "--child", str(folder), step], check=True, capture_output=True, text=True
-    )
+    out = subprocess.run([sys.executable, script, "--child", str(folder), step], capture_output=True, text=True)
+    if out.returncode:  # the child's own error, not only its exit status
+        raise RuntimeError(f"{Path(script).name} step {step} failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"  {step}: {result['seconds']:.1f} s, peak {result['peak_mib']:.0f} MiB", flush=True)
     return result
