@@ -97,6 +97,21 @@ def test_the_summary_says_the_figures_of_the_report():
     )
 
 
+def test_the_summary_says_one_of_a_thing_in_the_singular():
+    report = _a_report()
+    report.open_invoices, report.expected_this_week["invoices"] = 1, 1
+    report.owner_review = [{"invoice_number": "INV-1"}]
+    report.monthly[1]["dso_standard_days"] = 40.6  # 41 after 41: unchanged, then one day less
+    report.health = {"days_checked": 1, "days_passed": 1}
+    text = summary(report)
+    assert "on 1 open invoice, " in text and "expect 1 invoice worth" in text
+    assert "1 invoice over 45 days overdue needs an owner's decision." in text
+    assert "DSO was 41 days in October, unchanged on September." in text
+    assert "health check on 1 of 1 day." in text
+    report.monthly[1]["dso_standard_days"] = 39.6
+    assert "DSO was 40 days in October, down 1 day on September." in summary(report)
+
+
 def _a_report() -> WeeklyReport:
     report = WeeklyReport(
         "t", "Acme Ltd", "GBP", date(2026, 11, 23), date(2026, 11, 20), date(2026, 11, 16), date(2026, 11, 22)

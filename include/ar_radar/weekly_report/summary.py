@@ -16,18 +16,24 @@ def money(report: WeeklyReport, amount: float | None) -> str:
     return f"{report.base_currency} {amount or 0:,.2f}"
 
 
+def count(n: float, word: str) -> str:
+    """``n`` (a whole number as shown) and ``word``, plural unless it shows as 1: "1 invoice", "3 days"."""
+    shown = f"{n:,.0f}"
+    return f"{shown} {word}{'' if shown == '1' else 's'}"
+
+
 def summary(report: WeeklyReport) -> str:
     r = report
     parts = [
-        f"{r.organisation_name} is owed {money(r, r.outstanding)} on {r.open_invoices} open invoices, "
+        f"{r.organisation_name} is owed {money(r, r.outstanding)} on {count(r.open_invoices, 'open invoice')}, "
         f"{money(r, r.overdue)} of it overdue"
         + (f" ({r.overdue / r.outstanding * 100:.0f} %)." if r.outstanding else ".")
     ]
     expected = r.expected_this_week
     if expected.get("invoices"):
         parts.append(
-            f"The scores expect {expected['invoices']} invoices worth {money(r, expected['amount'])} to be paid "
-            "in the coming week."
+            f"The scores expect {count(expected['invoices'], 'invoice')} worth {money(r, expected['amount'])} "
+            "to be paid in the coming week."
         )
     if r.top_overdue:
         top = r.top_overdue[0]
@@ -38,22 +44,23 @@ def summary(report: WeeklyReport) -> str:
         + (f" and held back {skipped} (reasons below)." if skipped else ".")
     )
     if r.owner_review:
-        parts.append(f"{len(r.owner_review)} invoices over 45 days overdue need an owner's decision.")
+        needs = "needs" if len(r.owner_review) == 1 else "need"
+        parts.append(f"{count(len(r.owner_review), 'invoice')} over 45 days overdue {needs} an owner's decision.")
     complete = [m for m in r.monthly if m["is_complete_month"] and m["dso_standard_days"] is not None]
     if len(complete) >= 2:
         last, before = complete[-1], complete[-2]
         change = round(last["dso_standard_days"]) - round(before["dso_standard_days"])
         direction = "down" if change < 0 else "up" if change > 0 else "unchanged"
         parts.append(
-            f"DSO was {last['dso_standard_days']:.0f} days in {last['month_start']:%B}, {direction}"
-            + (f" {abs(change):.0f} days" if change else "")
+            f"DSO was {count(last['dso_standard_days'], 'day')} in {last['month_start']:%B}, {direction}"
+            + (f" {count(abs(change), 'day')}" if change else "")
             + f" on {before['month_start']:%B}."
         )
     health = r.health
     if health.get("days_checked"):
         failed = health["days_checked"] - health["days_passed"]
         parts.append(
-            f"The data passed its health check on {health['days_passed']} of {health['days_checked']} days"
+            f"The data passed its health check on {health['days_passed']} of {count(health['days_checked'], 'day')}"
             + (f"; {failed} day{'s' if failed != 1 else ''} failed." if failed else ".")
         )
     return " ".join(parts)
