@@ -89,6 +89,34 @@ def test_one_template_draft_per_customer_in_the_tier_of_its_oldest_overdue_invoi
     assert notes and all(f"HubSpot {d.summary['evidence'][0]}" in d.text for d in notes)
 
 
+def test_an_invoice_one_day_overdue_is_one_day_overdue(scored, tmp_path):
+    """In a direct reminder to a customer (and the internal notes) a day count agrees with its number."""
+    settings = copy_of(scored[0], tmp_path)
+    with duckdb.connect(str(settings.db_path)) as con:
+        # a direct-tier customer's newest overdue invoice made one day overdue (its oldest keeps the tier)
+        [(tenant, invoice, number)] = con.execute(
+            """select tenant_id, arg_min(invoice_id, days_overdue), arg_min(invoice_number, days_overdue)
+               from scoring.invoice_risk_scores
+               where as_of_date = $as_of and days_overdue > 0 and dispute_ticket_id is null
+               group by tenant_id, contact_id
+               having max(days_overdue) between 8 and 21 and count(*) > 1
+               order by all limit 1""",
+            {"as_of": AS_OF},
+        ).fetchall()
+        con.execute(
+            "update scoring.invoice_risk_scores set days_overdue = 1, due_date = $as_of - 1 "
+            "where as_of_date = $as_of and tenant_id = $t and invoice_id = $i",
+            {"as_of": AS_OF, "t": tenant, "i": invoice},
+        )
+    drafts = draft_reminders(settings.db_path, AS_OF, "run-1", None)
+    [draft] = [d for d in drafts if number in {i["number"] for i in d.invoices}]
+    assert draft.tone == "direct" and draft.to_customer
+    assert re.search(rf"^- {re.escape(number)}: .+ \(1 day overdue\)$", draft.text, re.M), draft.text
+    for d in drafts:
+        for count, word in re.findall(r"\((\d+) (days?) overdue\)", d.text):
+            assert (word == "day") == (count == "1"), d.text
+
+
 def test_drafts_are_stored_once_per_day(scored):
     settings, expected, _ = scored
     draft_reminders(settings.db_path, AS_OF, "run-1", None)
