@@ -123,3 +123,9 @@ def test_reminders_sent_counts_each_invoice_of_each_sent_email_before_the_day():
             [day, status, json.dumps([{"invoice_id": i} for i in ids])],
         )
     assert reminders_sent(con, AS_OF) == {"a": 2, "b": 1}
+
+
+def test_the_reason_says_one_day_in_the_singular():
+    assert "INV-1 is 1 day past due" in case_for([_row("INV-1", 1)], None).reason
+    assert "INV-1 is 2 days past due" in case_for([_row("INV-1", 2)], None).reason
+    assert "INV-1 is due in 1 day with high risk" in case_for([_row("INV-1", -1, band="high")], None).reason

@@ -23,6 +23,7 @@ import duckdb
 
 from ar_radar import database
 from ar_radar.actions import promises
+from ar_radar.wording import count
 
 UPCOMING_DAYS = 7  # a risky invoice due within a week gets a check-in before its due date
 PROMISE_LOOKBACK_DAYS = 30  # promises logged longer ago than this no longer hold anything
@@ -154,7 +155,8 @@ def case_for(rows: list[dict], promise: dict | None, reminders_sent: dict[str, i
         oldest = max(chased, key=lambda i: int(i["days_overdue"]))
         tier = oldest["reminder_tier"]
         action = ACTION_OF_TIER[tier]
-        reason = f"Oldest unpaid invoice {oldest['invoice_number']} is {int(oldest['days_overdue'])} days past due"
+        overdue = count(int(oldest["days_overdue"]), "day")
+        reason = f"Oldest unpaid invoice {oldest['invoice_number']} is {overdue} past due"
         reason += f" (tier {oldest['collections_bucket']})."
         tone = _tone(tier, broken, softer)
         worn = [i for i in chased if i["reminders_sent"] >= MAX_REMINDERS_PER_INVOICE]
@@ -183,8 +185,8 @@ def case_for(rows: list[dict], promise: dict | None, reminders_sent: dict[str, i
         soonest = min(invoices, key=lambda i: -int(i["days_overdue"]))
         tier, tone, action = "upcoming", "upcoming", "upcoming_due"
         reason = (
-            f"{soonest['invoice_number']} is due in {-int(soonest['days_overdue'])} days with {soonest['risk_band']} "
-            "risk: check in before the due date."
+            f"{soonest['invoice_number']} is due in {count(-int(soonest['days_overdue']), 'day')} with "
+            f"{soonest['risk_band']} risk: check in before the due date."
         )
     if chased and any(i["status"] == "held_for_dispute" for i in invoices):
         flags.append("some invoices are held for a dispute and left out of the reminder")

@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from ar_radar.actions.cases import ACTIONS
 from ar_radar.gate.report import HealthReport
+from ar_radar.wording import count
 
 _env = Environment(
     loader=PackageLoader("ar_radar.notify", "templates"),
@@ -23,6 +24,7 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters["money"] = lambda v: f"{float(v):,.2f}"
+_env.globals["count"] = count  # "1 day past due", not "1 days"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ar_radar.scoring.bands import band
 from ar_radar.scoring.payment_timing import HORIZONS
+from ar_radar.wording import count
 
 MODEL_VERSION = "rules-v1"
 BIAS = -1.6
@@ -33,7 +34,7 @@ def factor_values(row: Any) -> dict[str, tuple[float, str]]:
     values: dict[str, tuple[float, str]] = {}
     overdue = max(0, int(row.days_overdue))
     if overdue:
-        values["days_overdue"] = (min(overdue, 90) / 30, f"{overdue} days past due")
+        values["days_overdue"] = (min(overdue, 90) / 30, f"{count(overdue, 'day')} past due")
     else:
         values["not_yet_due"] = (1.0, f"Not due for {-int(row.days_overdue)} days")
     if paid >= LOW_HISTORY:

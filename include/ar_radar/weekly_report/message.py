@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from ar_radar.weekly_report.charts import charts
 from ar_radar.weekly_report.figures import WeeklyReport
-from ar_radar.weekly_report.summary import count
+from ar_radar.wording import count
 
 _env = Environment(
     loader=PackageLoader("ar_radar.weekly_report", "templates"),
@@ -21,7 +21,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.globals["count"] = count  # "1 invoice", "3 days": the summary's, in both templates
+_env.globals["count"] = count  # "1 invoice", "3 days", as the summary words them
 
 KIND = "weekly_report"
 CAUSAL_NOTE = (

@@ -10,16 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from ar_radar.outreach import llm
 from ar_radar.outreach.guardrails import check_model_fields
 from ar_radar.weekly_report.figures import WeeklyReport
+from ar_radar.wording import count
 
 
 def money(report: WeeklyReport, amount: float | None) -> str:
     return f"{report.base_currency} {amount or 0:,.2f}"
-
-
-def count(n: float, word: str) -> str:
-    """``n`` (a whole number as shown) and ``word``, plural unless it shows as 1: "1 invoice", "3 days"."""
-    shown = f"{n:,.0f}"
-    return f"{shown} {word}{'' if shown == '1' else 's'}"
 
 
 def summary(report: WeeklyReport) -> str:
