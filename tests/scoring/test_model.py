@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from ar_radar.scoring.backtest import feature_columns
 from ar_radar.scoring.features import with_outcomes
-from ar_radar.scoring.model import baseline_log_odds, contributions, late_model, top_factors
+from ar_radar.scoring.model import baseline_log_odds, contributions, describe, late_model, top_factors
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +39,10 @@ def test_top_factors_name_the_reason_in_words_with_signed_weights(fitted):
     assert abs(factors[0]["weight"]) >= abs(factors[1]["weight"]) >= abs(factors[2]["weight"])
     words = " | ".join(f["label"] for f in factors)
     assert "late" in words or "Disputed" in words, words
+
+
+def test_a_factor_of_one_day_or_one_invoice_reads_in_the_singular():
+    assert describe("avg_days_late", {"avg_days_late": 1.2}) == "Pays on average 1 day after due"
+    assert describe("avg_days_to_pay", {"avg_days_to_pay": 31.0}) == "Takes 31 days to pay on average"
+    assert describe("days_late_trend", {"days_late_trend": -1.0}) == "Lately paying 1 day faster than usual"
+    assert describe("credit_note_count", {"credit_note_count": 1}) == "1 credit note so far"

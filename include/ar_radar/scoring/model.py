@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ar_radar.scoring.crm_signals import RECENT_DAYS, tone_word
+from ar_radar.wording import count
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -137,10 +138,6 @@ def baseline_log_odds(model: Pipeline, reference: pd.DataFrame) -> float:
     return float(full - contributions(model, reference.iloc[:1], reference).sum(axis=1).iloc[0])
 
 
-def _plural(n: float, word: str) -> str:
-    return f"{n:.0f} {word}{'' if round(n) == 1 else 's'}"
-
-
 def describe(feature: str, row: dict) -> str:
     """A feature's value for one invoice, in words a finance team reads (features: dbt's feature mart)."""
     value = row.get(feature)
@@ -150,38 +147,42 @@ def describe(feature: str, row: dict) -> str:
         paid = row.get("paid_invoice_count") or 0
         if missing or not paid:
             return "No paid invoices on record yet"
-        return f"Paid {value * paid:.0f} of {_plural(paid, 'past invoice')} late"
+        return f"Paid {value * paid:.0f} of {count(paid, 'past invoice')} late"
     if missing and feature == "recent_crm_tone":
         return f"No CRM notes or tickets in the {days} days before"
     if missing:
         return f"No {feature.replace('_', ' ')} on record"
     words = {
-        "prior_invoice_count": lambda v: f"{_plural(v, 'earlier invoice')} to this customer",
-        "paid_invoice_count": lambda v: f"{_plural(v, 'invoice')} paid before this one",
-        "avg_days_late": lambda v: f"Pays on average {v:.0f} days after due" if v >= 0.5 else "Pays on time on average",
-        "recent_avg_days_late": lambda v: f"Last 3 payments averaged {v:.0f} days late",
-        "days_late_trend": lambda v: f"Lately paying {abs(v):.0f} days {'slower' if v >= 0 else 'faster'} than usual",
-        "amount_weighted_days_late": lambda v: f"Weighted by amount, pays {v:.0f} days late",
-        "avg_days_to_pay": lambda v: f"Takes {v:.0f} days to pay on average",
-        "days_since_last_payment": lambda v: f"Last payment {_plural(v, 'day')} before this invoice",
+        "prior_invoice_count": lambda v: f"{count(v, 'earlier invoice')} to this customer",
+        "paid_invoice_count": lambda v: f"{count(v, 'invoice')} paid before this one",
+        "avg_days_late": lambda v: (
+            f"Pays on average {count(v, 'day')} after due" if v >= 0.5 else "Pays on time on average"
+        ),
+        "recent_avg_days_late": lambda v: f"Last 3 payments averaged {count(v, 'day')} late",
+        "days_late_trend": lambda v: (
+            f"Lately paying {count(abs(v), 'day')} {'slower' if v >= 0 else 'faster'} than usual"
+        ),
+        "amount_weighted_days_late": lambda v: f"Weighted by amount, pays {count(v, 'day')} late",
+        "avg_days_to_pay": lambda v: f"Takes {count(v, 'day')} to pay on average",
+        "days_since_last_payment": lambda v: f"Last payment {count(v, 'day')} before this invoice",
         "share_paid_in_instalments": lambda v: f"Paid {100 * v:.0f}% of past invoices in instalments",
-        "unpaid_invoice_count": lambda v: f"{_plural(v, 'other invoice')} unpaid when this one was issued",
-        "overdue_invoice_count": lambda v: f"{_plural(v, 'invoice')} overdue when this one was issued",
-        "credit_note_count": lambda v: f"{_plural(v, 'credit note')} so far",
+        "unpaid_invoice_count": lambda v: f"{count(v, 'other invoice')} unpaid when this one was issued",
+        "overdue_invoice_count": lambda v: f"{count(v, 'invoice')} overdue when this one was issued",
+        "credit_note_count": lambda v: f"{count(v, 'credit note')} so far",
         "credited_share_of_invoiced": lambda v: f"{100 * v:.0f}% of the amount invoiced was credited",
         "amount_vs_customer_average": lambda v: f"Amount {v:.1f}x the customer's average invoice",
         "amount_base": lambda v: f"Invoice amount {v:,.0f}",
         "terms_days": lambda v: f"{v:.0f}-day payment terms",
         "disputed": lambda v: "Disputed" if v else "Not disputed",
         "recent_crm_tone": lambda v: f"CRM notes and tickets read {tone_word(v)} ({v:+.2f}, last {days} days)",
-        "recent_crm_text_count": lambda v: f"{_plural(v, 'CRM note')} or ticket(s) in the {days} days before",
-        "recent_negative_text_count": lambda v: f"{_plural(v, 'negative CRM note')} or ticket(s) ({days} days)",
-        "recent_dispute_text_count": lambda v: f"{_plural(v, 'CRM note')} or ticket(s) using dispute words",
-        "open_ticket_count": lambda v: f"{_plural(v, 'open HubSpot ticket')} when issued",
-        "dispute_ticket_count": lambda v: f"{_plural(v, 'dispute ticket')} raised before",
-        "open_dispute_count": lambda v: f"{_plural(v, 'open dispute ticket')} when issued",
-        "recent_deal_count": lambda v: f"{_plural(v, 'HubSpot deal')} in the {days} days before",
-        "won_deal_count": lambda v: f"{_plural(v, 'HubSpot deal')} won before",
+        "recent_crm_text_count": lambda v: f"{count(v, 'CRM note')} or ticket(s) in the {days} days before",
+        "recent_negative_text_count": lambda v: f"{count(v, 'negative CRM note')} or ticket(s) ({days} days)",
+        "recent_dispute_text_count": lambda v: f"{count(v, 'CRM note')} or ticket(s) using dispute words",
+        "open_ticket_count": lambda v: f"{count(v, 'open HubSpot ticket')} when issued",
+        "dispute_ticket_count": lambda v: f"{count(v, 'dispute ticket')} raised before",
+        "open_dispute_count": lambda v: f"{count(v, 'open dispute ticket')} when issued",
+        "recent_deal_count": lambda v: f"{count(v, 'HubSpot deal')} in the {days} days before",
+        "won_deal_count": lambda v: f"{count(v, 'HubSpot deal')} won before",
     }
     if feature in words:
         return words[feature](float(value))

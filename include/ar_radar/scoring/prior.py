@@ -36,7 +36,7 @@ def factor_values(row: Any) -> dict[str, tuple[float, str]]:
     if overdue:
         values["days_overdue"] = (min(overdue, 90) / 30, f"{count(overdue, 'day')} past due")
     else:
-        values["not_yet_due"] = (1.0, f"Not due for {-int(row.days_overdue)} days")
+        values["not_yet_due"] = (1.0, f"Not due for {count(-int(row.days_overdue), 'day')}")
     if paid >= LOW_HISTORY:
         share = _num(row.share_paid_late)
         values["share_paid_late"] = (
@@ -44,13 +44,13 @@ def factor_values(row: Any) -> dict[str, tuple[float, str]]:
             f"Paid {int(_num(row.paid_late_count))} of {paid} past invoices late",
         )
         avg = _num(row.avg_days_late)
-        values["avg_days_late"] = (min(avg, 60) / 30, f"Pays on average {avg:.0f} days after due date")
+        values["avg_days_late"] = (min(avg, 60) / 30, f"Pays on average {count(avg, 'day')} after due date")
     else:
-        values["little_history"] = (1.0, f"Only {paid} paid invoices on record")
+        values["little_history"] = (1.0, f"Only {count(paid, 'paid invoice')} on record")
     if disputes := int(_num(row.open_dispute_count)):
-        values["open_dispute"] = (1.0, f"{disputes} open dispute ticket(s) in HubSpot for this customer")
+        values["open_dispute"] = (1.0, f"{count(disputes, 'open dispute ticket')} in HubSpot for this customer")
     if notes := int(_num(row.recent_negative_note_count)):
-        values["negative_notes"] = (min(notes, 3), f"{notes} recent CRM note(s) read negative")
+        values["negative_notes"] = (min(notes, 3), f"{count(notes, 'recent CRM note')} read negative")
     if _num(row.amount_paid) > 0:
         values["partially_paid"] = (1.0, "Partly paid already")
     return values
