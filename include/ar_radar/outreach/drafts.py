@@ -36,6 +36,7 @@ from ar_radar.outreach import guardrails, history, llm
 from ar_radar.outreach.auto_send import auto_send_reason
 from ar_radar.outreach.language import DEFAULT, Language, customer_language, has_templates
 from ar_radar.settings import Settings
+from ar_radar.wording import count
 
 TO_CUSTOMER = ("light", "direct", "upcoming")
 INTERNAL = ("escalation_note", "owner_review")  # written for finance and the owners, in English
@@ -50,6 +51,7 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=False,
 )
+_env.globals["count"] = count  # the internal notes' "1 day overdue" (English; a reminder's words are its language's)
 
 INSTRUCTIONS = (
     "You write short, courteous accounts-receivable emails for a small business, in {language}. Tone: {tone}. "
