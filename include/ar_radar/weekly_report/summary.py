@@ -35,7 +35,7 @@ def summary(report: WeeklyReport) -> str:
         parts.append(f"{top['customer']} owes the most overdue: {money(r, top['overdue'])}.")
     sent, skipped = r.reminders.get("sent", 0), r.reminders.get("skipped", 0)
     parts.append(
-        f"AR Radar sent {sent} reminder{'s' if sent != 1 else ''} this week"
+        f"AR Radar sent {count(sent, 'reminder')} this week"
         + (f" and held back {skipped} (reasons below)." if skipped else ".")
     )
     if r.owner_review:
@@ -56,7 +56,7 @@ def summary(report: WeeklyReport) -> str:
         failed = health["days_checked"] - health["days_passed"]
         parts.append(
             f"The data passed its health check on {health['days_passed']} of {count(health['days_checked'], 'day')}"
-            + (f"; {failed} day{'s' if failed != 1 else ''} failed." if failed else ".")
+            + (f"; {count(failed, 'day')} failed." if failed else ".")
         )
     return " ".join(parts)
 
