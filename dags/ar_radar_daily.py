@@ -28,6 +28,7 @@ When the gate finds a critical problem it emails the owners one data-health aler
 training, scoring, the queue and its email are skipped.
 `fail_run_if_a_step_failed` keeps the run red when any step failed.
 `publish_marts` writes the marts and scores as Parquet for the practice's overview across shards.
+The build is incremental; trigger a run with `{"full_refresh": true}` to rebuild the warehouse in full.
 With `AR_RADAR_SHARDS` above 1 there is one such DAG per shard (`ar_radar_daily_shard_<n>`), each with its own
 organisations, DuckDB file and folders. Pools: `ar_radar_xero_api`, `ar_radar_warehouse` (`create-pools`).
 See ARCHITECTURE.md for the tables between stages.
@@ -86,6 +87,17 @@ def daily_dag(shard: Shard):  # noqa: ANN201, C901 - one task per step, wired at
         },
         tags=["ar-radar", "xero", "hubspot", "daily", *([shard.name] if shard.count > 1 else [])],
         doc_md=DOC,
+        # A triggered run can ask for the full rebuild (Trigger DAG's form, or --conf): it runs where the daily
+        # build does, in the warehouse pool and between the load and the gate, never beside another writer.
+        params={
+            "full_refresh": Param(
+                False,
+                type="boolean",
+                title="Rebuild the warehouse in full",
+                description="Parse every raw version again and rebuild every table (weekly, or after a fix); "
+                "off: the daily incremental build.",
+            )
+        },
     )
     def ar_radar_daily():  # noqa: ANN201
         @task
@@ -134,7 +146,8 @@ def daily_dag(shard: Shard):  # noqa: ANN201, C901 - one task per step, wired at
         def build_warehouse() -> dict:
             from ar_radar.pipeline import daily
 
-            return daily.build_warehouse(_settings(), _run()[1])
+            full_refresh = get_current_context()["params"]["full_refresh"]
+            return daily.build_warehouse(_settings(), _run()[1], full_refresh=full_refresh)
 
         @task(pool=WAREHOUSE_POOL)
         def check_data_health() -> dict:

@@ -55,11 +55,12 @@ def _raw_counts(db: Path) -> dict[str, int]:
         return {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
 
 
-def _run(env: dict, airflow_home: Path, sink: SmtpSink, db: Path) -> DagRun:
-    """One `airflow dags test`; when it asks for the reminders' approval, the reviewer sends none (the sending is
-    tests/pipeline/test_reminders_dag.py's)."""
+def _run(env: dict, airflow_home: Path, sink: SmtpSink, db: Path, conf: dict | None = None) -> DagRun:
+    """One `airflow dags test` (with the run's `conf`, if any); when it asks for the reminders' approval, the reviewer
+    sends none (the sending is tests/pipeline/test_reminders_dag.py's)."""
     log = airflow_home / f"dags-test-{time.time_ns()}.log"
-    run = airflow_background(env, log, "dags", "test", "ar_radar_daily", AS_OF.isoformat())
+    options = ("--conf", json.dumps(conf)) if conf else ()
+    run = airflow_background(env, log, "dags", "test", *options, "ar_radar_daily", AS_OF.isoformat())
     while run.poll() is None:
         reviewer(env, "answer", "--none", "--wait", "5")
     logs = "\n".join(p.read_text(errors="replace") for p in (airflow_home / "logs").rglob("*") if p.is_file())
@@ -74,9 +75,10 @@ def _run(env: dict, airflow_home: Path, sink: SmtpSink, db: Path) -> DagRun:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, airflow_db):
-    """Yields a function running the DAG against a sandbox with the given faults; one run or two."""
+    """Yields a function running the DAG against a sandbox with the given faults, once per entry of `confs` (each
+    run's conf, None for a scheduled run's)."""
 
-    def run(faults: tuple[str, ...] = (), times: int = 1, configure=None, model: bool = False, **sandbox_args):
+    def run(faults: tuple[str, ...] = (), confs=(None,), configure=None, model: bool = False, **sandbox_args):
         tmp = tmp_path_factory.mktemp("e2e")
         settings = make_settings(tmp / "data")
         with (
@@ -93,7 +95,7 @@ def pipeline(tmp_path_factory, airflow_db):
             env = airflow_environment(settings, tmp / "airflow", connections)
             (tmp / "airflow").mkdir()
             shutil.copy(airflow_db, tmp / "airflow" / "airflow.db")  # migrated once per session
-            runs = [_run(env, tmp / "airflow", sink, settings.db_path) for _ in range(times)]
+            runs = [_run(env, tmp / "airflow", sink, settings.db_path, conf) for conf in confs]
             return box, settings, runs, box.secrets()
 
     return run
@@ -101,11 +103,12 @@ def pipeline(tmp_path_factory, airflow_db):
 
 @pytest.fixture(scope="module")
 def healthy(pipeline):
-    return pipeline(times=2, model=True)
+    """Three runs of the day: the first, a re-run, and a re-run that asks for the full rebuild."""
+    return pipeline(confs=(None, None, {"full_refresh": True}), model=True)
 
 
 def test_healthy_run_emails_the_queue_to_finance(healthy):
-    box, settings, (first, _), _ = healthy
+    box, settings, (first, *_), _ = healthy
     assert first.returncode == 0, first.output[-4000:]
     assert set(first.states.values()) <= {"success", "skipped"}
     assert first.states["fail_run_if_a_step_failed"] == "skipped"
@@ -160,12 +163,23 @@ def test_healthy_run_emails_the_queue_to_finance(healthy):
 
 
 def test_rerun_adds_no_rows_and_sends_no_second_email(healthy):
-    _, settings, (first, second), _ = healthy
+    _, settings, (first, second, _), _ = healthy
     assert second.returncode == 0, second.output[-4000:]
     assert len(second.received) == 1  # still the one message from the first run
     assert second.raw_counts == first.raw_counts and first.raw_counts["xero_invoices"] > 3000
     with duckdb.connect(str(settings.db_path), read_only=True) as con:  # retrained weekly, not per run
         assert con.execute("select count(*) from models.risk_models").fetchone()[0] == 2
+
+
+def test_a_run_builds_incrementally_unless_it_asks_for_the_full_rebuild(healthy):
+    _, settings, (first, _, full), _ = healthy
+    assert full.returncode == 0, full.output[-4000:]
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        builds = con.execute("select full_refresh, finished from ops.warehouse_builds order by built_at").fetchall()
+    # the first build is full (nothing built yet), the re-run's incremental, the asked-for one full; all finished
+    assert builds == [(True, True), (False, True), (True, True)]
+    assert len(full.received) == 1 and full.raw_counts == first.raw_counts  # and it sent nothing again
+    assert full.states["build_warehouse"] == "success" and full.states["email_action_queue"] == "success"
 
 
 def test_no_secret_reaches_logs_or_emails(healthy):

@@ -121,8 +121,9 @@ def load_raw(settings: Settings) -> dict:
     }
 
 
-def build_warehouse(settings: Settings, as_of: date) -> dict:
-    summary = warehouse.build_warehouse(settings, as_of)  # incremental, unless something forces a full rebuild
+def build_warehouse(settings: Settings, as_of: date, full_refresh: bool = False) -> dict:
+    """Incremental, unless ``full_refresh`` (the run's param) or something else forces a full rebuild."""
+    summary = warehouse.build_warehouse(settings, as_of, full_refresh=full_refresh)
     return {
         "passed": summary.passed,
         "warned": summary.warned,
