@@ -39,6 +39,7 @@ from pathlib import Path
 from ar_radar.extract.xero_dates import xero_date
 from ar_radar.raw.store import record_key_sql
 from peak_memory import peak_mib
+from scale_data import guid
 
 BENCH = Path(__file__).resolve().parent
 AS_OF = date(2026, 11, 20)
@@ -73,6 +74,7 @@ PAID_INVOICES = """
     order by hash(record_id)
     limit (select round(count(*) * {percent} / 100) from raw.xero_invoices_current)
 """
+_PAYMENT_ID = guid("record_id || '-paid'")  # the new payment's id, a GUID like every Xero id of the data
 PAID_VERSIONS = {
     "xero_invoices": f"""
         select source, entity, tenant_id, record_id, updated_at, record_hash || '-bench', 'bench-day',
@@ -81,12 +83,12 @@ PAID_VERSIONS = {
                    'AmountPaid', payload->'Total', 'FullyPaidOnDate', '{_XERO_AS_OF}')), now(), record_key
         from paid""",
     "xero_payments": f"""
-        select 'xero', 'payments', tenant_id, record_id || '-paid', '{AS_OF}', record_hash || '-paid', 'bench-day',
+        select 'xero', 'payments', tenant_id, {_PAYMENT_ID}, '{AS_OF}', record_hash || '-paid', 'bench-day',
                extracted_at + interval 1 day,
-               json_object('PaymentID', record_id || '-paid', 'Date', '{_XERO_AS_OF}', 'Amount', payload->'AmountDue',
+               json_object('PaymentID', {_PAYMENT_ID}, 'Date', '{_XERO_AS_OF}', 'Amount', payload->'AmountDue',
                    'CurrencyRate', payload->'CurrencyRate', 'PaymentType', 'ACCRECPAYMENT', 'Status', 'AUTHORISED',
                    'Invoice', json_object('InvoiceID', record_id, 'Contact', payload->'Contact')), now(),
-               {record_key_sql(record_id="record_id || '-paid'")}
+               {record_key_sql(record_id=_PAYMENT_ID)}
         from paid""",
 }
 

@@ -19,7 +19,9 @@ from ar_radar.raw.store import ensure_raw_schema, record_key_sql
 # v2: organisations, UpdatedDateUTC on every stream, every HubSpot property AR Radar asks for, and HubSpot
 # companies for 9 in 10 customers of every organisation: a normal day's gate passes on this data.
 # v3: every version's record_key (ar_radar.raw.store).
-DATA_VERSION = "v3"
+# v4: Xero's ids are GUIDs (36 characters), as Xero's are: short ids ('contact-123') made every string hash, sort,
+# join and write cheaper than on real data (BENCHMARKS.md, issue 17's twenty-fifth pass).
+DATA_VERSION = "v4"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,11 @@ def _date_string(expr: str) -> str:
     return f"strftime(cast({expr} as date), '%Y-%m-%dT00:00:00')"
 
 
+def guid(expr: str) -> str:
+    """A Xero id for a name (a string expression): a GUID in Xero's form, the same for the same name."""
+    return f"cast(cast(md5({expr}) as uuid) as varchar)"
+
+
 def generate(db_path: Path, scale: Scale) -> dict[str, int]:
     """Create ``db_path`` with every raw table filled at ``scale``; returns rows per table."""
     as_of = f"date '{scale.as_of.isoformat()}'"
@@ -67,8 +74,8 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
             create temp table customers as
             select
                 c as n,
-                'org-' || lpad(cast(c % {scale.organisations} as varchar), 4, '0') as tenant_id,
-                'contact-' || c as contact_id,
+                {guid(f"'org-' || lpad(cast(c % {scale.organisations} as varchar), 4, '0')")} as tenant_id,
+                {guid("'contact-' || c")} as contact_id,
                 'Customer ' || c || ' Ltd' as name,
                 'customer' || c || '.example' as domain,
                 -- behaviour: mean days late from -5 (early) to +40, spread from 2 to 20 days
@@ -82,7 +89,7 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
             select
                 i as n,
                 c.tenant_id, c.contact_id, c.name, c.currency,
-                'inv-' || i as invoice_id,
+                {guid("'inv-' || i")} as invoice_id,
                 {as_of} - 1 - (hash(i, 'day') % {scale.history_days})::int as invoice_date,
                 [14, 30, 30, 45][1 + (hash(i, 'terms') % 4)::int] as terms,
                 cast(100 + (hash(i, 'amount') % 500000) / 100 as decimal(18, 2)) as total,
@@ -104,11 +111,11 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
             from invoices
         """)
         # Instalment k of `parts` lands evenly between the issue date and the final payment day.
-        con.execute("""
+        con.execute(f"""
             create temp table payments as
             select
                 s.tenant_id, s.contact_id, s.invoice_id, s.rate, s.currency,
-                s.invoice_id || '-p' || k as payment_id,
+                {guid("s.invoice_id || '-p' || k")} as payment_id,
                 greatest(s.invoice_date + 1,
                     s.invoice_date + cast((s.final_day - s.invoice_date) * k / s.parts as int)) as payment_date,
                 -- the last instalment takes the rounding remainder
@@ -164,15 +171,15 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
         """)
         con.execute(f"""
             insert into raw.xero_credit_notes by name
-            select 'xero' as source, 'credit_notes' as entity, tenant_id, 'cn-' || invoice_id as record_id,
+            select 'xero' as source, 'credit_notes' as entity, tenant_id, {guid("'cn-' || invoice_id")} as record_id,
                 cast(invoice_date + 10 as varchar) as updated_at, md5('cn' || invoice_id) as record_hash, {meta},
                 json_object(
-                    'CreditNoteID', 'cn-' || invoice_id, 'Type', 'ACCRECCREDIT', 'Status', 'PAID',
+                    'CreditNoteID', {guid("'cn-' || invoice_id")}, 'Type', 'ACCRECCREDIT', 'Status', 'PAID',
                     'Contact', json_object('ContactID', contact_id, 'Name', name),
                     'Date', {_ms("invoice_date + 10")}, 'DateString', {_date_string("invoice_date + 10")},
                     'Total', credit, 'RemainingCredit', 0, 'CurrencyCode', currency, 'CurrencyRate', rate,
                     'Allocations', json_array(json_object(
-                        'AllocationID', 'alloc-' || invoice_id, 'Amount', credit,
+                        'AllocationID', {guid("'alloc-' || invoice_id")}, 'Amount', credit,
                         'Date', {_ms("invoice_date + 10")}, 'DateString', {_date_string("invoice_date + 10")},
                         'Invoice', json_object('InvoiceID', invoice_id))),
                     'UpdatedDateUTC', {_ms("invoice_date + 10")}
@@ -183,9 +190,9 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
         for entity, key, prefix in (("overpayments", "OverpaymentID", "op"), ("prepayments", "PrepaymentID", "pp")):
             con.execute(f"""
                 insert into raw.xero_{entity} by name
-                select 'xero' as source, '{entity}' as entity, tenant_id, '{prefix}-' || n as record_id,
+                select 'xero' as source, '{entity}' as entity, tenant_id, {guid(f"'{prefix}-' || n")} as record_id,
                     null as updated_at, md5('{prefix}' || n) as record_hash, {meta},
-                    json_object('{key}', '{prefix}-' || n, 'Status', 'AUTHORISED',
+                    json_object('{key}', {guid(f"'{prefix}-' || n")}, 'Status', 'AUTHORISED',
                         'Contact', json_object('ContactID', contact_id), 'Date', {_ms(f"{as_of} - 30")},
                         'Total', 120.00, 'RemainingCredit', 120.00, 'CurrencyCode', currency,
                         'CurrencyRate', case when currency = 'EUR' then 1.15 else 1.0 end,
