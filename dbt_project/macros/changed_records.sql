@@ -88,7 +88,7 @@
 
 {# The invoice a credit's allocation (an element of allocation_list) settles. #}
 {% macro allocation_invoice_id(allocation) -%}
-    {{ allocation }} -> 'Invoice' ->> 'InvoiceID'
+    {{ xero_id(allocation ~ " -> 'Invoice' ->> 'InvoiceID'") }}
 {%- endmacro %}
 
 {# The sources whose settlements are recomputed: (tenant_id, kind, source_id). All of them were staged since the
@@ -160,7 +160,7 @@
     select
         tenant_id,
         invoice_id,
-        [o.Contact.ContactID, n.Contact.ContactID] as contact_ids,
+        [{{ xero_id('o.Contact.ContactID') }}, {{ xero_id('n.Contact.ContactID') }}] as contact_ids,
         o.Contact.ContactID is distinct from n.Contact.ContactID as moved,
         {%- for v in ['o', 'n'] %}
         {{ is_sales_invoice(v ~ '.Type', v ~ '.Status') }} as {{ v }}_counts,

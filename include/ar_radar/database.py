@@ -9,11 +9,16 @@ warehouse of an older version is brought up to date in place and keeps its rows.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from ar_radar.threads import task_threads
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLES: dict[str, str] = {
     "ops.email_log": """(
@@ -115,10 +120,38 @@ def connect(db_path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnectio
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
-    """A query's rows as dicts keyed by column name."""
+    """A query's rows as dicts keyed by column name, Xero's ids as text (see ``frame``)."""
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    return [
+        {name: str(value) if isinstance(value, uuid.UUID) else value for name, value in zip(names, values, strict=True)}
+        for values in cursor.fetchall()
+    ]
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
+    """A query's result as a DataFrame, Xero's ids as text.
+
+    The warehouse keeps Xero's GUIDs as DuckDB UUIDs (macro xero_id), which DuckDB hands to Python as uuid.UUID;
+    Python works with the ids as Xero sends them, text, so the UUID columns are cast in the query, not per value."""
+    relation = con.sql(sql, params=params)
+    return relation.project(_text_id_columns(relation)).df()
+
+
+def with_text_ids(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """``sql`` with its UUID columns cast to text, for what leaves the warehouse as a file (see ``frame``)."""
+    return f"select {_text_id_columns(con.sql(sql))} from ({sql})"
+
+
+def _text_id_columns(relation: duckdb.DuckDBPyRelation) -> str:
+    return ", ".join(
+        f"cast({_quoted(name)} as varchar) as {_quoted(name)}" if str(kind) == "UUID" else _quoted(name)
+        for name, kind in zip(relation.columns, relation.types, strict=True)
+    )
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from ar_radar import database
 from ar_radar.warehouse.build import build_warehouse
 
 from tests.conftest import AS_OF, make_settings
@@ -51,7 +52,7 @@ def built(tmp_path_factory):
 
 def _dbt(settings, sql):
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
-        return con.execute(sql).df()
+        return database.frame(con, sql)
 
 
 def test_pandas_aging_matches_dbt(built):

@@ -253,6 +253,9 @@ def test_another_customers_name_sends_the_draft_back_to_its_template(scored, con
     assert same_organisation and all(d.generator == "template" for d in same_organisation)
     assert all(any(g.startswith("other customer: names") for g in d.guardrails) for d in same_organisation)
     assert all(name not in d.text for d in same_organisation)
+    # naming its own customer is no other customer's name: that draft keeps the model's prose
+    [own] = [d for d in drafts if (d.tenant_id, d.contact_id) == (tenant, contact)]
+    assert own.generator.startswith("model:") and name in own.text
 
 
 def test_crm_and_customer_text_is_escaped_in_the_html(scored, tmp_path):

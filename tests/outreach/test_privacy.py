@@ -25,7 +25,9 @@ def scored(scored_warehouse, tmp_path_factory):
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         texts = [t for (t,) in con.execute("select text from intermediate.int_crm_texts").fetchall() if t]
         secrets = [
-            v for row in con.execute("select email, contact_id from staging.stg_xero__contacts").fetchall() for v in row
+            v
+            for row in con.execute("select email, contact_id::varchar from staging.stg_xero__contacts").fetchall()
+            for v in row
         ]
     return settings, texts, [s for s in secrets if s]
 

@@ -8,6 +8,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from ar_radar import database
 from ar_radar.scoring import registry as model_registry
 from ar_radar.scoring.features import CRM_FEATURES
 from ar_radar.scoring.model import ModelBundle
@@ -111,10 +112,11 @@ def test_the_model_scores_exactly_the_feature_marts_row(trained):
     scored = score_open_invoices(db, AS_OF).set_index(["tenant_id", "invoice_id"])
     with duckdb.connect(str(db), read_only=True) as con:
         models = dict(con.execute("select version, path from models.risk_models").fetchall())
-        mart = con.sql(
+        mart = database.frame(
+            con,
             """select f.* from marts.invoice_features_history f
-               join marts.fct_ar_aging a using (tenant_id, invoice_id)"""
-        ).df()
+               join marts.fct_ar_aging a using (tenant_id, invoice_id)""",
+        )
     assert len(mart) > 50
     for version, rows in scored.groupby("model_version"):
         bundle = ModelBundle.load(models[version])
@@ -146,7 +148,7 @@ def test_an_organisation_with_too_little_history_is_scored_by_the_prior_and_says
     db = tmp_path / "db.duckdb"
     shutil.copy(warehouse.db_path, db)
     with duckdb.connect(str(db)) as con:  # a young organisation: its 150 newest invoices only
-        small = con.execute("select min(tenant_id) from marts.invoice_features_history").fetchone()[0]
+        small = con.execute("select min(tenant_id)::varchar from marts.invoice_features_history").fetchone()[0]
         con.execute(
             """delete from marts.invoice_features_history where tenant_id = ? and invoice_id not in (
                  select invoice_id from marts.invoice_features_history where tenant_id = ?

@@ -3,14 +3,18 @@
 from datetime import date
 
 import duckdb
-from ar_radar.warehouse.build import build_warehouse
+import pytest
+from ar_radar import database
+from ar_radar.raw.store import record_key_sql
+from ar_radar.warehouse.build import WarehouseBuildError, build_warehouse
 
 from tests.conftest import AS_OF, copy_of, make_settings
 
 
 def _query(settings, sql):
+    """The rows as tuples, Xero's ids as text (as ar_radar.database.rows gives them)."""
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
-        return con.execute(sql).fetchall()
+        return [tuple(row.values()) for row in database.rows(con, sql)]
 
 
 def test_aging_holds_exactly_the_open_sales_invoices(warehouse, sandbox):
@@ -59,6 +63,27 @@ def test_customer_features_reflect_payment_behaviour(warehouse, sandbox):
 def test_matching_uses_domain_and_name_and_reports_the_rest(warehouse):
     rules = dict(_query(warehouse, "select match_rule, count(*) from intermediate.int_customer_matches group by 1"))
     assert rules["email_domain"] > 0 and rules["normalised_name"] > 0 and rules["unmatched"] > 0
+
+
+def test_a_xero_id_that_is_not_a_guid_stops_the_build_says_how_to_find_it_and_raw_keeps_it(warehouse, tmp_path):
+    """Xero's ids are GUIDs, kept as UUIDs (macro xero_id): an invoice id that is not one stops the build at the
+    staging model, with the value and the query that finds its raw record; raw keeps it as it came."""
+    settings = copy_of(warehouse, tmp_path)
+    with duckdb.connect(str(settings.db_path)) as con:
+        con.execute(
+            f"""insert into raw.xero_invoices select * replace ('INV-0042' as record_id, 'run-bad' as run_id,
+                    {record_key_sql(record_id="'INV-0042'")} as record_key, now() as loaded_at)
+                from raw.xero_invoices_current limit 1"""
+        )
+        [(raw_rows,)] = con.execute("select count(*) from raw.xero_invoices").fetchall()
+    with pytest.raises(WarehouseBuildError) as failed:
+        build_warehouse(settings, AS_OF)
+    message = str(failed.value)
+    assert "stg_xero__invoices" in message and "'INV-0042'" in message and "is not a GUID" in message
+    query = message.split("find it with `")[1].split("`")[0].replace("<stream>", "invoices")
+    with duckdb.connect(str(settings.db_path)) as con:
+        assert [r[3] for r in con.execute(query).fetchall()] == ["INV-0042"]  # the query the message gives
+        assert con.execute("select count(*) from raw.xero_invoices").fetchall() == [(raw_rows,)]
 
 
 def test_rebuilding_is_idempotent(warehouse, tmp_path):

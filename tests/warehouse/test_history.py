@@ -79,7 +79,7 @@ def test_features_separate_reliable_from_chronic_payers_at_issue_time(warehouse,
     profile = {c.contact_id: c.profile for company in sandbox.companies for c in company.customers}
     with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
         rows = con.execute("""
-            select contact_id, avg(share_paid_late), avg(label_days_paid_late)
+            select contact_id::varchar, avg(share_paid_late), avg(label_days_paid_late)
             from marts.invoice_features_history where paid_invoice_count >= 5 group by 1""").fetchall()
     by_profile = defaultdict(list)
     for contact_id, share, late in rows:
@@ -114,7 +114,7 @@ def test_past_month_end_balances_match_the_generators_books(warehouse, sandbox, 
         got = {
             r[0]: (r[1], r[2])
             for r in con.execute(
-                """select tenant_id, ar_end_base, overdue_end_base
+                """select tenant_id::varchar, ar_end_base, overdue_end_base
                    from marts.fct_ar_monthly_metrics where period_end = ?""",
                 [month_end],
             ).fetchall()

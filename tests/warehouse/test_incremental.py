@@ -14,9 +14,9 @@ import duckdb
 import pytest
 from ar_radar.extract.xero_dates import xero_date, xero_date_string
 from ar_radar.raw.store import record_key_sql
-from ar_radar.warehouse.build import build_models, build_warehouse, project_hash
+from ar_radar.warehouse.build import WarehouseBuildError, build_models, build_warehouse, project_hash
 
-from tests.conftest import AS_OF, copy_of
+from tests.conftest import AS_OF, copy_of, guid_sql
 
 pytestmark = pytest.mark.pipeline
 
@@ -91,7 +91,7 @@ def _day_two(con):
     _versions(con, "xero_invoices", tie, second, "tie-2", 1, shift="0 day")
     con.execute("commit")
     # a brand-new invoice (a new record id) and a new HubSpot note
-    _versions(con, "xero_invoices", open_, "payload", "new", 1, record_id="record_id || '-copy'")
+    _versions(con, "xero_invoices", open_, "payload", "new", 1, record_id=guid_sql("record_id || '-copy'"))
     note = """json_merge_patch(payload, '{"properties": {"hs_note_body": "Customer disputes the amount"}}')"""
     _versions(con, "hubspot_notes", "true", note, "note", 2)
 
@@ -136,7 +136,8 @@ def _day_three(con):
     # a new invoice dated ahead (Xero allows it): it joins the invoice spine on the day its date is reached
     ahead = f"""json_merge_patch(payload, '{{"DateString": "{xero_date_string(AS_OF + timedelta(days=5))}",
         "DueDateString": "{xero_date_string(AS_OF + timedelta(days=35))}", "Status": "AUTHORISED"}}')"""
-    _versions(con, "xero_invoices", "payload->>'Type' = 'ACCREC'", ahead, "ahead", 1, record_id="record_id || '-ahead'")
+    ahead_id = guid_sql("record_id || '-ahead'")
+    _versions(con, "xero_invoices", "payload->>'Type' = 'ACCREC'", ahead, "ahead", 1, record_id=ahead_id)
 
 
 def _paid_on_the_day(con, day) -> tuple[str, str]:
@@ -156,7 +157,7 @@ def _paid_on_the_day(con, day) -> tuple[str, str]:
         'Status', 'AUTHORISED', 'Date', '{xero_day}', 'DateString', '{xero_date_string(day)}'))"""
     last_payment = f"""record_id = (
         select max(record_id) from raw.xero_payments_current where tenant_id = '{tenant_id}')"""
-    _versions(con, "xero_payments", last_payment, payment, "today", 1, record_id="record_id || '-today'")
+    _versions(con, "xero_payments", last_payment, payment, "today", 1, record_id=guid_sql("record_id || '-today'"))
     return invoice_id, contact_id
 
 
@@ -185,7 +186,8 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
         # a sentinel in a settlement of a customer day two touches, whose payment and invoice get no new version:
         # settlements are recomputed by record, so it must be left alone too
         paid_today = (
-            "select record_id, payload->'Contact'->>'ContactID' as contact_id from raw.xero_invoices_current "
+            "select record_id::uuid as record_id, (payload->'Contact'->>'ContactID')::uuid as contact_id "
+            "from raw.xero_invoices_current "
             "where payload->>'Type' = 'ACCREC' and payload->>'Status' = 'AUTHORISED' order by record_id limit 5"
         )
         kept_settlement = con.execute(f"""
@@ -230,7 +232,8 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
         assert stale == (0,)  # the late-loaded older version did not win
         voided = con.execute("select count(*) from staging.stg_xero__invoices where status = 'VOIDED'").fetchone()
         copies = con.execute(
-            "select count(*) from staging.stg_xero__invoices where invoice_id like '%-copy'"
+            "select count(*) from staging.stg_xero__invoices where invoice_id in "
+            "(select record_id::uuid from raw.xero_invoices where run_id = 'run-new')"
         ).fetchone()
         assert voided[0] >= 1 and copies == (1,)
     # a later day whose new versions mostly change a field no model reads: the customers recomputed are only the one
@@ -242,11 +245,11 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
             select settlement_id, amount from intermediate.int_invoice_settlements
             where settlement_id in (
                 select max(settlement_id) from intermediate.int_invoice_settlements
-                where kind = 'payment' and source_id in ({first_20.format("payments")})
+                where kind = 'payment' and source_id::varchar in ({first_20.format("payments")})
                 union all
                 select max(settlement_id) from intermediate.int_invoice_settlements
-                where invoice_id in ({first_20.format("invoices")})
-                  and source_id not in ({first_20.format("payments")}))""").fetchall()
+                where invoice_id::varchar in ({first_20.format("invoices")})
+                  and source_id::varchar not in ({first_20.format("payments")}))""").fetchall()
         assert len(sentinels) == 2
         for settlement_id, _ in sentinels:
             con.execute(set_amount, [-0.01, settlement_id])
@@ -282,7 +285,7 @@ def test_incremental_days_equal_a_full_rebuild_of_the_same_raw_data(warehouse, t
         assert recomputed == [(LATER,)]
         settled = con.execute(
             "select settled_on from intermediate.int_invoice_settlements where invoice_id = ? and kind = 'payment' "
-            "and source_id like '%-today'",
+            "and source_id in (select record_id::uuid from raw.xero_payments where run_id = 'run-today')",
             [paid_invoice],
         ).fetchall()
         assert settled == [(LATER,)]
@@ -823,7 +826,7 @@ def test_records_sharing_a_record_key_stay_apart_and_equal_a_full_rebuild(wareho
         ).fetchall()
         assert total == Decimal(raw_total)
         changed_records = con.execute(
-            "select tenant_id, stream, record_id from intermediate.int_changed_xero_records"
+            "select tenant_id::varchar, stream, record_id::varchar from intermediate.int_changed_xero_records"
         ).fetchall()
         assert changed_records == [(tenant, "invoices", changed)]
     full = _full_rebuild_beside(settings, tmp_path, AS_OF)
@@ -872,14 +875,19 @@ def test_an_incremental_build_keeps_the_seeds_and_a_changed_seed_rebuilds_in_ful
     edited = replace(settings, home=tmp_path / "home")  # the same warehouse, a copy of the dbt project
     ignored = shutil.ignore_patterns("logs", "target")
     shutil.copytree(settings.dbt_project_dir, edited.dbt_project_dir, ignore=ignored)
-    with (edited.dbt_project_dir / "seeds" / "reminder_opt_outs.csv").open("a", encoding="utf-8") as seed:
-        seed.write("a-tenant,a-contact,asked by phone\n")
+    seed = edited.dbt_project_dir / "seeds" / "reminder_opt_outs.csv"
+    header = seed.read_text(encoding="utf-8")
+    seed.write_text(header + "a-tenant,a-contact,asked by phone\n", encoding="utf-8")  # not Xero's ids
+    with pytest.raises(WarehouseBuildError, match=r"(?s)seed reminder_opt_outs.*in that seed file .* is not a GUID"):
+        build_warehouse(edited, AS_OF)
+    tenant, contact = "6f1c2b9e-0d3a-4e5f-8a7b-1c2d3e4f5a6b", "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    seed.write_text(header + f"{tenant},{contact},asked by phone\n", encoding="utf-8")
     summary = build_warehouse(edited, AS_OF)
-    assert (summary.full_refresh, summary.reason) == (True, "the dbt project or DuckDB changed since the last build")
+    assert summary.full_refresh is True
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         assert "seed.ar_radar.reminder_opt_outs" in _last_build_nodes(con)
-        assert con.execute("select xero_contact_id, note from reference.reminder_opt_outs").fetchall() == [
-            ("a-contact", "asked by phone")
+        assert con.execute("select xero_contact_id::varchar, note from reference.reminder_opt_outs").fetchall() == [
+            (contact, "asked by phone")
         ]
 
 
@@ -959,15 +967,16 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
         _day_two(con)
         # and a paid invoice's due date moved: all its settlements are recomputed (day two's other invoices are paid,
         # voided or new, which leaves no settlement of theirs recomputed)
-        with_settlements = "record_id in (select invoice_id from intermediate.int_invoice_settlements)"
+        with_settlements = "record_id in (select invoice_id::varchar from intermediate.int_invoice_settlements)"
         _versions(con, "xero_invoices", with_settlements, _due_on(AS_OF + timedelta(days=40)), "due", 1)
         # and a payment's amount corrected: its settlement is recomputed too
-        paying = "record_id in (select source_id from intermediate.int_invoice_settlements where kind = 'payment')"
+        settled_by = (
+            "record_id in (select source_id::varchar from intermediate.int_invoice_settlements where kind = '{}')"
+        )
+        paying = settled_by.format("payment")
         _versions(con, "xero_payments", paying, AMOUNT_CORRECTED, "amount", 1)
         # and a credit note allocated to an invoice re-sent: its allocations' settlements are recomputed
-        crediting = (
-            "record_id in (select source_id from intermediate.int_invoice_settlements where kind = 'credit_note')"
-        )
+        crediting = settled_by.format("credit_note")
         _versions(
             con,
             "xero_credit_notes",
@@ -1062,7 +1071,7 @@ def test_an_incremental_builds_unique_test_counts_every_key_of_the_recomputed_ro
         copy_credit = f"""
             insert into intermediate.int_invoice_settlements (from intermediate.int_invoice_settlements
             where kind = 'credit_note' and source_id in (
-                select record_id from raw.xero_credit_notes where record_hash like '%-credit')
+                select record_id::uuid from raw.xero_credit_notes where record_hash like '%-credit')
               and invoice_id not in (select invoice_id from staging.stg_xero__payments
                 where raw_loaded_at > '{before_day_two}'::timestamptz)
               and invoice_id not in ({changed.format("invoices")})

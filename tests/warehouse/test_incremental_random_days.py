@@ -21,7 +21,7 @@ from ar_radar.gate.validate import validate
 from ar_radar.raw.store import record_key_sql
 from ar_radar.warehouse.build import build_warehouse
 
-from tests.conftest import AS_OF, copy_of
+from tests.conftest import AS_OF, copy_of, guid_sql
 from tests.gate.test_incremental import _gate, _results
 from tests.warehouse.test_incremental import _full_rebuild_beside, _tables_differing
 
@@ -129,7 +129,7 @@ class Day:
                     'Amount', {amount_due}, {_dated("Date", paid_on)})""",
                 f"payment-{invoice_id[:8]}",
                 1,
-                record_id="record_id || '-{tag}'",
+                record_id=guid_sql("record_id || '-{tag}'"),
             )
 
     def invoices_total_corrected(self, n: int) -> None:
@@ -163,7 +163,7 @@ class Day:
             f"json_object('Status', 'AUTHORISED', {_dated('Date', dated)}, {_dated('DueDate', dated + ' + 30')})",
             "new",
             n,
-            record_id="record_id || '-{tag}'",
+            record_id=guid_sql("record_id || '-{tag}'"),
         )
 
     def invoices_older_loaded_late(self, n: int) -> None:
@@ -310,7 +310,7 @@ class Day:
                 'hs_timestamp', strftime(date '{self.day}', '%Y-%m-%dT09:00:00.000Z')))""",
             "newnote",
             n,
-            record_id="record_id || '-{tag}'",
+            record_id=guid_sql("record_id || '-{tag}'"),
         )
 
     def tickets_edited(self, n: int) -> None:

@@ -12,7 +12,9 @@ from tests.conftest import AS_OF
 
 def _tenants(db) -> dict[str, str]:
     with duckdb.connect(str(db), read_only=True) as con:
-        return dict(con.execute("select tenant_id, organisation_name from staging.stg_xero__organisations").fetchall())
+        return dict(
+            con.execute("select tenant_id::varchar, organisation_name from staging.stg_xero__organisations").fetchall()
+        )
 
 
 def test_every_published_table_holds_the_warehouse_rows(scored_warehouse, tmp_path):
@@ -39,7 +41,7 @@ def test_the_overview_puts_every_shards_organisations_side_by_side(scored_wareho
     assert sorted(r["tenant_id"] for r in overview.rows) == tenants
     with duckdb.connect(str(scored_warehouse.db_path), read_only=True) as con:
         expected = dict(
-            con.execute("select tenant_id, sum(amount_due_base) from marts.fct_ar_aging group by 1").fetchall()
+            con.execute("select tenant_id::varchar, sum(amount_due_base) from marts.fct_ar_aging group by 1").fetchall()
         )
         high = dict(
             con.execute(

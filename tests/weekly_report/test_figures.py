@@ -3,6 +3,7 @@ week's forecast against payments, the weekly cash series, the holdout comparison
 
 import json
 import re
+import uuid
 from datetime import date
 
 import duckdb
@@ -61,20 +62,22 @@ def test_weekly_cash_expected_from_the_weeks_first_scores_and_collected_in_it(co
 def test_the_holdout_comparison_with_intervals():
     con = duckdb.connect()
     con.execute("create schema intermediate")
-    con.execute(
-        "create table intermediate.int_sales_invoices (tenant_id varchar, contact_id varchar, due_date date, "
+    con.execute(  # Xero's ids as the warehouse keeps them (UUIDs); the holdout hashes their text, as sending does
+        "create table intermediate.int_sales_invoices (tenant_id uuid, contact_id uuid, due_date date, "
         "fully_paid_on_date date, days_paid_late integer)"
     )
-    held = next(f"c{i}" for i in range(1000) if in_holdout("t", f"c{i}", 50))
-    reminded = next(f"c{i}" for i in range(1000) if not in_holdout("t", f"c{i}", 50))
+    t, contacts = str(uuid.UUID(int=1)), [str(uuid.UUID(int=1000 + i)) for i in range(1000)]
+    held = next(c for c in contacts if in_holdout(t, c, 50))
+    reminded = next(c for c in contacts if not in_holdout(t, c, 50))
     due = date(2026, 10, 1)
     rows = [(reminded, 3), (reminded, 5), (reminded, 20), (reminded, None), (held, 10), (held, 30), (held, None)]
     for contact, late in rows:
         paid = None if late is None else date.fromordinal(due.toordinal() + late)
-        con.execute("insert into intermediate.int_sales_invoices values ('t', ?, ?, ?, ?)", [contact, due, paid, late])
-    con.execute("insert into intermediate.int_sales_invoices values ('t', ?, ?, ?, 0)", [reminded, due, due])  # on time
+        con.execute("insert into intermediate.int_sales_invoices values (?, ?, ?, ?, ?)", [t, contact, due, paid, late])
+    on_time = [t, reminded, due, due]
+    con.execute("insert into intermediate.int_sales_invoices values (?, ?, ?, ?, 0)", on_time)
     assert impact.holdout_comparison(con, date(2026, 11, 23), 0) == {}  # holdout off: nothing to compare
-    result = impact.holdout_comparison(con, date(2026, 11, 23), 50)["t"]
+    result = impact.holdout_comparison(con, date(2026, 11, 23), 50)[t]
     assert result["reminded"]["invoices"] == 4 and result["held_out"]["invoices"] == 3  # the on-time one is out
     assert result["reminded"]["within_7_days"] == 0.5 and result["held_out"]["within_7_days"] == 0
     assert result["reminded"]["mean_days_late"] == pytest.approx(28 / 3)

@@ -9,7 +9,7 @@
 -- Empty in a full build, which recomputes everything.
 {% set since = run_value('changed_since') %}
 {% if since is none %}
-select cast(null as varchar) as tenant_id, cast(null as varchar) as stream, cast(null as varchar) as record_id,
+select cast(null as uuid) as tenant_id, cast(null as varchar) as stream, cast(null as uuid) as record_id,
     cast(null as json) as old_payload, cast(null as json) as new_payload,
     cast(null as boolean) as customer_fields_changed, cast(null as boolean) as settlement_fields_changed
 where false
@@ -17,7 +17,8 @@ where false
 {% set since_ts = changed_since_ts() %}
 {% set ignored = ['Reference', 'UpdatedDateUTC'] %}  {# the Xero fields no model reads #}
 {% for stream in ['invoices', 'payments'] %}
-select tenant_id, '{{ stream }}' as stream, record_id, old_payload, new_payload,
+select {{ xero_id('tenant_id') }} as tenant_id, '{{ stream }}' as stream, {{ xero_id('record_id') }} as record_id,
+    old_payload, new_payload,
     old_payload is null or json_transform(old_payload, {{ customer_model_fields(stream) }})
         is distinct from json_transform(new_payload, {{ customer_model_fields(stream) }}) as customer_fields_changed,
     {{ settlement_fields_changed(stream, 'old_payload', 'new_payload') }} as settlement_fields_changed

@@ -60,7 +60,10 @@ allocated as not materialized (
     select
         tenant_id,
         {{ allocation_invoice_id('allocation') }} as invoice_id,
-        coalesce(allocation ->> 'AllocationID', source_id || '#' || position) as settlement_id,
+        -- Xero's AllocationID; without one (older allocations) a GUID made from the credit and the position
+        coalesce(
+            {{ xero_id("allocation ->> 'AllocationID'") }}, cast(md5(cast(source_id as varchar) || '#' || position) as uuid)
+        ) as settlement_id,
         kind,
         source_id,
         {{ xero_date('allocation', 'Date') }} as settled_on,

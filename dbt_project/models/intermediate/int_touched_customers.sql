@@ -69,7 +69,7 @@ payment_changes as (
     -- deleted or moved to another invoice (either version's invoice).
     select
         tenant_id,
-        unnest([o.Invoice.InvoiceID, n.Invoice.InvoiceID]) as invoice_id,
+        unnest([{{ xero_id('o.Invoice.InvoiceID') }}, {{ xero_id('n.Invoice.InvoiceID') }}]) as invoice_id,
         least({{ xero_date_of('o.DateString', 'o.Date') }}, {{ xero_date_of('n.DateString', 'n.Date') }}) as paid_from,
         o.Invoice.InvoiceID is distinct from n.Invoice.InvoiceID or upper(o.Status) is distinct from upper(n.Status)
             as recounted
@@ -92,9 +92,9 @@ payment_customers as (
 credits as (
     {% for entity, id in [('credit_notes', 'credit_note_id'), ('overpayments', 'overpayment_id'),
                           ('prepayments', 'prepayment_id')] %}
-    select v.tenant_id, v.payload
+    select {{ xero_id('v.tenant_id') }} as tenant_id, v.payload
     from {{ source('xero', entity ~ '_versions') }} as v
-    where (v.tenant_id, v.record_id) in (
+    where ({{ xero_id('v.tenant_id') }}, {{ xero_id('v.record_id') }}) in (
         select tenant_id, {{ id }} from {{ ref('stg_xero__' ~ entity) }} where raw_loaded_at > {{ since_ts }})
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -103,7 +103,7 @@ credits as (
 credit_changes as (
     -- Every version of a credit loaded since: its customer from its date; its allocations' invoices' customers from
     -- the allocation's date (no customer model reads an allocation; counted to be safe).
-    select tenant_id, payload -> 'Contact' ->> 'ContactID' as contact_id,
+    select tenant_id, {{ xero_id("payload -> 'Contact' ->> 'ContactID'") }} as contact_id,
         coalesce({{ xero_date('payload', 'Date') }}, date '-infinity') as changed_from
     from credits
     union all

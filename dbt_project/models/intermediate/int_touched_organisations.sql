@@ -56,8 +56,8 @@ invoice_changes as (
 payment_versions as (
     select
         tenant_id,
-        o.Invoice.InvoiceID as o_invoice_id,
-        n.Invoice.InvoiceID as n_invoice_id,
+        {{ xero_id('o.Invoice.InvoiceID') }} as o_invoice_id,
+        {{ xero_id('n.Invoice.InvoiceID') }} as n_invoice_id,
         {{ xero_date_of('o.DateString', 'o.Date') }} as o_paid_on,
         {{ xero_date_of('n.DateString', 'n.Date') }} as n_paid_on
     from (

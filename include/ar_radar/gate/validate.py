@@ -153,16 +153,17 @@ def read_batches(
             columns = checked_columns(suites[name], table.example_id) if name in suites else None
             if not table.key:
                 select = ", ".join(_quoted(c) for c in columns) if columns else "*"
-                batches[name] = Batch(con.sql(f"select {select} from ({query})").df())
+                batches[name] = Batch(database.frame(con, f"select {select} from ({query})"))
                 continue
             suite = suites[name]
             plan = incremental.plan(con, name, table, suite, full)
             wanted = list(dict.fromkeys([*(columns or []), *table.key])) if columns else ["*"]
             select = ", ".join(c if c == "*" else _quoted(c) for c in wanted)
-            frame = con.sql(
+            frame = database.frame(
+                con,
                 f"select {select}, {incremental.row_key_sql(table.key)} as {incremental.ROW_KEY} from ({query}) "
-                f"where {incremental.changed_filter(table, plan.since)}"
-            ).df()
+                f"where {incremental.changed_filter(table, plan.since)}",
+            )
             [(through, rows)] = con.execute(
                 f"select max({_quoted(table.changed_column)}), count(*) from ({query})"
             ).fetchall()

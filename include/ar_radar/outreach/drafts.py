@@ -389,7 +389,7 @@ def plan(
             if database.has_table(con, "outreach.opt_outs")
             else set()
         )
-        names = dict(con.execute(ORGANISATIONS).fetchall())
+        names = {o["tenant_id"]: o["organisation_name"] for o in database.rows(con, ORGANISATIONS)}
         cases = [
             c
             for c in customer_cases(con, as_of)
@@ -398,7 +398,7 @@ def plan(
             and (options.owns is None or options.owns(c.tenant_id, names.get(c.tenant_id)))
         ]
         histories = [history.customer_history(con, c, as_of) for c in cases]
-        customers = con.execute(OTHERS).fetchall()
+        customers = [tuple(c.values()) for c in database.rows(con, OTHERS)]
     planned = []
     for case, summary in zip(cases, histories, strict=True):
         for row in case.invoices:
@@ -457,6 +457,9 @@ def store(db_path: Path, drafts: list[Draft], as_of: date, run_id: str) -> None:
         database.ensure(con, "outreach.reminder_drafts")
         con.execute("BEGIN TRANSACTION")
         con.execute("DELETE FROM outreach.reminder_drafts WHERE as_of_date = ?", [as_of])
+        if not drafts:  # a day with no reminder to draft (DuckDB's executemany refuses an empty list)
+            con.execute("COMMIT")
+            return
         con.executemany(
             """INSERT INTO outreach.reminder_drafts (as_of_date, run_id, tenant_id, contact_id, customer_name,
                    recipients, invoices, tier, subject, text_body, html_body, generator, guardrail_results,

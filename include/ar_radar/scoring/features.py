@@ -73,7 +73,7 @@ def warehouse_history(db_path: Path, tenant_id: str | None = None) -> tuple[pd.D
     Customers and invoices are prefixed with their organisation (ids are unique only within one); amounts are
     in the base currency; ``paid_date`` is the day the invoice was fully paid, as known on the mart's date."""
     with database.connect(db_path, read_only=True) as con:
-        frame = con.execute(HISTORY_QUERY, [tenant_id, tenant_id]).df()
+        frame = database.frame(con, HISTORY_QUERY, [tenant_id, tenant_id])
     return typed(frame), ["currency_code", *CRM_FEATURES]
 
 

@@ -11,6 +11,7 @@ inputs the user vouches for: they are joined to each invoice as given.
 from __future__ import annotations
 
 import tempfile
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +24,15 @@ from ar_radar.extract.xero_dates import xero_date
 from ar_radar.raw.store import load_landing
 from ar_radar.scoring.features import HISTORY_QUERY, typed
 
-CSV_TENANT = "csv"
+# The CSV's ids are the user's own; the warehouse keys Xero records by GUIDs (macro xero_id), so each CSV id
+# travels as a GUID derived from it (uuid5) and is given back as written.
+_CSV_IDS = uuid.UUID("5f2c7d1e-3a64-4b8e-9a0c-6d1b2e4f8a10")
+CSV_TENANT = str(uuid.uuid5(_CSV_IDS, "tenant"))
+
+
+def _guid(kind: str, csv_id: str) -> str:
+    return str(uuid.uuid5(_CSV_IDS, f"{kind}:{csv_id}"))
+
 
 REQUIRED = ("customer_id", "invoice_id", "invoice_date", "due_date", "amount", "paid_date")
 OPTIONAL = ("disputed", "currency", "billing_channel", "country")
@@ -99,12 +108,13 @@ def xero_records(history: pd.DataFrame) -> dict[str, list[tuple[str, str, dict]]
     for row in history.itertuples(index=False):
         paid = not pd.isna(row.paid_date)
         amount = f"{row.amount:.2f}"
+        invoice_id, contact_id = _guid("invoice", row.invoice_id), _guid("customer", row.customer_id)
         invoice = {
-            "InvoiceID": row.invoice_id,
+            "InvoiceID": invoice_id,
             "InvoiceNumber": row.invoice_id,
             "Type": "ACCREC",
             "Status": "PAID" if paid else "AUTHORISED",
-            "Contact": {"ContactID": row.customer_id, "Name": row.customer_id},
+            "Contact": {"ContactID": contact_id, "Name": row.customer_id},
             "DateString": row.invoice_date.strftime("%Y-%m-%dT00:00:00"),
             "DueDateString": row.due_date.strftime("%Y-%m-%dT00:00:00"),
             "CurrencyCode": "XXX",  # ISO 4217's "no currency": amounts are taken as one currency
@@ -117,11 +127,11 @@ def xero_records(history: pd.DataFrame) -> dict[str, list[tuple[str, str, dict]]
             invoice["FullyPaidOnDate"] = xero_date(row.paid_date.date())
             payments.append(
                 (
-                    f"payment-{row.invoice_id}",
+                    _guid("payment", row.invoice_id),
                     None,
                     {
-                        "PaymentID": f"payment-{row.invoice_id}",
-                        "Invoice": {"InvoiceID": row.invoice_id, "Contact": {"ContactID": row.customer_id}},
+                        "PaymentID": _guid("payment", row.invoice_id),
+                        "Invoice": {"InvoiceID": invoice_id, "Contact": {"ContactID": contact_id}},
                         "PaymentType": "ACCRECPAYMENT",
                         "Status": "AUTHORISED",
                         "DateString": row.paid_date.strftime("%Y-%m-%dT00:00:00"),
@@ -130,10 +140,11 @@ def xero_records(history: pd.DataFrame) -> dict[str, list[tuple[str, str, dict]]
                     },
                 )
             )
-        invoices.append((row.invoice_id, None, invoice))
+        invoices.append((invoice_id, None, invoice))
     contacts = [
-        (customer, None, {"ContactID": customer, "Name": customer, "IsCustomer": True, "ContactStatus": "ACTIVE"})
+        (guid, None, {"ContactID": guid, "Name": customer, "IsCustomer": True, "ContactStatus": "ACTIVE"})
         for customer in history["customer_id"].unique()
+        for guid in [_guid("customer", customer)]
     ]
     return {"invoices": invoices, "payments": payments, "contacts": contacts}
 
@@ -152,9 +163,11 @@ def csv_features(history: pd.DataFrame, optional: list[str], grace_days: int = 0
         load_landing(settings.db_path, settings.landing_dir)
         build_features(settings, as_of, grace_days)
         with database.connect(settings.db_path, read_only=True) as con:
-            frame = typed(con.execute(HISTORY_QUERY, [None, None]).df())
-    frame["customer_id"] = frame["customer_id"].str.removeprefix(f"{CSV_TENANT}:")
-    frame["invoice_id"] = frame["invoice_id"].str.removeprefix(f"{CSV_TENANT}:")
+            frame = typed(database.frame(con, HISTORY_QUERY, [None, None]))
+    customers = {f"{CSV_TENANT}:{_guid('customer', c)}": c for c in history["customer_id"].unique()}
+    invoices = {f"{CSV_TENANT}:{_guid('invoice', i)}": i for i in history["invoice_id"]}
+    frame["customer_id"] = frame["customer_id"].map(customers)
+    frame["invoice_id"] = frame["invoice_id"].map(invoices)
     frame = frame.drop(columns=["tenant_id", "currency_code"])
     given = history.set_index("invoice_id")[optional]
     return frame.join(given, on="invoice_id").reset_index(drop=True)

@@ -119,7 +119,7 @@ SCORE_INPUT = """
 def score_open_invoices(db_path: Path, as_of: date) -> pd.DataFrame:
     """Score every open invoice and store the scores for ``as_of`` (replacing that day's scores)."""
     with database.connect(db_path, read_only=True) as con:
-        frame = con.sql(SCORE_INPUT).df()
+        frame = database.frame(con, SCORE_INPUT)
     for column in ("invoice_date", "due_date", "as_of_date"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
     scored = score_all(db_path, frame, as_of)

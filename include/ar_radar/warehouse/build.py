@@ -124,6 +124,29 @@ def _invoke(settings: Settings, command: str, run: RunValues | date, variables: 
         _release_duckdb()
 
 
+def _advice(failure: str) -> str:
+    """What to do about a failure the data, not the project, causes."""
+    not_a_guid = (
+        "to UUID" in failure
+        or "to 'UUID'" in failure
+        or any(f'converting column "{column}"' in failure for column in ("tenant_id", "xero_contact_id"))
+    )
+    if not_a_guid and "seed " in failure:
+        return (
+            "A Xero id in that seed file (dbt_project/seeds/) is not a GUID: copy the organisation's or contact's "
+            "id from Xero (a contact's page address ends in its ContactID). "
+        )
+    if not_a_guid:
+        return (
+            "A Xero id (organisation, contact, invoice, payment, credit) is not a GUID, so the record did not come "
+            "from Xero's API as it is (an import or a proxy changed it); raw keeps it as sent: find it with "
+            "`select * from raw.xero_<stream> where try_cast(tenant_id as uuid) is null or "
+            "try_cast(record_id as uuid) is null` (or an id in its payload), correct it at its source and load it "
+            "again. "
+        )
+    return ""
+
+
 def _nodes_or_failure(result: object, limit: int) -> tuple[list, str | None]:
     """dbt's node results, and a description of the failed ones (None when nothing failed)."""
     nodes = list(result.result or []) if result.result is not None else []
@@ -259,14 +282,14 @@ def build_warehouse(settings: Settings, as_of: date, full_refresh: bool = False)
         " --full-refresh" if full_refresh else " --exclude resource_type:seed --indirect-selection cautious"
     )
     result = _invoke(settings, command, run)
-    nodes, failure = _nodes_or_failure(result, 300)
+    nodes, failure = _nodes_or_failure(result, 600)
     with database.connect(settings.db_path, read_only=False) as con:
         _record_nodes(con, started, nodes)
         if not failure:
             con.execute("update ops.warehouse_builds set finished = true where built_at = ?", [started])
     if failure:
         raise WarehouseBuildError(
-            f"dbt build failed for as_of_date {as_of}: {failure}. Reproduce with "
+            f"dbt build failed for as_of_date {as_of}: {failure}. {_advice(failure)}Reproduce with "
             f"`dbt build --project-dir dbt_project --profiles-dir dbt_project --vars '{{as_of_date: {as_of}}}'` "
             f"(AR_RADAR_DB={settings.db_path}); "
             f"logs in {settings.data_dir / 'dbt' / 'logs'}. The next build rebuilds in full."

@@ -37,8 +37,8 @@ def publish_marts(
     folder.mkdir(parents=True, exist_ok=True)
     rows: dict[str, int] = {}
     with database.connect(db_path, read_only=True) as con:
-        organisations = con.execute("select tenant_id, organisation_name from staging.stg_xero__organisations")
-        kept = [tenant for tenant, name in organisations.fetchall() if owns is None or owns(tenant, name)]
+        organisations = database.rows(con, "select tenant_id, organisation_name from staging.stg_xero__organisations")
+        kept = [o["tenant_id"] for o in organisations if owns is None or owns(o["tenant_id"], o["organisation_name"])]
         con.execute("create temp table published_tenants (tenant_id varchar)")
         if kept:
             con.executemany("insert into published_tenants values (?)", [[t] for t in kept])
@@ -46,7 +46,10 @@ def publish_marts(
             target = folder / f"{name}.parquet"
             partial = folder / f".{name}.parquet.writing"
             rows_of = select.format(as_of=f"date '{as_of.isoformat()}'")
-            query = f"select * from ({rows_of}) where tenant_id in (select tenant_id from published_tenants)"
+            # ids as text in the files: a Parquet UUID reaches pandas or a BI tool as 16 bytes
+            query = database.with_text_ids(
+                con, f"select * from ({rows_of}) where tenant_id::varchar in (select tenant_id from published_tenants)"
+            )
             con.execute(f"copy ({query}) to '{partial}' (format parquet, compression zstd)")
             os.replace(partial, target)
             [(count,)] = con.execute(f"select count(*) from read_parquet('{target}')").fetchall()

@@ -21,7 +21,7 @@ Z95 = 1.959964
 
 # Invoices that fell due in the window, were not paid by their due date, and whose 7 days after it have passed.
 OVERDUE_IN_WINDOW = """
-    select tenant_id, contact_id, due_date, fully_paid_on_date, days_paid_late
+    select tenant_id::varchar, contact_id::varchar, due_date, fully_paid_on_date, days_paid_late
     from intermediate.int_sales_invoices
     where contact_id is not null and due_date between ? and ?
       and (fully_paid_on_date is null or fully_paid_on_date > due_date)

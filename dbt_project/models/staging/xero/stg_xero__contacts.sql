@@ -4,8 +4,8 @@ with source as (
 )
 
 select
-    tenant_id,
-    record_id as contact_id,
+    {{ xero_id('tenant_id') }} as tenant_id,
+    {{ xero_id('record_id') }} as contact_id,
     payload ->> 'Name' as contact_name,
     {{ xero_contact_email('payload') }} as email,
     {{ email_domain(xero_contact_email('payload')) }} as email_domain,

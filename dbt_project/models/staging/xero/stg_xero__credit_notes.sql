@@ -4,11 +4,11 @@ with source as (
 )
 
 select
-    tenant_id,
-    record_id as credit_note_id,
+    {{ xero_id('tenant_id') }} as tenant_id,
+    {{ xero_id('record_id') }} as credit_note_id,
     payload ->> 'CreditNoteNumber' as credit_note_number,
     payload ->> 'Type' as credit_note_type,
-    payload -> 'Contact' ->> 'ContactID' as contact_id,
+    {{ xero_id("payload -> 'Contact' ->> 'ContactID'") }} as contact_id,
     upper(payload ->> 'Status') as status,
     {{ xero_date('payload', 'Date') }} as credit_note_date,
     try_cast(payload ->> 'Total' as decimal(18, 2)) as total,

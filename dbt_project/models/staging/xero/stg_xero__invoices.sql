@@ -16,11 +16,11 @@ with source as (
 )
 
 select
-    tenant_id,
-    record_id as invoice_id,
+    {{ xero_id('tenant_id') }} as tenant_id,
+    {{ xero_id('record_id') }} as invoice_id,
     j.InvoiceNumber as invoice_number,
     j.Type as invoice_type,
-    j.Contact.ContactID as contact_id,
+    {{ xero_id('j.Contact.ContactID') }} as contact_id,
     j.Contact.Name as contact_name,
     upper(j.Status) as status,
     {{ xero_date_of('j.DateString', 'j.Date') }} as invoice_date,

@@ -1,8 +1,8 @@
 {{ config(unique_key=['tenant_id', 'organisation_id']) }}
 -- One row per Xero organisation (GET /Organisation): the base currency every *_base amount is in.
 select
-    tenant_id,
-    record_id as organisation_id,
+    {{ xero_id('tenant_id') }} as tenant_id,
+    {{ xero_id('record_id') }} as organisation_id,
     payload ->> 'Name' as organisation_name,
     nullif(upper(trim(payload ->> 'BaseCurrency')), '') as base_currency,
     payload ->> 'CountryCode' as country_code,

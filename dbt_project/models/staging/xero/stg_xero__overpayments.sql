@@ -4,9 +4,9 @@ with source as (
 )
 
 select
-    tenant_id,
-    record_id as overpayment_id,
-    payload -> 'Contact' ->> 'ContactID' as contact_id,
+    {{ xero_id('tenant_id') }} as tenant_id,
+    {{ xero_id('record_id') }} as overpayment_id,
+    {{ xero_id("payload -> 'Contact' ->> 'ContactID'") }} as contact_id,
     upper(payload ->> 'Status') as status,
     {{ xero_date('payload', 'Date') }} as overpayment_date,
     try_cast(payload ->> 'Total' as decimal(18, 2)) as total,

@@ -14,10 +14,10 @@ with source as (
 )
 
 select
-    tenant_id,
-    record_id as payment_id,
-    j.Invoice.InvoiceID as invoice_id,
-    j.Invoice.Contact.ContactID as contact_id,
+    {{ xero_id('tenant_id') }} as tenant_id,
+    {{ xero_id('record_id') }} as payment_id,
+    {{ xero_id('j.Invoice.InvoiceID') }} as invoice_id,
+    {{ xero_id('j.Invoice.Contact.ContactID') }} as contact_id,
     j.PaymentType as payment_type,
     upper(j.Status) as status,
     {{ xero_date_of('j.DateString', 'j.Date') }} as payment_date,
