@@ -891,6 +891,33 @@ def test_an_incremental_build_keeps_the_seeds_and_a_changed_seed_rebuilds_in_ful
         ]
 
 
+def test_a_snapshot_an_older_version_wrote_gets_uuid_ids_and_keeps_its_history(warehouse, tmp_path):
+    """The snapshot outlives full rebuilds: one with text ids (before the warehouse kept Xero's ids as UUIDs) is
+    brought to UUIDs in place, its rows kept, and the day after the upgrade builds and snapshots as usual."""
+    settings = copy_of(warehouse, tmp_path)
+    history = "select * exclude (dbt_updated_at) from snapshots.invoice_status_history order by all"
+    with duckdb.connect(str(settings.db_path)) as con:
+        before = con.execute(history).fetchall()
+        for column in ("tenant_id", "invoice_id", "contact_id"):
+            con.execute(f"alter table snapshots.invoice_status_history alter column {column} type varchar")
+    assert build_warehouse(settings, AS_OF, full_refresh=True).full_refresh is True  # the upgrade's rebuild
+    with duckdb.connect(str(settings.db_path)) as con:
+        types = con.execute(
+            "select column_name, data_type from duckdb_columns() where schema_name = 'snapshots' "
+            "and column_name in ('tenant_id', 'invoice_id', 'contact_id') order by 1"
+        ).fetchall()
+        assert types == [("contact_id", "UUID"), ("invoice_id", "UUID"), ("tenant_id", "UUID")]
+        assert con.execute(history).fetchall() == before
+        closed = "select count(*) from snapshots.invoice_status_history where dbt_valid_to is not null"
+        [(closed_before,)] = con.execute(closed).fetchall()
+        part_paid = """json_merge_patch(payload, json_object('AmountDue', try_cast(payload->>'AmountDue' as double) - 1,
+            'AmountPaid', try_cast(payload->>'AmountPaid' as double) + 1))"""
+        _versions(con, "xero_invoices", "payload->>'Status' = 'AUTHORISED'", part_paid, "upgraded", 2)
+    assert build_warehouse(settings, AS_OF).full_refresh is False
+    with duckdb.connect(str(settings.db_path)) as con:
+        assert con.execute(closed).fetchall() == [(closed_before + 2,)]  # the two invoices' old rows closed
+
+
 def test_an_unfinished_or_partial_build_or_an_earlier_day_rebuilds_everything(warehouse, tmp_path):
     settings = copy_of(warehouse, tmp_path)
     summary = build_warehouse(settings, AS_OF)

@@ -124,6 +124,24 @@ def _invoke(settings: Settings, command: str, run: RunValues | date, variables: 
         _release_duckdb()
 
 
+SNAPSHOT = "snapshots.invoice_status_history"
+
+
+def snapshot_ids_as_uuids(con: duckdb.DuckDBPyConnection) -> None:
+    """Staging keeps Xero's ids as UUIDs (dbt macro xero_id). A full rebuild remakes every table but the snapshot,
+    which keeps its history (dbt never drops one): on a file an older version built, its id columns are turned into
+    UUIDs in place, rows kept, before dbt compares it with staging (a VARCHAR against a UUID fails the day's build).
+    """
+    schema, table = SNAPSHOT.split(".")
+    textual = con.execute(
+        "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
+        "and column_name in ('tenant_id', 'invoice_id', 'contact_id') and data_type = 'VARCHAR'",
+        [schema, table],
+    ).fetchall()
+    for (column,) in textual:
+        con.execute(f"alter table {SNAPSHOT} alter column {column} type uuid using cast({column} as uuid)")
+
+
 def _advice(failure: str) -> str:
     """What to do about a failure the data, not the project, causes."""
     not_a_guid = (
@@ -266,6 +284,7 @@ def build_warehouse(settings: Settings, as_of: date, full_refresh: bool = False)
     current = project_hash(settings)
     with database.connect(settings.db_path, read_only=False) as con:
         add_missing_record_keys(con)  # raw as the models read it, on a file last loaded by an older version
+        snapshot_ids_as_uuids(con)
         database.ensure(con, "ops.warehouse_builds")
         last = _last_build(con)
         reason = "asked for" if full_refresh else _full_refresh_reason(last, current, as_of)
