@@ -83,8 +83,9 @@ select
         when o.contact_id is null and coalesce(e.candidates, 0) <> 1 and coalesce(d.candidates, 0) <> 1
             and coalesce(n.candidates, 0) <> 1
             and coalesce(e.candidates, 0) + coalesce(d.candidates, 0) + coalesce(n.candidates, 0) > 0
-            then list_distinct(list_concat(coalesce(e.candidate_ids, []), coalesce(d.candidate_ids, []),
-                                           coalesce(n.candidate_ids, [])))
+            -- sorted: list() and list_distinct() keep no order, and a rebuild must give the same list
+            then list_sort(list_distinct(list_concat(coalesce(e.candidate_ids, []), coalesce(d.candidate_ids, []),
+                                                     coalesce(n.candidate_ids, []))))
     end as candidate_company_ids
 from contacts as c
 left join overrides as o using (tenant_id, contact_id)
