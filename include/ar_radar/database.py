@@ -145,12 +145,13 @@ def with_text_ids(con: duckdb.DuckDBPyConnection, sql: str) -> str:
 
 def _text_id_columns(relation: duckdb.DuckDBPyRelation) -> str:
     return ", ".join(
-        f"cast({_quoted(name)} as varchar) as {_quoted(name)}" if str(kind) == "UUID" else _quoted(name)
+        f"cast({quoted(name)} as varchar) as {quoted(name)}" if str(kind) == "UUID" else quoted(name)
         for name, kind in zip(relation.columns, relation.types, strict=True)
     )
 
 
-def _quoted(name: str) -> str:
+def quoted(name: str) -> str:
+    """A column or table name as a SQL identifier (double quotes, any inside doubled)."""
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,7 +30,6 @@ from ar_radar.gate.suites import CheckedTable, expectation_key
 
 log = logging.getLogger(__name__)
 
-ROW_KEY = "__row_key"  # the key columns joined into one string, in the frames and the kept failures
 EXAMPLES = 5  # example ids a check shows: the smallest, so the full and incremental paths agree
 
 
@@ -109,12 +109,8 @@ def kind(expectation: object) -> str:
 
 
 def row_key_sql(key: list[str]) -> str:
-    parts = ", ".join(f"coalesce(cast({_q(c)} as varchar), '')" for c in key)
+    parts = ", ".join(f"coalesce(cast({database.quoted(c)} as varchar), '')" for c in key)
     return f"concat_ws(chr(31), {parts})"
-
-
-def _q(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
 
 
 def plan(con: duckdb.DuckDBPyConnection, name: str, table: CheckedTable, suite: object, full: bool) -> Plan:
@@ -148,7 +144,7 @@ def changed_filter(table: CheckedTable, since: datetime | None) -> str:
     """The rows to read: all (None), or those changed after ``since`` (and any without a change time)."""
     if since is None:
         return "true"
-    column = _q(table.changed_column)
+    column = database.quoted(table.changed_column)
     return f"({column} > cast('{since.isoformat()}' as timestamptz) or {column} is null)"
 
 
@@ -175,7 +171,7 @@ def whole_table_metrics(con: duckdb.DuckDBPyConnection, query: str, table: Check
         if k == "row":
             # count(*) - count(column), not a filtered count: DuckDB answers count(column) from the column's
             # statistics where it can (9.3M payments at 3M invoices: 0.19 s -> 0.001 s for three columns)
-            selects.append(f"count(*) - count({_q(cfg['column'])}) as e{i}")
+            selects.append(f"count(*) - count({database.quoted(cfg['column'])}) as e{i}")
         elif k in ("pair", "unique"):
             selects.append(f"count(*) filter (where not ({_ignored_rows(expectation)})) as e{i}")
     [row] = con.execute(f"select {', '.join(selects)} from ({query})").fetchall()
@@ -195,10 +191,10 @@ def whole_table_metrics(con: duckdb.DuckDBPyConnection, query: str, table: Check
 
 def _duplicates(con: duckdb.DuckDBPyConnection, query: str, table: CheckedTable, expectation: object) -> pd.DataFrame:
     """Rows whose key columns repeat (GX's compound_columns.unique, over the whole table), with example ids."""
-    columns = ", ".join(_q(c) for c in expectation.configuration.kwargs["column_list"])
+    columns = ", ".join(database.quoted(c) for c in expectation.configuration.kwargs["column_list"])
+    example_id = database.quoted(table.example_id)
     return con.execute(
-        f"""select {row_key_sql(table.key)} as row_key, coalesce(cast({_q(table.example_id)} as varchar), 'None')
-                   as example_id
+        f"""select {row_key_sql(table.key)} as row_key, coalesce(cast({example_id} as varchar), 'None') as example_id
             from ({query}) where not ({_ignored_rows(expectation)})
             qualify count(*) over (partition by {columns}) > 1"""
     ).df()
@@ -214,11 +210,14 @@ def _ignored_rows(expectation: object) -> str:
     """SQL for the rows a pair or multicolumn check leaves out (its ignore_row_if, with GX's defaults)."""
     cfg = expectation.configuration.kwargs
     if "column_list" in cfg:  # multicolumn
-        columns, ignore = [_q(c) for c in cfg["column_list"]], cfg.get("ignore_row_if", "all_values_are_missing")
+        columns, ignore = (
+            [database.quoted(c) for c in cfg["column_list"]],
+            cfg.get("ignore_row_if", "all_values_are_missing"),
+        )
         op = {"all_values_are_missing": " and ", "any_value_is_missing": " or "}.get(ignore)
     else:
         columns, ignore = (
-            [_q(cfg["column_A"]), _q(cfg["column_B"])],
+            [database.quoted(cfg["column_A"]), database.quoted(cfg["column_B"])],
             cfg.get("ignore_row_if", "both_values_are_missing"),
         )
         op = {"both_values_are_missing": " and ", "either_value_is_missing": " or "}.get(ignore)
@@ -229,20 +228,22 @@ def examples(ids: pd.Series) -> list[str]:
     return sorted(set(ids.astype(str)))[:EXAMPLES]
 
 
-def frame_failures(frame: pd.DataFrame, table: CheckedTable, suite: object, results: list) -> pd.DataFrame:
-    """The failing rows of each row-level check GX found in ``frame`` (COMPLETE results list every index)."""
+def frame_failures(
+    frame: pd.DataFrame, table: CheckedTable, suite: object, results: list, row_keys: Callable[[list[int]], list[str]]
+) -> pd.DataFrame:
+    """The failing rows of each row-level check GX found in ``frame`` (COMPLETE results list every index);
+    ``row_keys`` gives the keys (``row_key_sql``) of the frame's rows at the given positions."""
     found = []
     for expectation, result in zip(suite.expectations, in_suite_order(suite, results), strict=True):
         if kind(expectation) not in ("row", "pair"):
             continue
         index = [i for i in (result.result or {}).get("unexpected_index_list") or [] if isinstance(i, int)]
-        rows = frame.loc[index]
         found.append(
             pd.DataFrame(
                 {
                     "check_key": check_key(expectation),
-                    "row_key": rows[ROW_KEY].astype(str).to_numpy(),
-                    "example_id": rows[table.example_id].astype(str).to_numpy(),
+                    "row_key": row_keys(index),
+                    "example_id": frame.loc[index, table.example_id].astype(str).to_numpy(),
                 }
             )
         )
