@@ -81,6 +81,19 @@ def test_changed_rows_only_and_the_results_of_a_full_validation(warehouse, tmp_p
     full = validate(settings.db_path, settings.gx_root, "day-2-full", AS_OF, full=True)
     for a, b in zip(_results(second), _results(full), strict=True):
         assert a == b, {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+    # A table bigger than one DataFrame is validated in chunks, merged as the changed rows are: the same results
+    # and the same failing rows kept (the duplicate is the table's last row, its twin in another chunk).
+    chunked = validate(settings.db_path, settings.gx_root, "day-2-chunks", AS_OF, full=True, chunk_rows=150)
+    assert _results(chunked) == _results(full)
+    assert {s.table: s.rows_validated for s in chunked.row_states} == {
+        s.table: s.rows_in_table for s in full.row_states
+    }
+    for table, state in _states(full).items():
+        kept, chunk_kept = (
+            x.failures.sort_values(["check_key", "row_key"]).reset_index(drop=True)[["check_key", "row_key"]]
+            for x in (state, _states(chunked)[table])
+        )
+        assert len(kept) >= 3 and kept.equals(chunk_kept), table
     # and the results say what changed: one negative left, the new failures, the duplicate
     [negative] = _failing(second, "stg_xero__invoices", "amount_due")
     assert negative.unexpected_count == 1

@@ -43,7 +43,7 @@ class HeldTables:
 
     def hold(self, name: str, sql: str) -> int:
         """The rows of ``sql`` (over the warehouse) as the held table ``name``, in the query's order; how many."""
-        table = f"memory.main.{database.quoted(name)}"
+        table = self.table(name)
         self.con.execute(f"create table {table} as {sql}")
         [(rows,)] = self.con.execute(f"select count(*) from {table}").fetchall()
         return rows
@@ -52,17 +52,23 @@ class HeldTables:
         self.con.execute("use memory")
         self.con.execute("detach warehouse")
 
-    def frame(self, name: str) -> pd.DataFrame:
-        """The held rows as a DataFrame; row i of the frame is the table's row id i."""
+    def table(self, name: str) -> str:
+        """The held table ``name`` as SQL."""
+        return f"memory.main.{database.quoted(name)}"
+
+    def frame(self, name: str, first: int = 0, count: int | None = None) -> pd.DataFrame:
+        """The held rows (``count`` of them from row ``first``, or all) as a DataFrame; row i of the frame is the
+        table's row id first + i."""
         # Held tables are written once (no deletes), so their row ids run 0..n-1 in insertion order, which a scan
         # without ORDER BY keeps (DuckDB's preserve_insertion_order, on by default).
-        return database.frame(self.con, f"select * from memory.main.{database.quoted(name)}")
+        rows = "" if count is None else f" where rowid >= {int(first)} and rowid < {int(first) + int(count)}"
+        return database.frame(self.con, f"select * from {self.table(name)}{rows}")
 
     def values(self, name: str, expression: str, rows: list[int]) -> list[str]:
         """``expression`` (SQL over the held table's columns) for the given rows, in their order."""
         if not rows:
             return []
-        table = f"memory.main.{database.quoted(name)}"
+        table = self.table(name)
         found = dict(
             self.con.execute(
                 f"select rowid, {expression} from {table} where rowid in (select unnest(?))", [sorted(set(rows))]
@@ -71,7 +77,7 @@ class HeldTables:
         return [found[row] for row in rows]
 
     def drop(self, name: str) -> None:
-        self.con.execute(f"drop table memory.main.{database.quoted(name)}")
+        self.con.execute(f"drop table {self.table(name)}")
 
     def close(self) -> None:
         self.con.close()

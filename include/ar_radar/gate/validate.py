@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,6 +26,10 @@ from ar_radar.gate.suites import CheckedTable, checked_tables, load_config
 log = logging.getLogger(__name__)
 
 DATA_DOCS_SITE = "local_site"
+# Rows of a keyed table GX validates in one DataFrame; more go in chunks of this many. At a million rows the payments'
+# frame and GX's checks of it take ~0.7 GB, so a full gate stays within the warehouse pool's reservation (DuckDB's
+# cap + 1 GB) whatever the history (BENCHMARKS.md).
+CHUNK_ROWS = 1_000_000
 
 
 def _threshold(check: str, kwargs: dict) -> str:
@@ -199,12 +204,14 @@ def validate(
     as_of: date,
     full: bool = False,
     keep_results_days: int = results_retention.KEEP_DAYS,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> HealthReport:
     """Run every table's committed checkpoint against its DataFrame, as one GX run named after run_id.
 
     Keyed tables are validated only where their rows changed since the last run (see ``gate.incremental``;
     ``full`` validates every row); the report's ``row_states`` and ``raw_counts`` are what ``incremental.remember``
-    keeps. GX's stored results of runs more than ``keep_results_days`` old are deleted first
+    keeps. A keyed table with more than ``chunk_rows`` rows to validate is validated that many at a time
+    (``_validate_in_chunks``). GX's stored results of runs more than ``keep_results_days`` old are deleted first
     (``gate.results_retention``).
     """
     import great_expectations as gx
@@ -226,7 +233,7 @@ def validate(
         for name, batch in batches.items():
             # One table's DataFrame at a time (gate.held_tables): it is gone when the next is made.
             found, result_ids[name], state = _validate_table(
-                context, gx_run, held, name, tables[name], batch, suites.get(name)
+                context, gx_run, held, name, tables[name], batch, suites.get(name), chunk_rows
             )
             checks.extend(found)
             states.extend([state] if state else [])
@@ -260,36 +267,86 @@ def _validate_table(
     table: CheckedTable,
     batch: Batch,
     suite: object | None,
+    chunk_rows: int,
 ) -> tuple[list[CheckResult], object, incremental.TableState | None]:
     """One table's checkpoint run on its held rows: its checks, GX's result id and, for a keyed table, its state."""
-    frame = held.frame(name)
     checkpoint = context.checkpoints.get(name)
-    outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=gx_run)
-    _let_go_of_batches(checkpoint)
-    [(result_id, result)] = outcome.run_results.items()
     if batch.plan is None:
+        frame = held.frame(name)
+        result_id, result = _run(checkpoint, frame, gx_run)
         ids = frame[table.example_id].astype(str).tolist() if table.example_id in frame else []
         return [_to_check(name, r, ids) for r in result.results], result_id, None
-    found = incremental.frame_failures(
-        frame, table, suite, result.results, lambda rows: held.values(name, incremental.row_key_sql(table.key), rows)
-    )
-    if batch.plan.since is None:  # every row was validated: GX's own whole-table results
-        combined = [(r, _examples(frame, table, r)) for r in incremental.in_suite_order(suite, result.results)]
-        failures = found
+    chunks = range(0, batch.rows, chunk_rows)
+    if len(chunks) > 1 and all(incremental.kind(e) != "other" for e in suite.expectations):
+        combined, failures, result_id = _validate_in_chunks(checkpoint, gx_run, held, name, table, batch, suite, chunks)
     else:
-        combined, failures = incremental.combined_results(suite, found, batch.plan.failures, batch.metrics)
-    log.info("%s: validated %d of %d rows (%s)", name, len(frame), batch.rows_in_table, batch.plan.reason)
+        frame = held.frame(name)
+        result_id, result = _run(checkpoint, frame, gx_run)
+        found = incremental.frame_failures(frame, table, suite, result.results, _row_keys(held, name, table, 0))
+        if batch.plan.since is None:  # every row was validated at once: GX's own whole-table results
+            combined = [(r, _examples(frame, table, r)) for r in incremental.in_suite_order(suite, result.results)]
+            failures = found
+        else:
+            combined, failures = incremental.combined_results(suite, found, batch.plan.failures, batch.metrics)
+    log.info("%s: validated %d of %d rows (%s)", name, batch.rows, batch.rows_in_table, batch.plan.reason)
     state = incremental.TableState(
         table=name,
         suite_hash=incremental.suite_hash(suite),
         checked_through=batch.checked_through,
         failures=failures,
         since=batch.plan.since,
-        rows_validated=len(frame),
+        rows_validated=batch.rows,
         rows_in_table=batch.rows_in_table,
         reason=batch.plan.reason,
     )
     return [_to_check(name, r, [], examples=ex) for r, ex in combined], result_id, state
+
+
+def _validate_in_chunks(
+    checkpoint: object,
+    gx_run: object,
+    held: HeldTables,
+    name: str,
+    table: CheckedTable,
+    batch: Batch,
+    suite: object,
+    chunks: range,
+) -> tuple[list, pd.DataFrame, object]:
+    """A keyed table too big for one DataFrame, validated ``chunks.step`` rows at a time and merged as an incremental
+    run merges its changed rows (``incremental.combined_results``: the chunks' failing rows, the kept failures of
+    unchanged rows, the whole-table figures in SQL), so the results equal one pass's (tests/gate/test_incremental.py).
+    GX stores one result per chunk; the one named for the Data Docs page is the first that failed."""
+    found, result_id, failed = [], None, False
+    for start in chunks:
+        frame = held.frame(name, start, chunks.step)
+        chunk_id, result = _run(checkpoint, frame, gx_run)
+        found.append(
+            incremental.frame_failures(frame, table, suite, result.results, _row_keys(held, name, table, start))
+        )
+        if result_id is None or (not result.success and not failed):
+            result_id, failed = chunk_id, not result.success
+        del frame  # before the next chunk's is made
+    # a full run's figures from the held rows (all of them); an incremental run's from the warehouse, read before
+    metrics = batch.metrics if batch.plan.since is not None else None
+    if metrics is None:
+        metrics = incremental.whole_table_metrics(held.con, f"select * from {held.table(name)}", table, suite)
+    combined, failures = incremental.combined_results(
+        suite, pd.concat(found, ignore_index=True), batch.plan.failures, metrics
+    )
+    return combined, failures, result_id
+
+
+def _run(checkpoint: object, frame: pd.DataFrame, gx_run: object) -> tuple[object, object]:
+    """The checkpoint on one DataFrame: GX's result id and result."""
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=gx_run)
+    _let_go_of_batches(checkpoint)
+    [(result_id, result)] = outcome.run_results.items()
+    return result_id, result
+
+
+def _row_keys(held: HeldTables, name: str, table: CheckedTable, first: int) -> Callable[[list[int]], list[str]]:
+    """The row keys of a frame's rows by position, the frame starting at the held table's row ``first``."""
+    return lambda rows: held.values(name, incremental.row_key_sql(table.key), [first + row for row in rows])
 
 
 def _let_go_of_batches(checkpoint: object) -> None:
