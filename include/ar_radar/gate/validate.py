@@ -1,8 +1,9 @@
 """The data-health gate: validate warehouse tables with Great Expectations before scoring.
 
-GX cannot validate DuckDB through SQL (see ARCHITECTURE.md), so each checked table is read
-read-only into a DataFrame and validated by the committed validation definition of the same
-name. Results are stored in ``ops.data_health_runs`` / ``ops.data_health_checks``.
+GX cannot validate DuckDB through SQL (see ARCHITECTURE.md), so each checked table is read read-only (held in
+memory by ``gate.held_tables``), turned into a DataFrame (a big keyed table a chunk at a time) and validated by the
+committed validation definition of the same name. Results are stored in ``ops.data_health_runs`` /
+``ops.data_health_checks``.
 """
 
 from __future__ import annotations
