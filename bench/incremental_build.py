@@ -37,9 +37,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from ar_radar.extract.xero_dates import xero_date
+from ar_radar.local.sandbox.wire import guid_sql
 from ar_radar.raw.store import record_key_sql
 from peak_memory import peak_mib
-from scale_data import guid
 
 BENCH = Path(__file__).resolve().parent
 AS_OF = date(2026, 11, 20)
@@ -74,7 +74,7 @@ PAID_INVOICES = """
     order by hash(record_id)
     limit (select round(count(*) * {percent} / 100) from raw.xero_invoices_current)
 """
-_PAYMENT_ID = guid("record_id || '-paid'")  # the new payment's id, a GUID like every Xero id of the data
+_PAYMENT_ID = guid_sql("record_id || '-paid'")  # the new payment's id, a GUID like every Xero id of the data
 PAID_VERSIONS = {
     "xero_invoices": f"""
         select source, entity, tenant_id, record_id, updated_at, record_hash || '-bench', 'bench-day',

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+from ar_radar.local.sandbox.wire import guid_sql
 from ar_radar.raw.store import ensure_raw_schema, record_key_sql
 
 # Part of the cache files' names: a change to what generate() writes must not reuse a file written before it.
@@ -58,11 +59,6 @@ def _date_string(expr: str) -> str:
     return f"strftime(cast({expr} as date), '%Y-%m-%dT00:00:00')"
 
 
-def guid(expr: str) -> str:
-    """A Xero id for a name (a string expression): a GUID in Xero's form, the same for the same name."""
-    return f"cast(cast(md5({expr}) as uuid) as varchar)"
-
-
 def generate(db_path: Path, scale: Scale) -> dict[str, int]:
     """Create ``db_path`` with every raw table filled at ``scale``; returns rows per table."""
     as_of = f"date '{scale.as_of.isoformat()}'"
@@ -74,8 +70,8 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
             create temp table customers as
             select
                 c as n,
-                {guid(f"'org-' || lpad(cast(c % {scale.organisations} as varchar), 4, '0')")} as tenant_id,
-                {guid("'contact-' || c")} as contact_id,
+                {guid_sql(f"'org-' || lpad(cast(c % {scale.organisations} as varchar), 4, '0')")} as tenant_id,
+                {guid_sql("'contact-' || c")} as contact_id,
                 'Customer ' || c || ' Ltd' as name,
                 'customer' || c || '.example' as domain,
                 -- behaviour: mean days late from -5 (early) to +40, spread from 2 to 20 days
@@ -89,7 +85,7 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
             select
                 i as n,
                 c.tenant_id, c.contact_id, c.name, c.currency,
-                {guid("'inv-' || i")} as invoice_id,
+                {guid_sql("'inv-' || i")} as invoice_id,
                 {as_of} - 1 - (hash(i, 'day') % {scale.history_days})::int as invoice_date,
                 [14, 30, 30, 45][1 + (hash(i, 'terms') % 4)::int] as terms,
                 cast(100 + (hash(i, 'amount') % 500000) / 100 as decimal(18, 2)) as total,
@@ -115,7 +111,7 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
             create temp table payments as
             select
                 s.tenant_id, s.contact_id, s.invoice_id, s.rate, s.currency,
-                {guid("s.invoice_id || '-p' || k")} as payment_id,
+                {guid_sql("s.invoice_id || '-p' || k")} as payment_id,
                 greatest(s.invoice_date + 1,
                     s.invoice_date + cast((s.final_day - s.invoice_date) * k / s.parts as int)) as payment_date,
                 -- the last instalment takes the rounding remainder
@@ -171,15 +167,16 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
         """)
         con.execute(f"""
             insert into raw.xero_credit_notes by name
-            select 'xero' as source, 'credit_notes' as entity, tenant_id, {guid("'cn-' || invoice_id")} as record_id,
+            select 'xero' as source, 'credit_notes' as entity, tenant_id,
+                {guid_sql("'cn-' || invoice_id")} as record_id,
                 cast(invoice_date + 10 as varchar) as updated_at, md5('cn' || invoice_id) as record_hash, {meta},
                 json_object(
-                    'CreditNoteID', {guid("'cn-' || invoice_id")}, 'Type', 'ACCRECCREDIT', 'Status', 'PAID',
+                    'CreditNoteID', {guid_sql("'cn-' || invoice_id")}, 'Type', 'ACCRECCREDIT', 'Status', 'PAID',
                     'Contact', json_object('ContactID', contact_id, 'Name', name),
                     'Date', {_ms("invoice_date + 10")}, 'DateString', {_date_string("invoice_date + 10")},
                     'Total', credit, 'RemainingCredit', 0, 'CurrencyCode', currency, 'CurrencyRate', rate,
                     'Allocations', json_array(json_object(
-                        'AllocationID', {guid("'alloc-' || invoice_id")}, 'Amount', credit,
+                        'AllocationID', {guid_sql("'alloc-' || invoice_id")}, 'Amount', credit,
                         'Date', {_ms("invoice_date + 10")}, 'DateString', {_date_string("invoice_date + 10")},
                         'Invoice', json_object('InvoiceID', invoice_id))),
                     'UpdatedDateUTC', {_ms("invoice_date + 10")}
@@ -190,9 +187,9 @@ def generate(db_path: Path, scale: Scale) -> dict[str, int]:
         for entity, key, prefix in (("overpayments", "OverpaymentID", "op"), ("prepayments", "PrepaymentID", "pp")):
             con.execute(f"""
                 insert into raw.xero_{entity} by name
-                select 'xero' as source, '{entity}' as entity, tenant_id, {guid(f"'{prefix}-' || n")} as record_id,
+                select 'xero' as source, '{entity}' as entity, tenant_id, {guid_sql(f"'{prefix}-' || n")} as record_id,
                     null as updated_at, md5('{prefix}' || n) as record_hash, {meta},
-                    json_object('{key}', {guid(f"'{prefix}-' || n")}, 'Status', 'AUTHORISED',
+                    json_object('{key}', {guid_sql(f"'{prefix}-' || n")}, 'Status', 'AUTHORISED',
                         'Contact', json_object('ContactID', contact_id), 'Date', {_ms(f"{as_of} - 30")},
                         'Total', 120.00, 'RemainingCredit', 120.00, 'CurrencyCode', currency,
                         'CurrencyRate', case when currency = 'EUR' then 1.15 else 1.0 end,

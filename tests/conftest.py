@@ -24,11 +24,6 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
 
-def guid_sql(expr: str) -> str:
-    """SQL for a new record's id made from `expr`: a GUID, as Xero's ids are (the warehouse keeps them as UUIDs)."""
-    return f"cast(cast(md5({expr}) as uuid) as varchar)"
-
-
 def make_settings(tmp: Path) -> Settings:
     return replace(Settings.from_env(), data_dir=tmp, db_path=tmp / "ar_radar.duckdb")
 

@@ -13,10 +13,11 @@ from decimal import Decimal
 import duckdb
 import pytest
 from ar_radar.extract.xero_dates import xero_date, xero_date_string
+from ar_radar.local.sandbox.wire import guid_sql
 from ar_radar.raw.store import record_key_sql
 from ar_radar.warehouse.build import WarehouseBuildError, build_models, build_warehouse, project_hash
 
-from tests.conftest import AS_OF, copy_of, guid_sql
+from tests.conftest import AS_OF, copy_of
 
 pytestmark = pytest.mark.pipeline
 

@@ -18,10 +18,11 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 from ar_radar.gate.validate import validate
+from ar_radar.local.sandbox.wire import guid_sql
 from ar_radar.raw.store import record_key_sql
 from ar_radar.warehouse.build import build_warehouse
 
-from tests.conftest import AS_OF, copy_of, guid_sql
+from tests.conftest import AS_OF, copy_of
 from tests.gate.test_incremental import _gate, _results
 from tests.warehouse.test_incremental import _full_rebuild_beside, _tables_differing
 

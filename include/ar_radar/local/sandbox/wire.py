@@ -28,5 +28,12 @@ def to_xero_json(record: Any) -> Any:
     return record
 
 
+def guid_sql(expr: str) -> str:
+    """DuckDB SQL for a Xero id made from a name (``expr``, a string expression): a GUID in Xero's text form, the
+    same for the same name. Synthetic records written straight into raw (the benches' tables, tests' new versions)
+    carry ids of the shape the warehouse requires (macro xero_id)."""
+    return f"cast(cast(md5({expr}) as uuid) as varchar)"
+
+
 def dumps(payload: Any) -> str:
     return json.dumps(payload, separators=(",", ":"))
