@@ -212,7 +212,7 @@ def validate(
     Keyed tables are validated only where their rows changed since the last run (see ``gate.incremental``;
     ``full`` validates every row); the report's ``row_states`` and ``raw_counts`` are what ``incremental.remember``
     keeps. A keyed table with more than ``chunk_rows`` rows to validate is validated that many at a time
-    (``_validate_in_chunks``). GX's stored results of runs more than ``keep_results_days`` old are deleted first
+    (``_validate_merged``). GX's stored results of runs more than ``keep_results_days`` old are deleted first
     (``gate.results_retention``).
     """
     import great_expectations as gx
@@ -277,18 +277,16 @@ def _validate_table(
         result_id, result = _run(checkpoint, frame, gx_run)
         ids = frame[table.example_id].astype(str).tolist() if table.example_id in frame else []
         return [_to_check(name, r, ids) for r in result.results], result_id, None
-    chunks = range(0, batch.rows, chunk_rows)
-    if len(chunks) > 1 and all(incremental.kind(e) != "other" for e in suite.expectations):
-        combined, failures, result_id = _validate_in_chunks(checkpoint, gx_run, held, name, table, batch, suite, chunks)
-    else:
+    whole = batch.rows <= chunk_rows or any(incremental.kind(e) == "other" for e in suite.expectations)
+    if batch.plan.since is None and whole:  # every row validated at once: GX's own whole-table results
         frame = held.frame(name)
         result_id, result = _run(checkpoint, frame, gx_run)
-        found = incremental.frame_failures(frame, table, suite, result.results, _row_keys(held, name, table, 0))
-        if batch.plan.since is None:  # every row was validated at once: GX's own whole-table results
-            combined = [(r, _examples(frame, table, r)) for r in incremental.in_suite_order(suite, result.results)]
-            failures = found
-        else:
-            combined, failures = incremental.combined_results(suite, found, batch.plan.failures, batch.metrics)
+        failures = incremental.frame_failures(frame, table, suite, result.results, _row_keys(held, name, table, 0))
+        combined = [(r, _examples(frame, table, r)) for r in incremental.in_suite_order(suite, result.results)]
+    else:
+        combined, failures, result_id = _validate_merged(
+            checkpoint, gx_run, held, name, table, batch, suite, chunk_rows
+        )
     log.info("%s: validated %d of %d rows (%s)", name, batch.rows, batch.rows_in_table, batch.plan.reason)
     state = incremental.TableState(
         table=name,
@@ -303,7 +301,7 @@ def _validate_table(
     return [_to_check(name, r, [], examples=ex) for r, ex in combined], result_id, state
 
 
-def _validate_in_chunks(
+def _validate_merged(
     checkpoint: object,
     gx_run: object,
     held: HeldTables,
@@ -311,15 +309,16 @@ def _validate_in_chunks(
     table: CheckedTable,
     batch: Batch,
     suite: object,
-    chunks: range,
+    chunk_rows: int,
 ) -> tuple[list, pd.DataFrame, object]:
-    """A keyed table too big for one DataFrame, validated ``chunks.step`` rows at a time and merged as an incremental
-    run merges its changed rows (``incremental.combined_results``: the chunks' failing rows, the kept failures of
-    unchanged rows, the whole-table figures in SQL), so the results equal one pass's (tests/gate/test_incremental.py).
+    """The held rows validated ``chunk_rows`` at a time (one chunk on a normal day) and merged into whole-table
+    results by ``incremental.combined_results``: the chunks' failing rows, the kept failures of unchanged rows (an
+    incremental run's) and the whole-table figures in SQL (an incremental run's read from the warehouse, a full run's
+    from the held rows, all of them). The results equal one pass's over every row (tests/gate/test_incremental.py).
     GX stores one result per chunk; the one named for the Data Docs page is the first that failed."""
     found, result_id, failed = [], None, False
-    for start in chunks:
-        frame = held.frame(name, start, chunks.step)
+    for start in range(0, max(batch.rows, 1), chunk_rows):  # one run at least: a quiet day has a result too
+        frame = held.frame(name, start, chunk_rows)
         chunk_id, result = _run(checkpoint, frame, gx_run)
         found.append(
             incremental.frame_failures(frame, table, suite, result.results, _row_keys(held, name, table, start))
@@ -327,9 +326,8 @@ def _validate_in_chunks(
         if result_id is None or (not result.success and not failed):
             result_id, failed = chunk_id, not result.success
         del frame  # before the next chunk's is made
-    # a full run's figures from the held rows (all of them); an incremental run's from the warehouse, read before
-    metrics = batch.metrics if batch.plan.since is not None else None
-    if metrics is None:
+    metrics = batch.metrics
+    if metrics is None:  # a full run
         metrics = incremental.whole_table_metrics(held.con, f"select * from {held.table(name)}", table, suite)
     combined, failures = incremental.combined_results(
         suite, pd.concat(found, ignore_index=True), batch.plan.failures, metrics
