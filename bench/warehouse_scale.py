@@ -1,6 +1,10 @@
 """Benchmark: the dbt warehouse at a million invoices, beside pandas and the same SQL run straight in DuckDB.
 
-    .venv/bin/python bench/warehouse_scale.py [--repeat 3] [--small]
+    AR_RADAR_THREADS=2 .venv/bin/python bench/warehouse_scale.py [--repeat 3] [--small]
+
+dbt runs with the pipeline's thread bound (``ar_radar.threads.task_threads()``: half the cores unless
+``AR_RADAR_THREADS`` says otherwise); BENCHMARKS.md compares it with pandas on all of the machine's cores, as a
+full rebuild runs alone. The report prints the threads used.
 
 Writes synthetic raw tables (bench/scale_data.py: 1,000,000 invoices, 50,000 customers, ~3,000,000
 payments, 200 organisations) once into a cache file, then, ``--repeat`` times and each in a fresh
@@ -184,7 +188,9 @@ def main() -> None:
             for method in results:
                 results[method].append(_measure(method, raw, work, target))
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"date: {date.today()}  scale: {scale}  runs: {args.repeat}")
+    from ar_radar.threads import task_threads
+
+    print(f"date: {date.today()}  scale: {scale}  runs: {args.repeat}  dbt threads: {task_threads()}")
     print(f"{'method':<8}{'median s':>10}{'min s':>8}{'max s':>8}{'peak MiB':>10}")
     medians = {}
     for method, runs in results.items():
