@@ -3,8 +3,8 @@
     AR_RADAR_THREADS=2 .venv/bin/python bench/warehouse_scale.py [--repeat 3] [--small]
 
 dbt runs with the pipeline's thread bound (``ar_radar.threads.task_threads()``: half the cores unless
-``AR_RADAR_THREADS`` says otherwise); BENCHMARKS.md compares it with pandas on all of the machine's cores, as a
-full rebuild runs alone. The report prints the threads used.
+``AR_RADAR_THREADS`` says otherwise); BENCHMARKS.md gives it all of the machine's cores, as a worker that runs one
+task at a time can (README, ``AR_RADAR_THREADS``). The report prints the threads used.
 
 Writes synthetic raw tables (bench/scale_data.py: 1,000,000 invoices, 50,000 customers, ~3,000,000
 payments, 200 organisations) once into a cache file, then, ``--repeat`` times and each in a fresh
