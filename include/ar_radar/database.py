@@ -110,12 +110,13 @@ def memory_limit() -> str:
     return os.environ.get("AR_RADAR_DUCKDB_MEMORY_LIMIT", "").strip() or "2.4GB"
 
 
-def connect(db_path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """A connection to the warehouse with DuckDB's threads (``ar_radar.threads``) and memory bounded.
+def connect(db_path: str | Path, *, read_only: bool, **settings: str) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse (or to ``":memory:"``) with DuckDB's threads (``ar_radar.threads``) and memory
+    bounded; ``settings``: any other DuckDB settings (``temp_directory``).
 
     read_only is explicit: DuckDB allows one writing process per file, and a reader must say so to open the
     file while no writer holds it."""
-    config = {"threads": task_threads(), "memory_limit": memory_limit()}
+    config = {"threads": task_threads(), "memory_limit": memory_limit(), **settings}
     return duckdb.connect(str(db_path), read_only=read_only, config=config)
 
 

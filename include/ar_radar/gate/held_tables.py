@@ -14,10 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
-
 from ar_radar import database
-from ar_radar.threads import task_threads
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,13 +28,7 @@ class HeldTables:
     def __init__(self, db_path: str | Path) -> None:
         # Beyond the memory cap DuckDB spills the held rows to this run's own directory, not the worker's cwd.
         self._spill = tempfile.TemporaryDirectory(prefix="ar-radar-gate-")
-        self.con = duckdb.connect(
-            config={
-                "threads": task_threads(),
-                "memory_limit": database.memory_limit(),
-                "temp_directory": self._spill.name,
-            }
-        )
+        self.con = database.connect(":memory:", read_only=False, temp_directory=self._spill.name)
         self.con.execute(f"attach {_literal(str(db_path))} as warehouse (read_only)")
         self.con.execute("use warehouse")
 

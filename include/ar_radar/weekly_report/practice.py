@@ -8,10 +8,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from ar_radar import database
-from ar_radar.threads import task_threads
 from ar_radar.warehouse.publish import PUBLISHED
 
 OVERVIEW = """
@@ -71,8 +68,7 @@ def practice_overview(published: Path) -> Overview:
             f"No shard has published {', '.join(missing)} under {published}: run the daily DAG of each shard "
             "(its publish_marts task writes them) and try again."
         )
-    config = {"threads": task_threads(), "memory_limit": database.memory_limit()}
-    with duckdb.connect(config=config) as con:  # in memory: the shards' files are only read
+    with database.connect(":memory:", read_only=False) as con:  # in memory: the shards' files are only read
         cursor = con.execute(OVERVIEW.format(folder=published.as_posix()))
         names = [d[0] for d in cursor.description]
         return Overview([dict(zip(names, row, strict=True)) for row in cursor.fetchall()])
